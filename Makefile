@@ -1,0 +1,24 @@
+# The two commands of the README: `make demo` and `make test`. Everything they need
+# installs from the project's own files (uv.lock, requirements/airflow.txt).
+UV_VERSION := 0.13.9
+UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+
+.PHONY: demo test venv airflow-venv
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+venv: $(UV)
+	$(UV) sync --frozen --python 3.11 --quiet
+
+demo: venv
+	.venv/bin/orchestration-utils-demo
+
+# Airflow 3.3.2 lives in its own venv: it only verifies generated DAGs (tests) and runs cosmos (bench).
+airflow-venv: $(UV)
+	test -x .venv-airflow/bin/python || $(UV) venv --quiet --python 3.11 .venv-airflow
+	$(UV) pip install --quiet --python .venv-airflow/bin/python -r requirements/airflow.txt
+
+test: venv airflow-venv
+	.venv/bin/pytest

@@ -1,0 +1,21 @@
+"""`airflow-dag-gen`: not built yet; issue #3 brings it."""
+
+from __future__ import annotations
+
+import sys
+
+from orchestration_utils.cli.shell import EXIT_USAGE, parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser(
+        "airflow-dag-gen",
+        "Not built yet: issue #3 of orchestration-utils brings this tool.",
+        "exit codes: 2 (not available yet)",
+    ).parse_args(argv)
+    print("airflow-dag-gen: not available yet (issue #3)", file=sys.stderr)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""`dagster-asset-gen`: not built yet; issue #4 brings it."""
+
+from __future__ import annotations
+
+import sys
+
+from orchestration_utils.cli.shell import EXIT_USAGE, parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser(
+        "dagster-asset-gen",
+        "Not built yet: issue #4 of orchestration-utils brings this tool.",
+        "exit codes: 2 (not available yet)",
+    ).parse_args(argv)
+    print("dagster-asset-gen: not available yet (issue #4)", file=sys.stderr)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""What every console script shares: one-line errors with exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from orchestration_utils.project.model import ProjectError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input found after argument parsing (a config file, a path); exit code 2."""
+
+
+def parser(prog: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def run(main: Callable[[], int], prog: str) -> int:
+    try:
+        return main()
+    except (ProjectError, UsageError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def say(prog: str, message: str) -> None:
+    """Progress and summaries go to stderr; stdout is for JSON."""
+    print(f"[{prog}] {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,124 @@
+"""The dbt project as Dagster assets: dagster-dbt with our translator, one `@dbt_assets` per
+partitions definition (a run may only target assets that share one)."""
+
+
+import functools
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration_utils.dagster_defs import policy
+from orchestration_utils.dagster_defs.partitions import partitions_def
+from orchestration_utils.project.dbt_manifest import load_dbt_manifest
+from orchestration_utils.project.model import Node, Project
+from orchestration_utils.settings import Settings
+
+_ADVERB = {"hour": "hourly", "day": "daily", "month": "monthly"}
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+
+
+class ProjectDbtTranslator(DagsterDbtTranslator):
+    """dagster-dbt's spec, plus what our project model reads from `meta`."""
+
+    def __init__(self, project: Project, default_schedule: str):
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        self._nodes = project.nodes
+        self._default_schedule = default_schedule
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = self._nodes.get(unique_id)
+        if node is None or not node.runnable:
+            return spec
+        return spec.replace_attributes(**spec_attributes(node, self._default_schedule))
+
+
+def spec_attributes(node: Node, default_schedule: str) -> dict[str, Any]:
+    schedule = node.schedule or default_schedule
+    windows = policy.freshness_windows(node, schedule)
+    return {
+        "group_name": node.layer.value,
+        "owners": policy.owners(node),
+        "tags": policy.tags(node, schedule),
+        "freshness_policy": (
+            dg.FreshnessPolicy.time_window(fail_window=windows.fail, warn_window=windows.warn)
+            if windows
+            else None
+        ),
+        "automation_condition": dg.AutomationCondition.on_cron(policy.automation_cron(node, default_schedule)),
+    }
+
+
+@functools.cache
+def load_dbt_defs(settings: Settings) -> dg.Definitions:
+    """Read once per process: the manifest is parsed only when none exists yet (the demo)."""
+    manifest_path = ensure_manifest(settings)
+    project = load_dbt_manifest(manifest_path)
+    translator = ProjectDbtTranslator(project, settings.default_schedule)
+    by_spec: dict[tuple[str, str] | None, list[Node]] = defaultdict(list)
+    for node in project.runnable():
+        by_spec[policy.partition_spec(node)].append(node)
+    partitioned = [n for spec, nodes in by_spec.items() if spec for n in nodes]
+    assets = [
+        _dbt_assets(manifest_path, translator, name="dbt_unpartitioned", select="fqn:*",
+                    exclude=" ".join(_select(n) for n in partitioned), spec=None),
+    ]
+    for spec in sorted(s for s in by_spec if s):
+        assets.append(
+            _dbt_assets(manifest_path, translator, name=f"dbt_{_ADVERB[spec[0]]}_partitioned",
+                        select=" ".join(_select(n) for n in by_spec[spec]), exclude="", spec=spec)
+        )
+    return dg.Definitions(
+        assets=assets,
+        resources={
+            "dbt": DbtCliResource(
+                project_dir=str(settings.dbt_project_dir),
+                profiles_dir=str(settings.dbt_project_dir),
+                dbt_executable=DBT_EXECUTABLE,
+            )
+        },
+    )
+
+
+def _select(node: Node) -> str:
+    return node.dbt_selector
+
+
+def _dbt_assets(manifest_path: Path, translator: DagsterDbtTranslator, *, name: str, select: str,
+                exclude: str, spec: tuple[str, str] | None) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=manifest_path,
+        select=select,
+        exclude=exclude,
+        name=name,
+        partitions_def=partitions_def(*spec) if spec else None,
+        dagster_dbt_translator=translator,
+    )
+    def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        args = ["build"]
+        if context.has_partition_key:
+            window = context.partition_time_window
+            args += ["--vars", json.dumps({"min_date": window.start.isoformat(), "max_date": window.end.isoformat()})]
+        yield from dbt.cli(args, context=context).stream()
+
+    return _assets
+
+
+def ensure_manifest(settings: Settings) -> Path:
+    if settings.dbt_manifest_path:
+        return settings.dbt_manifest_path
+    manifest = settings.dbt_target_dir / "manifest.json"
+    if not manifest.exists():
+        subprocess.run(
+            [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(settings.dbt_project_dir),
+             "--profiles-dir", str(settings.dbt_project_dir), "--target-path", str(settings.dbt_target_dir)],
+            check=True,
+        )
+    return manifest

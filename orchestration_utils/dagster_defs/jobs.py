@@ -1,0 +1,65 @@
+"""Jobs a user launches by hand: everything, per partitions definition (a run may only
+target assets sharing one), and per layer."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import dagster as dg
+
+
+def build_jobs(defs: dg.Definitions) -> dg.Definitions:
+    by_partitions: dict[str, list[dg.AssetKey]] = defaultdict(list)
+    by_layer: dict[tuple[str, str], list[dg.AssetKey]] = defaultdict(list)
+    for spec in defs.resolve_all_asset_specs():
+        part = _partitions_name(spec.partitions_def)
+        by_partitions[part].append(spec.key)
+        by_layer[(spec.group_name or "default", part)].append(spec.key)
+    jobs = [
+        dg.define_asset_job(f"materialize_{part}", selection=keys, description=f"Materialize every {part} asset.")
+        for part, keys in sorted(by_partitions.items())
+    ]
+    jobs += [
+        dg.define_asset_job(
+            f"{layer}_layer" + ("" if part == "unpartitioned" else f"_{part}"),
+            selection=keys,
+            description=f"Materialize the {layer} layer ({part}).",
+        )
+        for (layer, part), keys in sorted(by_layer.items())
+    ]
+    return dg.Definitions(jobs=jobs)
+
+
+def _partitions_name(partitions_def: dg.PartitionsDefinition | None) -> str:
+    if partitions_def is None:
+        return "unpartitioned"
+    if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        return {"0 * * * *": "hourly", "0 0 * * *": "daily", "0 0 1 * *": "monthly"}.get(
+            partitions_def.cron_schedule, "partitioned"
+        )
+    return "partitioned"
+
+
+def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDefinition | None]]:
+    """The layer jobs in an order that builds every upstream before its downstream, so running
+    them one after another materializes the whole project (partitioned or not)."""
+    group_of: dict[dg.AssetKey, str] = {}
+    partitions: dict[str, dg.PartitionsDefinition | None] = {}
+    specs = list(defs.resolve_all_asset_specs())
+    for spec in specs:
+        part = _partitions_name(spec.partitions_def)
+        job = f"{spec.group_name or 'default'}_layer" + ("" if part == "unpartitioned" else f"_{part}")
+        group_of[spec.key] = job
+        partitions[job] = spec.partitions_def
+    upstream: dict[str, set[str]] = {job: set() for job in partitions}
+    for spec in specs:
+        for dep in spec.deps:
+            if dep.asset_key in group_of and group_of[dep.asset_key] != group_of[spec.key]:
+                upstream[group_of[spec.key]].add(group_of[dep.asset_key])
+    ordered: list[str] = []
+    while len(ordered) < len(upstream):
+        ready = sorted(j for j, ups in upstream.items() if j not in ordered and ups <= set(ordered))
+        if not ready:
+            raise ValueError(f"layer jobs depend on each other in a cycle: {sorted(set(upstream) - set(ordered))}")
+        ordered.append(ready[0])
+    return [(job, partitions[job]) for job in ordered]

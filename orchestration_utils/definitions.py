@@ -1,0 +1,20 @@
+"""The code location: the one entry point (`dagster dev`, `dagster definitions validate`)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration_utils.dagster_defs.dbt import load_dbt_defs
+from orchestration_utils.dagster_defs.jobs import build_jobs
+from orchestration_utils.settings import export_project_env, load_settings
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = load_settings()
+    export_project_env(settings)
+    parts = []
+    if settings.dbt_project_dir or settings.dbt_manifest_path:
+        parts.append(load_dbt_defs(settings))
+    assets = dg.Definitions.merge(*parts)
+    return dg.Definitions.merge(assets, build_jobs(assets))

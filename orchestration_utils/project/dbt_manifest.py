@@ -1,0 +1,289 @@
+"""Read a dbt `manifest.json` (schema v4 to v12, and dbt Fusion's v20) into a `Project`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from orchestration_utils.project.model import (
+    Column,
+    Layer,
+    Node,
+    Partitioning,
+    Project,
+    ProjectError,
+    ResourceType,
+    Test,
+    build_project,
+    infer_layer,
+)
+from orchestration_utils.project.schedule import normalize_schedule
+
+SUPPORTED_SCHEMA_VERSIONS = frozenset(range(4, 13)) | {20}
+_SCHEMA_RE = re.compile(r"/manifest/v(\d+)\.json$")
+_RESOURCE_TYPES = {
+    "model": ResourceType.MODEL,
+    "seed": ResourceType.SEED,
+    "snapshot": ResourceType.SNAPSHOT,
+}
+
+
+def load_dbt_manifest(path: Path | str) -> Project:
+    """Parse and validate a manifest; every problem is a one-line `ProjectError`."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProjectError(path, "file not found") from None
+    except OSError as exc:
+        raise ProjectError(path, f"cannot read: {exc.strerror}") from None
+    try:
+        manifest = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ProjectError(path, f"invalid JSON: {exc}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("nodes"), dict):
+        raise ProjectError(path, "not a dbt manifest (no `nodes` object)")
+    metadata = manifest.get("metadata") or {}
+    version = schema_version(path, metadata)
+    project_name = metadata.get("project_name") or _guess_project_name(manifest) or path.parent.name
+    disabled = set(manifest.get("disabled") or {})
+    reader = _NodeReader(path, version)
+
+    nodes: list[Node] = []
+    tests: list[Mapping[str, Any]] = []
+    for uid, props in manifest["nodes"].items():
+        rtype = props.get("resource_type")
+        if rtype in _RESOURCE_TYPES:
+            if _enabled(props):
+                nodes.append(reader.node(uid, props, _RESOURCE_TYPES[rtype]))
+        elif rtype == "test":
+            tests.append(props)
+    for uid, props in (manifest.get("sources") or {}).items():
+        if _enabled(props):
+            nodes.append(reader.source(uid, props))
+
+    nodes = _attach_tests(path, nodes, tests, disabled)
+    return build_project(project_name, "dbt", path, nodes)
+
+
+def schema_version(path: Path, metadata: Mapping[str, Any]) -> int:
+    url = metadata.get("dbt_schema_version")
+    match = _SCHEMA_RE.search(url) if isinstance(url, str) else None
+    if not match:
+        raise ProjectError(path, f"metadata.dbt_schema_version is missing or unrecognised: {url!r}")
+    version = int(match.group(1))
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise ProjectError(
+            path,
+            f"unsupported manifest schema v{version} (dbt {metadata.get('dbt_version', '?')}); "
+            "supported: v4 to v12 (dbt 1.0+) and v20 (dbt Fusion); regenerate it with `dbt parse`",
+        )
+    return version
+
+
+def _guess_project_name(manifest: Mapping[str, Any]) -> str | None:
+    packages = {p.get("package_name") for p in manifest["nodes"].values() if p.get("resource_type") == "model"}
+    return next(iter(packages)) if len(packages) == 1 else None
+
+
+def _enabled(props: Mapping[str, Any]) -> bool:
+    return (props.get("config") or {}).get("enabled", True) is not False
+
+
+class _NodeReader:
+    def __init__(self, path: Path, version: int):
+        self.path = path
+        self.version = version
+
+    def _fail(self, uid: str, field: str, reason: str) -> ProjectError:
+        return ProjectError(self.path, f"{uid}: {field}: {reason}")
+
+    def node(self, uid: str, props: Mapping[str, Any], rtype: ResourceType) -> Node:
+        config = props.get("config") or {}
+        meta = merged_meta(props)
+        name = props.get("name") or uid.split(".")[-1]
+        folders = _folders(props)
+        if rtype == ResourceType.SEED:
+            layer = Layer.RAW
+        elif rtype == ResourceType.SNAPSHOT:
+            layer = Layer.SNAPSHOTS
+        else:
+            layer = infer_layer(name, folders)
+        deps = (props.get("depends_on") or {}).get("nodes") or []
+        return Node(
+            unique_id=uid,
+            name=name,
+            resource_type=rtype,
+            layer=layer,
+            database=props.get("database"),
+            schema=props.get("schema"),
+            identifier=props.get("alias") or name,
+            relation_name=props.get("relation_name"),
+            # A model can ref the same node twice (e.g. a versioned ref); edges are a set.
+            depends_on=tuple(dict.fromkeys(deps)),
+            package=props.get("package_name", ""),
+            path=props.get("original_file_path") or props.get("path", ""),
+            description=props.get("description") or "",
+            materialization=config.get("materialized"),
+            schedule=self._schedule(uid, meta),
+            sla_hours=self._hours(uid, meta, "sla_hours"),
+            freshness_hours=self._hours(uid, meta, "freshness_hours"),
+            critical=self._flag(uid, meta, "critical"),
+            owner=self._owner(uid, meta),
+            tags=tuple(dict.fromkeys(str(t) for t in (props.get("tags") or config.get("tags") or []))),
+            partitioning=self._partitioning(uid, config, meta),
+            columns=_columns(props),
+            fqn=tuple(props.get("fqn") or ()),
+            meta=meta,
+        )
+
+    def source(self, uid: str, props: Mapping[str, Any]) -> Node:
+        meta = merged_meta(props)
+        name = props.get("name") or uid.split(".")[-1]
+        return Node(
+            unique_id=uid,
+            name=f"{props.get('source_name', '')}.{name}".strip("."),
+            resource_type=ResourceType.SOURCE,
+            layer=Layer.RAW,
+            database=props.get("database"),
+            schema=props.get("schema"),
+            identifier=props.get("identifier") or name,
+            relation_name=props.get("relation_name"),
+            depends_on=(),
+            package=props.get("package_name", ""),
+            path=props.get("original_file_path") or props.get("path", ""),
+            description=props.get("description") or "",
+            sla_hours=self._hours(uid, meta, "sla_hours"),
+            freshness_hours=self._hours(uid, meta, "freshness_hours"),
+            critical=self._flag(uid, meta, "critical"),
+            owner=self._owner(uid, meta),
+            tags=tuple(dict.fromkeys(str(t) for t in props.get("tags") or [])),
+            columns=_columns(props),
+            meta=meta,
+        )
+
+    def _schedule(self, uid: str, meta: Mapping[str, Any]) -> str | None:
+        value = meta.get("schedule")
+        if value is None:
+            return None
+        try:
+            return normalize_schedule(value)
+        except ValueError as exc:
+            raise self._fail(uid, "meta.schedule", str(exc)) from None
+
+    def _hours(self, uid: str, meta: Mapping[str, Any], key: str) -> float | None:
+        value = meta.get(key)
+        if value is None:
+            return None
+        try:
+            hours = float(value)
+        except (TypeError, ValueError):
+            raise self._fail(uid, f"meta.{key}", f"expected a number of hours, got {value!r}") from None
+        if not hours > 0:
+            raise self._fail(uid, f"meta.{key}", f"must be positive, got {value!r}")
+        return hours
+
+    def _flag(self, uid: str, meta: Mapping[str, Any], key: str) -> bool:
+        value = meta.get(key, False)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "false", "yes", "no"}:
+            return value.lower() in {"true", "yes"}
+        raise self._fail(uid, f"meta.{key}", f"expected true or false, got {value!r}")
+
+    def _owner(self, uid: str, meta: Mapping[str, Any]) -> str | None:
+        value = meta.get("owner")
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self._fail(uid, "meta.owner", f"expected a string, got {value!r}")
+        return value
+
+    def _partitioning(
+        self, uid: str, config: Mapping[str, Any], meta: Mapping[str, Any]
+    ) -> Partitioning | None:
+        # BigQuery's dict form; other adapters use a list of columns (not time partitions).
+        # `meta.partition_by` carries the same spec for targets that reject the dict (DuckDB).
+        spec = config.get("partition_by")
+        if not isinstance(spec, Mapping):
+            spec = meta.get("partition_by")
+        if not isinstance(spec, Mapping):
+            return None
+        field = spec.get("field")
+        if not isinstance(field, str) or not field:
+            raise self._fail(uid, "partition_by.field", "missing")
+        data_type = str(spec.get("data_type") or "date").lower()
+        if data_type == "int64":
+            granularity = None
+        else:
+            granularity = str(spec.get("granularity") or "day").lower()
+            if granularity not in {"hour", "day", "month", "year"}:
+                raise self._fail(uid, "partition_by.granularity", f"unknown {granularity!r}")
+        start = meta.get("partition_start")
+        return Partitioning(field, data_type, granularity, str(start) if start else None)
+
+
+def merged_meta(props: Mapping[str, Any]) -> dict[str, Any]:
+    """`config.meta` (dbt 1.10+) wins over the older top-level `meta`."""
+    return {**(props.get("meta") or {}), **((props.get("config") or {}).get("meta") or {})}
+
+
+def _folders(props: Mapping[str, Any]) -> list[str]:
+    path = props.get("original_file_path") or props.get("path") or ""
+    return Path(path).parts[:-1]
+
+
+def _columns(props: Mapping[str, Any]) -> tuple[Column, ...]:
+    return tuple(
+        Column(
+            name=col.get("name") or key,
+            data_type=col.get("data_type") or None,
+            description=col.get("description") or "",
+        )
+        for key, col in (props.get("columns") or {}).items()
+    )
+
+
+def _attach_tests(
+    path: Path, nodes: list[Node], tests: list[Mapping[str, Any]], disabled: set[str]
+) -> list[Node]:
+    by_id = {n.unique_id: n for n in nodes}
+    attached: dict[str, list[Test]] = {}
+    for props in tests:
+        if not _enabled(props):
+            continue
+        parents = list(dict.fromkeys((props.get("depends_on") or {}).get("nodes") or []))
+        if any(p in disabled for p in parents):
+            continue  # dbt does not run a test on a disabled node either
+        unknown = [p for p in parents if p not in by_id]
+        if unknown:
+            raise ProjectError(path, f"{props.get('unique_id')} depends on unknown node {unknown[0]!r}")
+        target = props.get("attached_node") or next((p for p in parents if by_id[p].runnable), None)
+        if target is None or target not in by_id:
+            continue  # a source-only test: sources are not materialised, nothing to gate
+        meta = props.get("test_metadata") or {}
+        severity = str((props.get("config") or {}).get("severity") or "error").lower()
+        attached.setdefault(target, []).append(
+            Test(
+                unique_id=props["unique_id"],
+                name=props.get("name") or props["unique_id"].split(".")[-2],
+                test_type=meta.get("name") or "singular",
+                column=props.get("column_name"),
+                severity="warn" if severity == "warn" else "error",
+                other_parents=tuple(p for p in parents if p != target),
+            )
+        )
+    if not attached:
+        return nodes
+    return [
+        _with_tests(n, attached[n.unique_id]) if n.unique_id in attached else n for n in nodes
+    ]
+
+
+def _with_tests(node: Node, tests: list[Test]) -> Node:
+    return replace(node, tests=tuple(sorted(tests, key=lambda t: t.unique_id)))

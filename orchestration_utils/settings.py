@@ -1,0 +1,83 @@
+"""Where things are: project paths, output directories and the warehouse, from the environment.
+
+Every path has a default under the working directory, so a fresh checkout runs
+the embedded demo (DuckDB) with no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO_DIR = Path(__file__).parent / "demo"
+DEMO_DBT_PROJECT = DEMO_DIR / "dbt_project"
+DEMO_SQLMESH_PROJECT = DEMO_DIR / "sqlmesh_project"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    dbt_project_dir: Path | None
+    dbt_manifest_path: Path | None  # a prebuilt manifest (production); else <home>/dbt_target
+    sqlmesh_project_dir: Path | None
+    artifacts_dir: Path
+    default_schedule: str
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.home / "dbt_target"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def dbt_duckdb_path(self) -> Path:
+        # The file stem is the DuckDB catalog name that dbt writes into the manifest.
+        return Path(os.environ.get("ORCHESTRATION_UTILS_DBT_DUCKDB", self.warehouse_dir / "shop.duckdb"))
+
+    @property
+    def sqlmesh_duckdb_path(self) -> Path:
+        return Path(
+            os.environ.get("ORCHESTRATION_UTILS_SQLMESH_DUCKDB", self.warehouse_dir / "shop_sqlmesh.duckdb")
+        )
+
+    @property
+    def dagster_home(self) -> Path:
+        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster_home")
+
+
+def _optional_dir(var: str, default: Path) -> Path | None:
+    """Unset: the demo default. Set to an empty string: disabled."""
+    value = os.environ.get(var)
+    if value is None:
+        return default
+    return Path(value).resolve() if value.strip() else None
+
+
+def load_settings() -> Settings:
+    home = Path(os.environ.get("ORCHESTRATION_UTILS_HOME") or Path.cwd() / ".orchestration_utils").resolve()
+    manifest = os.environ.get("ORCHESTRATION_UTILS_DBT_MANIFEST")
+    return Settings(
+        home=home,
+        dbt_project_dir=_optional_dir("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", DEMO_DBT_PROJECT),
+        dbt_manifest_path=Path(manifest).resolve() if manifest else None,
+        sqlmesh_project_dir=_optional_dir("ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR", DEMO_SQLMESH_PROJECT),
+        artifacts_dir=Path(os.environ.get("ORCHESTRATION_UTILS_ARTIFACTS_DIR") or home / "artifacts").resolve(),
+        default_schedule=os.environ.get("ORCHESTRATION_UTILS_DEFAULT_SCHEDULE", "@daily"),
+    )
+
+
+def export_project_env(settings: Settings) -> None:
+    """The demo projects' profiles read their DuckDB paths from these variables, and dbt
+    runs write their target folders under the home instead of the project."""
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    # dagster-dbt gives each run a folder under this one and copies `partial_parse.msgpack`
+    # from it, so runs skip dbt's full parse.
+    os.environ.setdefault("DBT_TARGET_PATH", str(settings.dbt_target_dir))
+    # A test spanning two models runs only when both are in the run (dbt's default, eager,
+    # would run it when either is, against a table another job has not built yet).
+    os.environ.setdefault("DBT_INDIRECT_SELECTION", "cautious")
+    os.environ.setdefault("ORCHESTRATION_UTILS_DBT_DUCKDB", str(settings.dbt_duckdb_path))
+    os.environ.setdefault("ORCHESTRATION_UTILS_SQLMESH_DUCKDB", str(settings.sqlmesh_duckdb_path))

@@ -1,0 +1,51 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "dbt"
+DBT = str(Path(sys.executable).parent / "dbt")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_home(tmp_path_factory):
+    """Tests never touch the user's .orchestration_utils/: everything lives in a temp home."""
+    home = tmp_path_factory.mktemp("home")
+    saved = dict(os.environ)
+    os.environ["ORCHESTRATION_UTILS_HOME"] = str(home)
+    for var in ("ORCHESTRATION_UTILS_DBT_DUCKDB", "ORCHESTRATION_UTILS_SQLMESH_DUCKDB", "DBT_TARGET_PATH"):
+        os.environ.pop(var, None)
+    yield home
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def demo_manifest(tmp_path_factory) -> Path:
+    """The demo dbt project parsed by real dbt (no warehouse needed)."""
+    target = tmp_path_factory.mktemp("dbt_target")
+    project = REPO / "orchestration_utils" / "demo" / "dbt_project"
+    subprocess.run(
+        [DBT, "parse", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project),
+         "--target-path", str(target)],
+        check=True,
+        env={**os.environ, "ORCHESTRATION_UTILS_DBT_DUCKDB": str(target / "shop.duckdb")},
+    )
+    return target / "manifest.json"
+
+
+@pytest.fixture(scope="session")
+def demo_sqlmesh_project(tmp_path_factory) -> Path:
+    """A copy of the demo SQLMesh project, so its cache never lands in the package."""
+    copy = tmp_path_factory.mktemp("sqlmesh") / "sqlmesh_project"
+    shutil.copytree(REPO / "orchestration_utils" / "demo" / "sqlmesh_project", copy)
+    os.environ["ORCHESTRATION_UTILS_SQLMESH_DUCKDB"] = str(copy.parent / "shop_sqlmesh.duckdb")
+    return copy
+
+
+def corpus_manifests() -> list[Path]:
+    return sorted(CORPUS.glob("**/manifest.json"))

@@ -1,0 +1,145 @@
+import json
+
+import pytest
+
+from orchestration_utils.project.dbt_manifest import load_dbt_manifest
+from orchestration_utils.project.model import Layer, ProjectError, ResourceType
+from orchestration_utils_tests.conftest import CORPUS, corpus_manifests
+
+RUNNABLE = {"model", "seed", "snapshot"}
+
+
+def _schema(manifest: dict) -> int:
+    return int(manifest["metadata"]["dbt_schema_version"].rsplit("/v", 1)[1].split(".")[0])
+
+
+def _enabled(props: dict) -> bool:
+    return (props.get("config") or {}).get("enabled", True) is not False
+
+
+@pytest.mark.parametrize("path", corpus_manifests(), ids=lambda p: str(p.parent.relative_to(CORPUS)))
+def test_corpus_manifest_models_and_edges_match_what_dbt_recorded(path):
+    raw = json.loads(path.read_text())
+    if _schema(raw) < 4:
+        with pytest.raises(ProjectError, match=r"unsupported manifest schema v[123] \(dbt 0\."):
+            load_dbt_manifest(path)
+        return
+    project = load_dbt_manifest(path)
+    nodes = raw["nodes"]
+    expected_models = {u for u, n in nodes.items() if n["resource_type"] == "model" and _enabled(n)}
+    expected_edges = {
+        (dep, uid)
+        for uid, n in nodes.items()
+        if n["resource_type"] in RUNNABLE and _enabled(n)
+        for dep in n.get("depends_on", {}).get("nodes", [])
+    }
+    assert {n.unique_id for n in project.models()} == expected_models
+    assert project.edges() == expected_edges
+    # Topological: every node comes after everything it depends on.
+    position = {uid: i for i, uid in enumerate(project.nodes)}
+    assert all(position[up] < position[down] for up, down in project.edges())
+
+
+def test_unsupported_schema_names_file_version_and_fix():
+    path = CORPUS / "jaffle-ladder" / "v2" / "manifest.json"
+    with pytest.raises(ProjectError) as err:
+        load_dbt_manifest(path)
+    assert str(err.value).startswith(f"{path}: unsupported manifest schema v2 (dbt 0.20.2)")
+    assert "dbt parse" in str(err.value)
+
+
+def test_fusion_v20_manifest_loads():
+    project = load_dbt_manifest(CORPUS / "dagster-dbt-snowflake-fusion-v20" / "manifest.json")
+    assert len(project.models()) == 16
+    assert any(n.resource_type == ResourceType.SNAPSHOT for n in project)
+
+
+def test_demo_manifest_carries_the_metadata_the_tools_read(demo_manifest):
+    project = load_dbt_manifest(demo_manifest)
+    nodes = {n.name: n for n in project}
+    assert len(project.models()) >= 12
+    assert {n.layer for n in project.models()} == {Layer.STAGING, Layer.INTERMEDIATE, Layer.MARTS}
+    orders = nodes["fct_orders"]
+    assert (orders.schedule, orders.sla_hours, orders.freshness_hours, orders.critical) == ("@daily", 6, 24, True)
+    assert orders.owner == "orders-team@example.com"
+    assert orders.materialization == "incremental"
+    assert (orders.partitioning.field, orders.partitioning.granularity) == ("ordered_at", "day")
+    assert orders.partitioning.start == "2026-01-01"
+    assert {t.test_type for t in orders.tests} >= {"unique", "not_null", "relationships"}
+    assert dict((c.name, c.data_type) for c in orders.columns)["ordered_at"] == "timestamp"
+    assert nodes["stg_events"].schedule == "@hourly"
+    assert nodes["raw_orders"].resource_type == ResourceType.SEED
+    assert nodes["customers_snapshot"].resource_type == ResourceType.SNAPSHOT
+    assert nodes["fct_orders"].dbt_selector == "fqn:shop.marts.fct_orders"
+
+
+def _manifest(tmp_path, nodes: dict, version: int = 12):
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({
+        "metadata": {"dbt_schema_version": f"https://schemas.getdbt.com/dbt/manifest/v{version}.json"},
+        "nodes": nodes,
+        "sources": {},
+    }))
+    return path
+
+
+def _model(name: str, deps=(), meta=None):
+    return {
+        "unique_id": f"model.p.{name}", "name": name, "resource_type": "model", "package_name": "p",
+        "original_file_path": f"models/{name}.sql", "depends_on": {"nodes": list(deps)},
+        "config": {"materialized": "table", "meta": meta or {}}, "schema": "s", "database": "d",
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "file not found"),
+        ("{not json", "invalid JSON"),
+        ('{"metadata": {}, "nodes": {}}', "dbt_schema_version is missing"),
+        ('[1, 2]', "not a dbt manifest"),
+    ],
+)
+def test_bad_files_give_one_line_naming_the_file(tmp_path, content, reason):
+    path = tmp_path / "manifest.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ProjectError) as err:
+        load_dbt_manifest(path)
+    assert str(err.value).startswith(str(path)) and reason in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_cycle_is_named(tmp_path):
+    path = _manifest(tmp_path, {
+        "model.p.a": _model("a", ["model.p.c"]),
+        "model.p.b": _model("b", ["model.p.a"]),
+        "model.p.c": _model("c", ["model.p.b"]),
+    })
+    with pytest.raises(ProjectError, match=r"dependency cycle among model\.p\.a, model\.p\.c, model\.p\.b, model\.p\.a"):
+        load_dbt_manifest(path)
+
+
+def test_unknown_reference_is_named(tmp_path):
+    path = _manifest(tmp_path, {"model.p.a": _model("a", ["model.p.ghost"])})
+    with pytest.raises(ProjectError, match=r"model\.p\.a depends on unknown node 'model\.p\.ghost'"):
+        load_dbt_manifest(path)
+
+
+@pytest.mark.parametrize(
+    ("meta", "field"),
+    [({"schedule": "every tuesday"}, "meta.schedule"), ({"sla_hours": "soon"}, "meta.sla_hours"),
+     ({"critical": "maybe"}, "meta.critical"), ({"freshness_hours": -1}, "meta.freshness_hours")],
+)
+def test_bad_meta_names_node_and_field(tmp_path, meta, field):
+    path = _manifest(tmp_path, {"model.p.a": _model("a", meta=meta)})
+    with pytest.raises(ProjectError, match=rf"model\.p\.a: {field}: "):
+        load_dbt_manifest(path)
+
+
+def test_config_meta_wins_over_top_level_meta(tmp_path):
+    model = _model("a", meta={"schedule": "hourly"})
+    model["meta"] = {"schedule": "daily", "owner": "x@example.com"}
+    project = load_dbt_manifest(_manifest(tmp_path, {"model.p.a": model}))
+    node = project.nodes["model.p.a"]
+    assert (node.schedule, node.owner) == ("@hourly", "x@example.com")
