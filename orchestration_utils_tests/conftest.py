@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus" / "dbt"
+# The shared corpus sits beside the checkout (as in CI); override to run elsewhere.
+CORPUS = Path(os.environ.get("ORCHESTRATION_UTILS_CORPUS", REPO.parent / "shared" / "corpus" / "dbt"))
 DBT = str(Path(sys.executable).parent / "dbt")
 
 

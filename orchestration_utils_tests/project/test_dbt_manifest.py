@@ -17,6 +17,10 @@ def _enabled(props: dict) -> bool:
     return (props.get("config") or {}).get("enabled", True) is not False
 
 
+def test_corpus_is_present():
+    assert len(corpus_manifests()) >= 40, f"no dbt corpus at {CORPUS}"
+
+
 @pytest.mark.parametrize("path", corpus_manifests(), ids=lambda p: str(p.parent.relative_to(CORPUS)))
 def test_corpus_manifest_models_and_edges_match_what_dbt_recorded(path):
     raw = json.loads(path.read_text())
