@@ -139,6 +139,7 @@ class _NodeReader:
             partitioning=self._partitioning(uid, config, meta),
             columns=_columns(props),
             fqn=tuple(props.get("fqn") or ()),
+            compiled_sql=props.get("compiled_code") or props.get("compiled_sql") or None,
             meta=meta,
         )
 

@@ -123,6 +123,7 @@ class Node:
     columns: tuple[Column, ...] = ()
     tests: tuple[Test, ...] = ()
     fqn: tuple[str, ...] = ()
+    compiled_sql: str | None = None  # only in manifests written by `dbt compile`/`run`/`build`
     meta: Mapping[str, object] = field(default_factory=dict)
 
     @property

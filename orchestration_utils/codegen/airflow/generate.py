@@ -1,0 +1,25 @@
+"""The one generation routine behind `airflow-dag-gen` and the Dagster job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestration_utils.codegen.airflow.plan import AirflowPlan, GeneratorOptions, plan_airflow
+from orchestration_utils.codegen.airflow.render import render_airflow
+from orchestration_utils.codegen.writer import WriteResult, write_files
+from orchestration_utils.project.loader import load_project, source_hash
+
+
+def generate_airflow_dags(
+    project_type: str,
+    source: Path | str,
+    output_dir: Path | str,
+    options: GeneratorOptions,
+    *,
+    check: bool = False,
+    gateway: str | None = None,
+) -> tuple[AirflowPlan, WriteResult]:
+    project = load_project(project_type, source, gateway=gateway)
+    plan = plan_airflow(project, options)
+    files = render_airflow(plan, source_hash(project_type, source))
+    return plan, write_files(Path(output_dir), files, check=check)

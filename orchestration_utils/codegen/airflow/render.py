@@ -1,0 +1,52 @@
+"""Airflow plan -> files: one DAG module per schedule, and an index of node -> dag/task."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from orchestration_utils.codegen.airflow.plan import AirflowPlan, DagPlan
+from orchestration_utils.codegen.formatting import format_python
+from orchestration_utils.codegen.templates import environment
+from orchestration_utils.codegen.writer import GeneratedFile, python_header
+
+INDEX_FILE = "airflow_dag_index.json"
+TOOL = "airflow-dag-gen"
+_ENV = environment(Path(__file__).parent / "templates")
+
+
+def render_airflow(plan: AirflowPlan, source_hash: str) -> list[GeneratedFile]:
+    files = [_render_dag(plan, dag, source_hash) for dag in plan.dags]
+    index = {
+        "generated_by": TOOL,
+        "source": plan_source(plan),
+        "source_sha256": source_hash,
+        "dags": {d.dag_id: d.file_name for d in plan.dags},
+        "nodes": plan.index,
+    }
+    files.append(GeneratedFile(INDEX_FILE, json.dumps(index, indent=2, sort_keys=True, ensure_ascii=False) + "\n"))
+    return files
+
+
+def plan_source(plan: AirflowPlan) -> str:
+    return f"{plan.kind} project {plan.project!r}"
+
+
+def _render_dag(plan: AirflowPlan, dag: DagPlan, source_hash: str) -> GeneratedFile:
+    kinds = {t.kind for t in dag.tasks}
+    uses = {
+        "bash": bool(kinds & {"dbt", "sqlmesh"}),
+        "bigquery_sql": "bigquery_sql" in kinds,
+        "health": "health" in kinds,
+        "assets": bool(dag.trigger_assets) or any(t.outlets or t.inlets for t in dag.tasks),
+    }
+    sdk_imports = ["DAG", "TaskGroup"]
+    if uses["assets"]:
+        sdk_imports.append("Asset")
+    if dag.trigger_assets:
+        sdk_imports += ["AssetAll", "AssetOrTimeSchedule", "CronTriggerTimetable"]
+    if dag.deadline_hours:
+        sdk_imports += ["AsyncCallback", "DeadlineAlert", "DeadlineReference"]
+    body = _ENV.get_template("dag.py.j2").render(plan=plan, dag=dag, uses=uses, sdk_imports=sorted(sdk_imports))
+    body = format_python(body, dag.file_name)
+    return GeneratedFile(dag.file_name, python_header(TOOL, plan_source(plan), source_hash, body) + body)

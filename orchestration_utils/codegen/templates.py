@@ -1,0 +1,49 @@
+"""The Jinja environment of the generators: values enter code only through the `py` filter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+
+@dataclass(frozen=True)
+class PyExpr:
+    """Code the plan built itself (never user text), printed verbatim."""
+
+    code: str
+
+
+def py(value: object) -> str:
+    """A Python literal for `value`: `repr` for scalars, recursively for containers, so
+    a name like `x"); import os #` stays a string."""
+    if isinstance(value, PyExpr):
+        return value.code
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    if isinstance(value, dt.timedelta):
+        return f"timedelta(seconds={int(value.total_seconds())})"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, tuple):
+        return "(" + "".join(f"{py(v)}, " for v in value).rstrip(" ") + ")" if value else "()"
+    if isinstance(value, (list, frozenset, set)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+        return "[" + ", ".join(py(v) for v in items) + "]"
+    raise TypeError(f"cannot render {type(value).__name__} as a Python literal")
+
+
+def environment(template_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["py"] = py
+    return env

@@ -1,0 +1,35 @@
+"""One entry to read a project of either kind, with a hash of its source for generated headers."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from orchestration_utils.project.dbt_manifest import load_dbt_manifest
+from orchestration_utils.project.model import Project, ProjectError
+from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
+
+PROJECT_TYPES = ("dbt", "sqlmesh")
+_SQLMESH_SOURCES = ("*.sql", "*.py", "*.yaml", "*.yml", "*.csv")
+
+
+def load_project(project_type: str, path: Path | str, gateway: str | None = None) -> Project:
+    if project_type == "dbt":
+        return load_dbt_manifest(path)
+    if project_type == "sqlmesh":
+        return load_sqlmesh_project(path, gateway=gateway)
+    raise ProjectError(path, f"unknown project type {project_type!r}; expected one of {', '.join(PROJECT_TYPES)}")
+
+
+def source_hash(project_type: str, path: Path | str) -> str:
+    """sha256 of the manifest, or of a SQLMesh project's files (sorted, with their paths)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    if project_type == "dbt":
+        digest.update(path.read_bytes())
+        return digest.hexdigest()
+    files = sorted({f for pattern in _SQLMESH_SOURCES for f in path.rglob(pattern)
+                    if ".cache" not in f.parts and "logs" not in f.parts})
+    for f in files:
+        digest.update(f.relative_to(path).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()
