@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration_utils.dagster_defs.codegen import build_codegen_defs
 from orchestration_utils.dagster_defs.dbt import load_dbt_defs
 from orchestration_utils.dagster_defs.jobs import build_jobs
 from orchestration_utils.settings import export_project_env, load_settings
@@ -17,4 +18,4 @@ def defs() -> dg.Definitions:
     if settings.dbt_project_dir or settings.dbt_manifest_path:
         parts.append(load_dbt_defs(settings))
     assets = dg.Definitions.merge(*parts)
-    return dg.Definitions.merge(assets, build_jobs(assets))
+    return dg.Definitions.merge(assets, build_jobs(assets), build_codegen_defs(settings))

@@ -50,3 +50,27 @@ def demo_sqlmesh_project(tmp_path_factory) -> Path:
 
 def corpus_manifests() -> list[Path]:
     return sorted(CORPUS.glob("**/manifest.json"))
+
+
+SHARED_TOOLS = CORPUS.parent.parent / "tools"
+AIRFLOW_PYTHON = Path(os.environ.get("ORCHESTRATION_UTILS_AIRFLOW_PYTHON", REPO / ".venv-airflow" / "bin" / "python"))
+
+
+@pytest.fixture(scope="session")
+def airflow_python() -> Path:
+    """Airflow 3.3.2 in its own venv (`make airflow-venv`); a missing one fails, never skips."""
+    assert AIRFLOW_PYTHON.exists(), f"no Airflow venv at {AIRFLOW_PYTHON}: run `make airflow-venv`"
+    return AIRFLOW_PYTHON
+
+
+def synthetic_manifest(models: int) -> Path:
+    """A realistic N-model dbt project from the shared generator, parsed by real dbt once and
+    cached under .orchestration_utils/cache (a 5,000-model parse takes about a minute)."""
+    cache = REPO / ".orchestration_utils" / "cache" / f"synthetic_{models}"
+    manifest = cache / "target" / "manifest.json"
+    if not manifest.exists():
+        subprocess.run([sys.executable, str(SHARED_TOOLS / "gen_dbt_project.py"), "--models", str(models),
+                        "--seed", "42", "--out", str(cache), "--force"], check=True, capture_output=True)
+        subprocess.run([DBT, "parse", "--quiet", "--no-partial-parse", "--profiles-dir", "."], cwd=cache,
+                       check=True, capture_output=True)
+    return manifest

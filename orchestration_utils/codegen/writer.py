@@ -78,11 +78,11 @@ def write_files(output_dir: Path, files: list[GeneratedFile], *, check: bool = F
             target = output_dir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            staged.append((Path(tmp), target))
             with os.fdopen(fd, "wb") as fh:
                 fh.write(wanted[rel])
                 fh.flush()
                 os.fsync(fh.fileno())
-            staged.append((Path(tmp), target))
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)

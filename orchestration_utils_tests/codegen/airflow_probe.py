@@ -1,5 +1,6 @@
 """Run by the Airflow 3.3.2 venv (not the project's): load a folder with a real DagBag and print
-what Airflow sees as JSON (Airflow logs to stdout, so to a file). Usage: airflow_probe.py DAG_FOLDER OUT"""
+what Airflow sees as JSON (Airflow logs to stdout, so to a file).
+Usage: airflow_probe.py OUT DAG_FOLDER [DAG_FOLDER ...]; one process pays Airflow's import once."""
 
 import json
 import os
@@ -35,7 +36,7 @@ def _schedule(dag):
     return {"timetable": type(timetable).__name__, "summary": getattr(timetable, "summary", ""), "assets": sorted(assets)}
 
 
-def main(folder, out_path):
+def probe(folder):
     started = time.perf_counter()
     bag = DagBag(dag_folder=folder, safe_mode=False)
     parse_seconds = time.perf_counter() - started
@@ -57,9 +58,13 @@ def main(folder, out_path):
                 for t in dag.tasks
             },
         }
+    return out
+
+
+def main(out_path, folders):
     with open(out_path, "w") as fh:
-        json.dump(out, fh)
+        json.dump({folder: probe(folder) for folder in folders}, fh)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2:])

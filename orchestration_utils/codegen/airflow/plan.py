@@ -45,7 +45,7 @@ class GeneratorOptions:
 class TaskPlan:
     task_id: str  # within its group
     group: str | None
-    kind: str  # dbt | sqlmesh | bigquery_sql | health
+    kind: str  # dbt | dbt_test | sqlmesh | bigquery_sql | health
     node_id: str | None
     command: str = ""  # bash command (dbt, sqlmesh)
     sql: str = ""  # bigquery_sql / health
@@ -107,10 +107,11 @@ def plan_airflow(project: Project, options: GeneratorOptions) -> AirflowPlan:
     for node in runnable:  # topological order is kept inside each DAG
         by_schedule[schedule_of[node.unique_id]].append(node)
     # Upstream nodes read by another DAG publish an asset; sources are outside every DAG.
+    # A test spanning several models counts as reading from each of them.
     exported = {
         up
         for n in runnable
-        for up in n.depends_on
+        for up in (*n.depends_on, *(p for t in n.tests for p in t.other_parents))
         if up in schedule_of and schedule_of[up] != schedule_of[n.unique_id]
     }
 
@@ -119,7 +120,7 @@ def plan_airflow(project: Project, options: GeneratorOptions) -> AirflowPlan:
         dag = _plan_dag(project, options, schedule, by_schedule[schedule], schedule_of, task_id_of, dag_id_of, exported)
         dags.append(dag)
         for task in dag.tasks:
-            if task.node_id and task.kind != "health":
+            if task.node_id and task.kind not in ("health", "dbt_test"):
                 index[task.node_id] = {"dag_id": dag.dag_id, "task_id": task.full_id}
     return AirflowPlan(project.name, project.kind, options, tuple(dags), dict(sorted(index.items())))
 
@@ -166,6 +167,8 @@ def _plan_dag(project, options, schedule, nodes, schedule_of, task_id_of, dag_id
         for up in node.depends_on:
             if up in in_dag:
                 upstream.append(full_id[up])
+            elif nodes_by_id[up].resource_type == ResourceType.SOURCE:
+                inlets.append(asset_uri(nodes_by_id[up]))  # read, never run: lineage only
             elif up in schedule_of:
                 uri = asset_uri(nodes_by_id[up])
                 inlets.append(uri)
@@ -178,6 +181,8 @@ def _plan_dag(project, options, schedule, nodes, schedule_of, task_id_of, dag_id
                        tuple(sorted(upstream)), tuple(sorted(inlets)),
                        (asset_uri(node),) if node.unique_id in exported else ())
         )
+        if project.kind == "dbt":
+            tasks += _multi_parent_test_tasks(node, group_of, full_id, in_dag, nodes_by_id)
         if options.health_checks and node.critical and node.resource_type == ResourceType.MODEL:
             tasks.append(_health_task(node, f"health__{task_id_of[node.unique_id]}", group_of[node.unique_id],
                                       (full_id[node.unique_id],), options))
@@ -217,7 +222,26 @@ def _node_task(project, options, dag_id, node, task_id, group, upstream, inlets,
         sql = f"CREATE OR REPLACE {_PLAIN_SQL[node.materialization]} {target} AS\n{compiled}"
         labels = (("airflow_dag", _label(dag_id)), ("airflow_task", _label(f"{group}.{task_id}")), ("dbt_model", _label(node.name)))
         return TaskPlan(kind="bigquery_sql", sql=sql, labels=labels, **common)
-    return TaskPlan(kind="dbt", command=f"dbt build --select {shlex.quote(node.dbt_selector)}", **common)
+    # `cautious`: only the node's own tests run with it; a test that also reads another model
+    # gets its own task after all of them (dbt's default would run it before they exist).
+    command = f"dbt build --select {shlex.quote(node.dbt_selector)} --indirect-selection cautious"
+    return TaskPlan(kind="dbt", command=command, **common)
+
+
+def _multi_parent_test_tasks(node, group_of, full_id, in_dag, nodes_by_id) -> list[TaskPlan]:
+    tasks = []
+    for test in node.tests:
+        if not test.other_parents:
+            continue
+        upstream = [full_id[node.unique_id]] + [full_id[p] for p in test.other_parents if p in in_dag]
+        inlets = [asset_uri(nodes_by_id[p]) for p in test.other_parents if p not in in_dag]
+        tasks.append(TaskPlan(
+            task_id=f"test__{slug(test.name)}"[:200], group=group_of[node.unique_id], kind="dbt_test",
+            node_id=node.unique_id, command=f"dbt test --select {shlex.quote(test.name)}", owner=node.owner,
+            doc=f"dbt test `{test.name}` ({test.test_type}), which reads several models.",
+            upstream=tuple(sorted(set(upstream))), inlets=tuple(sorted(set(inlets))),
+        ))
+    return tasks
 
 
 def _health_task(node: Node, task_id: str, group: str, upstream: tuple[str, ...], options) -> TaskPlan:

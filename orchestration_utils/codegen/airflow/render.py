@@ -35,7 +35,7 @@ def plan_source(plan: AirflowPlan) -> str:
 def _render_dag(plan: AirflowPlan, dag: DagPlan, source_hash: str) -> GeneratedFile:
     kinds = {t.kind for t in dag.tasks}
     uses = {
-        "bash": bool(kinds & {"dbt", "sqlmesh"}),
+        "bash": bool(kinds & {"dbt", "dbt_test", "sqlmesh"}),
         "bigquery_sql": "bigquery_sql" in kinds,
         "health": "health" in kinds,
         "assets": bool(dag.trigger_assets) or any(t.outlets or t.inlets for t in dag.tasks),

@@ -1,0 +1,75 @@
+"""Code generation as Dagster jobs: launch from the UI or `dagster job execute`, files land in
+the artifacts directory configured on a resource, and every run records what it wrote."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
+from orchestration_utils.dagster_defs.dbt import ensure_manifest
+from orchestration_utils.project.schedule import normalize_schedule
+from orchestration_utils.settings import Settings
+
+
+class ArtifactsResource(dg.ConfigurableResource):
+    """Where generated code goes; `ORCHESTRATION_UTILS_ARTIFACTS_DIR` or `<home>/artifacts`."""
+
+    output_dir: str
+
+    def subdir(self, *parts: str) -> Path:
+        return Path(self.output_dir).joinpath(*parts)
+
+
+class AirflowGenConfig(dg.Config):
+    project_type: str = "dbt"
+    schedule: str = "daily"
+    mode: str = "dbt"
+    health_checks: bool = True
+
+
+def build_codegen_defs(settings: Settings) -> dg.Definitions:
+    @dg.op(description="Write static Airflow 3 DAGs for the configured dbt or SQLMesh project.")
+    def write_airflow_dags(context: dg.OpExecutionContext, config: AirflowGenConfig, artifacts: ArtifactsResource):
+        from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
+
+        source, project_dir = project_source(settings, config.project_type)
+        options = GeneratorOptions(
+            default_schedule=normalize_schedule(config.schedule),
+            mode=ExecutionMode(config.mode),
+            health_checks=config.health_checks,
+            project_dir=project_dir,
+        )
+        out = artifacts.subdir("airflow_dags", config.project_type)
+        plan, result = generate_airflow_dags(config.project_type, source, out, options)
+        context.log.info(f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.removed)} removed in {out}")
+        context.add_output_metadata({
+            "output_dir": dg.MetadataValue.path(str(out)),
+            "files_written": dg.MetadataValue.json(result.written),
+            "files_unchanged": dg.MetadataValue.json(result.unchanged),
+            "files_removed": dg.MetadataValue.json(result.removed),
+            "dag_count": len(plan.dags),
+            "task_count": sum(len(d.tasks) for d in plan.dags),
+        })
+        return str(out)
+
+    @dg.job(description="Generate Airflow DAGs from the project (see the op config for options).")
+    def generate_airflow_dags_job():
+        write_airflow_dags()
+
+    return dg.Definitions(
+        jobs=[generate_airflow_dags_job],
+        resources={"artifacts": ArtifactsResource(output_dir=str(settings.artifacts_dir))},
+    )
+
+
+def project_source(settings: Settings, project_type: str) -> tuple[Path, str]:
+    """The configured project's source and its directory (what generated code runs in)."""
+    if project_type == "dbt":
+        if not (settings.dbt_project_dir or settings.dbt_manifest_path):
+            raise dg.Failure("no dbt project configured (ORCHESTRATION_UTILS_DBT_PROJECT_DIR is empty)")
+        return ensure_manifest(settings), str(settings.dbt_project_dir or ".")
+    if project_type == "sqlmesh":
+        if not settings.sqlmesh_project_dir:
+            raise dg.Failure("no SQLMesh project configured (ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR is empty)")
+        return settings.sqlmesh_project_dir, str(settings.sqlmesh_project_dir)
+    raise dg.Failure(f"unknown project_type {project_type!r}: dbt or sqlmesh")

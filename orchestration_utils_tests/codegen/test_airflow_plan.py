@@ -1,0 +1,131 @@
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
+from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions, plan_airflow
+from orchestration_utils.codegen.airflow.render import render_airflow
+from orchestration_utils.project.dbt_manifest import load_dbt_manifest
+from orchestration_utils.project.model import Layer, Node, ProjectError, ResourceType, build_project
+
+BIN = Path(sys.executable).parent
+HOSTILE = ['x"); import os #', "quote'n\"double", "new\nline", "ünï☃de", "a b-c.d"]
+
+
+def test_demo_dbt_plan_splits_by_schedule_and_keeps_every_edge(demo_manifest):
+    project = load_dbt_manifest(demo_manifest)
+    plan = plan_airflow(project, GeneratorOptions())
+    assert [d.dag_id for d in plan.dags] == ["shop__hourly", "shop__daily"]
+    assert set(plan.index) == {n.unique_id for n in project.runnable()}
+    tasks = {(d.dag_id, t.full_id): t for d in plan.dags for t in d.tasks}
+    dags = {d.dag_id: d for d in plan.dags}
+    for up, down in project.edges():
+        if project.nodes[up].resource_type == ResourceType.SOURCE:
+            continue
+        u, d = plan.index[up], plan.index[down]
+        down_task = tasks[(d["dag_id"], d["task_id"])]
+        if u["dag_id"] == d["dag_id"]:
+            assert u["task_id"] in down_task.upstream
+        else:
+            uri = next(iter(tasks[(u["dag_id"], u["task_id"])].outlets))
+            assert uri in down_task.inlets
+    # The daily seed feeds the hourly staging model: the hourly DAG is also triggered by it.
+    assert dags["shop__hourly"].trigger_assets == ("bigquery://shop/raw/raw_events",)
+    assert dags["shop__daily"].deadline_hours == 4  # strictest sla_hours of the daily models
+    health = [t.full_id for t in dags["shop__daily"].tasks if t.kind == "health"]
+    assert "marts_health" in health and "marts.health__fct_orders" in health
+    assert "staging.health__stg_customers" not in health  # not critical
+
+
+def test_default_schedule_applies_only_where_metadata_names_none(demo_manifest):
+    project = load_dbt_manifest(demo_manifest)
+    plan = plan_airflow(project, GeneratorOptions(default_schedule="@weekly"))
+    weekly = next(d for d in plan.dags if d.schedule == "@weekly")
+    assert {t.task_id for t in weekly.tasks} >= {"raw_orders", "customers_snapshot"}  # no meta schedule
+    assert plan.index["model.shop.fct_orders"]["dag_id"] == "shop__daily"
+
+
+def _node(uid, name, deps=(), layer=Layer.MARTS, critical=False):
+    return Node(unique_id=uid, name=name, resource_type=ResourceType.MODEL, layer=layer, database="proj",
+                schema="ds", identifier=name, relation_name=None, depends_on=tuple(deps), package=uid.split(".")[1],
+                description=f"about {name}", owner=name, critical=critical, sla_hours=2, tags=(name,))
+
+
+def hostile_project():
+    nodes = [_node(f"model.p.m{i}", name, [f"model.p.m{i-1}"] if i else [], critical=True)
+             for i, name in enumerate(HOSTILE)]
+    return build_project('evil"; import os', "dbt", 'dir/"\nimport os', nodes)
+
+
+def test_hostile_names_stay_data(tmp_path):
+    plan = plan_airflow(hostile_project(), GeneratorOptions())
+    files = render_airflow(plan, "0" * 64)
+    code = next(f.content for f in files if f.path.endswith(".py"))
+    tree = ast.parse(code)
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    assert imported == {"annotations", "os", "datetime", "timedelta", "BashOperator", "BigQueryCheckOperator",
+                        "AsyncCallback", "DAG", "DeadlineAlert", "DeadlineReference", "TaskGroup"}
+    called = {n.func.id if isinstance(n.func, ast.Name) else n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    assert called <= {"BashOperator", "BigQueryCheckOperator", "DAG", "TaskGroup", "DeadlineAlert", "AsyncCallback",
+                      "timedelta", "fromisoformat", "get", "set_upstream"}
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    assert any('x"); import os #' in s for s in strings)  # kept, as data, in the docs
+
+
+def test_rendering_is_deterministic_and_formatted(demo_manifest, tmp_path):
+    project = load_dbt_manifest(demo_manifest)
+    first = render_airflow(plan_airflow(project, GeneratorOptions()), "a" * 64)
+    second = render_airflow(plan_airflow(load_dbt_manifest(demo_manifest), GeneratorOptions()), "a" * 64)
+    assert first == second
+    for f in first:
+        (tmp_path / f.path).write_text(f.content)
+    result = subprocess.run([str(BIN / "ruff"), "format", "--check", "--isolated", "--line-length", "100", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_bigquery_mode_runs_compiled_sql_with_cost_labels(tmp_path):
+    manifest = {
+        "metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json", "project_name": "p"},
+        "nodes": {
+            "model.p.orders": {"unique_id": "model.p.orders", "name": "orders", "resource_type": "model",
+                               "package_name": "p", "fqn": ["p", "marts", "orders"], "database": "proj",
+                               "schema": "marts", "original_file_path": "models/marts/orders.sql",
+                               "depends_on": {"nodes": []}, "config": {"materialized": "table"},
+                               "compiled_code": "select 1 as id"},
+            "model.p.events": {"unique_id": "model.p.events", "name": "events", "resource_type": "model",
+                               "package_name": "p", "fqn": ["p", "marts", "events"], "database": "proj",
+                               "schema": "marts", "original_file_path": "models/marts/events.sql",
+                               "depends_on": {"nodes": ["model.p.orders"]},
+                               "config": {"materialized": "incremental"}, "compiled_code": "select 2"},
+        },
+        "sources": {},
+    }
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    plan, _ = generate_airflow_dags("dbt", path, tmp_path / "out", GeneratorOptions(mode=ExecutionMode.BIGQUERY))
+    tasks = {t.task_id: t for t in plan.dags[0].tasks}
+    assert tasks["orders"].kind == "bigquery_sql"
+    assert tasks["orders"].sql.startswith("CREATE OR REPLACE TABLE `proj`.`marts`.`orders` AS\nselect 1 as id")
+    assert dict(tasks["orders"].labels) == {"airflow_dag": "p__daily", "airflow_task": "marts_orders", "dbt_model": "orders"}
+    assert tasks["events"].kind == "dbt"  # incremental merge logic stays with dbt
+    code = (tmp_path / "out" / "p__daily.py").read_text()
+    assert "BigQueryInsertJobOperator(" in code and "deferrable=True" in code
+    del manifest["nodes"]["model.p.orders"]["compiled_code"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ProjectError, match="bigquery mode needs compiled SQL"):
+        generate_airflow_dags("dbt", path, tmp_path / "out2", GeneratorOptions(mode=ExecutionMode.BIGQUERY))
+    assert not (tmp_path / "out2").exists()  # nothing half-written
+
+
+def test_versioned_and_clashing_names_get_unique_task_ids():
+    nodes = [
+        _node("model.a.dim", "dim"), _node("model.b.dim", "dim"),
+        _node("model.a.cust.v1", "cust"), _node("model.a.cust.v2", "cust"),
+    ]
+    plan = plan_airflow(build_project("p", "dbt", "m", nodes), GeneratorOptions(health_checks=False))
+    assert sorted(t.task_id for t in plan.dags[0].tasks) == ["a__dim", "b__dim", "cust_v1", "cust_v2"]
