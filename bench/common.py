@@ -1,0 +1,53 @@
+"""Shared bench helpers: the synthetic manifests and timed fresh processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORK = REPO / "bench" / ".work"
+GENERATOR = Path(os.environ.get("ORCHESTRATION_UTILS_SHARED", REPO.parent / "shared")) / "tools" / "gen_dbt_project.py"
+VENV_BIN = REPO / ".venv" / "bin"
+AIRFLOW_PY = REPO / ".venv-airflow" / "bin" / "python"
+
+
+def synthetic_project(models: int) -> Path:
+    """gen_dbt_project.py --seed 42, parsed once by dbt (about a minute at 5,000 models)."""
+    project = WORK / f"p{models}"
+    if not (project / "target" / "manifest.json").exists():
+        subprocess.run([sys.executable, str(GENERATOR), "--models", str(models), "--seed", "42", "--out",
+                        str(project), "--force"], check=True, capture_output=True)
+        subprocess.run([str(VENV_BIN / "dbt"), "parse", "--quiet", "--no-partial-parse", "--profiles-dir", "."],
+                       cwd=project, check=True)
+    return project
+
+
+def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
+    """Wall seconds and peak RSS (MiB) of one fresh process, via /usr/bin/time -v."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        result = subprocess.run(["/usr/bin/time", "-v", "-o", tf.name, *cmd], env=env, cwd=cwd,
+                                capture_output=True, text=True)
+        report = tf.read()
+    if result.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed: {result.stderr[-2000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time .*: (?:(\d+):)?(\d+):([\d.]+)", report)
+    h, m, s = (float(x or 0) for x in wall.groups())
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report).group(1)) / 1024
+    return {"wall_s": h * 3600 + m * 60 + s, "rss_mib": rss, "stdout": result.stdout}
+
+
+def median_runs(runs: int, fn) -> dict:
+    samples = [fn() for _ in range(runs)]
+    keys = [k for k, v in samples[0].items() if isinstance(v, (int, float))]
+    return {k: statistics.median(s[k] for s in samples) for k in keys}
+
+
+def last_json_line(text: str) -> dict:
+    return json.loads([line for line in text.splitlines() if line.startswith("{")][-1])

@@ -1,0 +1,57 @@
+"""Issue #2: load a 5,000-model manifest into the project model, beside dagster-dbt's own load.
+
+    .venv/bin/python bench/project_load.py [--models 5000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from common import VENV_BIN, WORK, median_runs, synthetic_project, timed
+
+OURS = """
+import json, time
+t = time.perf_counter()
+from orchestration_utils.project.dbt_manifest import load_dbt_manifest
+p = load_dbt_manifest({manifest!r})
+print(json.dumps({{"load_s": time.perf_counter() - t, "models": len(p.models()), "edges": len(p.edges())}}))
+"""
+PLAIN_DAGSTER = """
+import json, os, time
+t = time.perf_counter()
+from pathlib import Path
+import dagster as dg
+from dagster_dbt import dbt_assets
+@dbt_assets(manifest=Path({manifest!r}))
+def plain(context): ...
+defs = dg.Definitions(assets=[plain])
+specs = list(defs.resolve_all_asset_specs())
+print(json.dumps({{"load_s": time.perf_counter() - t, "assets": len(specs)}}), flush=True)
+os._exit(0)
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", type=int, default=5000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    manifest = str(synthetic_project(args.models) / "target" / "manifest.json")
+    env = {**os.environ, "DAGSTER_HOME": str(WORK)}
+    python = str(VENV_BIN / "python")
+    rows = {}
+    for name, code in (("orchestration_utils load_dbt_manifest", OURS), ("dagster-dbt @dbt_assets + resolve specs", PLAIN_DAGSTER)):
+        def run(code=code):
+            r = timed([python, "-c", code.format(manifest=manifest)], env=env)
+            import json
+            return {**json.loads(r["stdout"].strip().splitlines()[-1]), "wall_s": r["wall_s"], "rss_mib": r["rss_mib"]}
+        rows[name] = median_runs(args.runs, run)
+    print(f"| N={args.models} (median of {args.runs}, fresh process each) | load in process | process wall | peak RSS |")
+    print("|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['load_s']:.2f} s | {r['wall_s']:.2f} s | {r['rss_mib']:.0f} MiB |")
+
+
+if __name__ == "__main__":
+    main()
