@@ -7,6 +7,7 @@ import dagster as dg
 from orchestration_utils.dagster_defs.codegen import build_codegen_defs
 from orchestration_utils.dagster_defs.dbt import load_dbt_defs
 from orchestration_utils.dagster_defs.jobs import build_jobs
+from orchestration_utils.dagster_defs.sqlmesh import load_sqlmesh_defs
 from orchestration_utils.settings import export_project_env, load_settings
 
 
@@ -17,5 +18,7 @@ def defs() -> dg.Definitions:
     parts = []
     if settings.dbt_project_dir or settings.dbt_manifest_path:
         parts.append(load_dbt_defs(settings))
+    if settings.sqlmesh_project_dir:
+        parts.append(load_sqlmesh_defs(settings))
     assets = dg.Definitions.merge(*parts)
     return dg.Definitions.merge(assets, build_jobs(assets), build_codegen_defs(settings))

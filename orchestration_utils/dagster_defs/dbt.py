@@ -16,6 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration_utils.dagster_defs import policy
 from orchestration_utils.dagster_defs.partitions import partitions_def
+from orchestration_utils.dagster_defs.specs import spec_attributes
 from orchestration_utils.project.dbt_manifest import load_dbt_manifest
 from orchestration_utils.project.model import Node, Project
 from orchestration_utils.settings import Settings
@@ -38,22 +39,6 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         if node is None or not node.runnable:
             return spec
         return spec.replace_attributes(**spec_attributes(node, self._default_schedule))
-
-
-def spec_attributes(node: Node, default_schedule: str) -> dict[str, Any]:
-    schedule = node.schedule or default_schedule
-    windows = policy.freshness_windows(node, schedule)
-    return {
-        "group_name": node.layer.value,
-        "owners": policy.owners(node),
-        "tags": policy.tags(node, schedule),
-        "freshness_policy": (
-            dg.FreshnessPolicy.time_window(fail_window=windows.fail, warn_window=windows.warn)
-            if windows
-            else None
-        ),
-        "automation_condition": dg.AutomationCondition.on_cron(policy.automation_cron(node, default_schedule)),
-    }
 
 
 @functools.cache

@@ -11,8 +11,10 @@ import dagster as dg
 def build_jobs(defs: dg.Definitions) -> dg.Definitions:
     by_partitions: dict[str, list[dg.AssetKey]] = defaultdict(list)
     by_layer: dict[tuple[str, str], list[dg.AssetKey]] = defaultdict(list)
-    for spec in defs.resolve_all_asset_specs():
-        part = _partitions_name(spec.partitions_def)
+    specs = list(defs.resolve_all_asset_specs())
+    names = partitions_names(specs)
+    for spec in specs:
+        part = names[spec.partitions_def]
         by_partitions[part].append(spec.key)
         by_layer[(spec.group_name or "default", part)].append(spec.key)
     jobs = [
@@ -28,6 +30,18 @@ def build_jobs(defs: dg.Definitions) -> dg.Definitions:
         for (layer, part), keys in sorted(by_layer.items())
     ]
     return dg.Definitions(jobs=jobs)
+
+
+def partitions_names(specs: list[dg.AssetSpec]) -> dict[dg.PartitionsDefinition | None, str]:
+    """`daily`, `hourly`, ...; two definitions of one granularity (different start dates) are
+    told apart by their start, since a job may only hold one."""
+    defs = {s.partitions_def for s in specs}
+    base = {d: _partitions_name(d) for d in defs}
+    clash = {n for n in base.values() if list(base.values()).count(n) > 1}
+    return {
+        d: f"{n}_from_{d.start.strftime('%Y%m%d')}" if n in clash and d is not None else n
+        for d, n in base.items()
+    }
 
 
 def _partitions_name(partitions_def: dg.PartitionsDefinition | None) -> str:
@@ -46,8 +60,9 @@ def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDe
     group_of: dict[dg.AssetKey, str] = {}
     partitions: dict[str, dg.PartitionsDefinition | None] = {}
     specs = list(defs.resolve_all_asset_specs())
+    names = partitions_names(specs)
     for spec in specs:
-        part = _partitions_name(spec.partitions_def)
+        part = names[spec.partitions_def]
         job = f"{spec.group_name or 'default'}_layer" + ("" if part == "unpartitioned" else f"_{part}")
         group_of[spec.key] = job
         partitions[job] = spec.partitions_def
