@@ -7,6 +7,7 @@ import dagster as dg
 from orchestration_utils.dagster_defs.codegen import build_codegen_defs
 from orchestration_utils.dagster_defs.dbt import load_dbt_defs
 from orchestration_utils.dagster_defs.jobs import build_jobs
+from orchestration_utils.dagster_defs.schedules import build_schedules
 from orchestration_utils.dagster_defs.sqlmesh import load_sqlmesh_defs
 from orchestration_utils.settings import export_project_env, load_settings
 
@@ -21,4 +22,4 @@ def defs() -> dg.Definitions:
     if settings.sqlmesh_project_dir:
         parts.append(load_sqlmesh_defs(settings))
     assets = dg.Definitions.merge(*parts)
-    return dg.Definitions.merge(assets, build_jobs(assets), build_codegen_defs(settings))
+    return dg.Definitions.merge(assets, build_jobs(assets), build_schedules(assets), build_codegen_defs(settings))

@@ -14,8 +14,9 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
-def defs(demo_manifest):
+def defs(demo_manifest, demo_sqlmesh_project):
     os.environ["ORCHESTRATION_UTILS_DBT_MANIFEST"] = str(demo_manifest)
+    os.environ["ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR"] = str(demo_sqlmesh_project)
     try:
         from orchestration_utils.definitions import defs as load
 
@@ -24,6 +25,7 @@ def defs(demo_manifest):
         yield definitions
     finally:
         os.environ.pop("ORCHESTRATION_UTILS_DBT_MANIFEST")
+        os.environ.pop("ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR")
 
 
 def _spec_row(spec: dg.AssetSpec) -> dict:
@@ -47,7 +49,8 @@ def test_asset_specs_snapshot(defs, snapshot):
 
 def test_groups_partitions_and_freshness_follow_metadata(defs):
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
-    assert {s.group_name for s in specs.values()} == {"raw", "staging", "intermediate", "marts", "snapshots"}
+    dbt_groups = {s.group_name for s in specs.values() if "dagster/kind/dbt" in s.tags}
+    assert dbt_groups == {"raw", "staging", "intermediate", "marts", "snapshots"}
     assert isinstance(specs["marts/fct_orders"].partitions_def, dg.DailyPartitionsDefinition)
     assert isinstance(specs["marts/fct_events"].partitions_def, dg.HourlyPartitionsDefinition)
     assert specs["marts/dim_customers"].partitions_def is None
@@ -75,3 +78,29 @@ def test_dagster_cli_validates_the_code_location(demo_manifest, tmp_path):
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_sqlmesh_models_are_assets_grouped_by_schema_with_audits_as_checks(defs):
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs() if "dagster/kind/sqlmesh" in s.tags}
+    assert set(specs) == {"shop_raw/raw_orders", "shop_raw/raw_events", "shop_staging/stg_orders",
+                          "shop_staging/stg_events", "shop_marts/fct_orders_daily", "shop_marts/fct_events_hourly",
+                          "shop_marts/dim_customer_activity"}
+    orders = specs["shop_marts/fct_orders_daily"]
+    assert orders.group_name == "shop_marts" and orders.owners == ["orders-team@example.com"]
+    assert isinstance(orders.partitions_def, dg.DailyPartitionsDefinition)
+    assert orders.freshness_policy.fail_window.to_timedelta().total_seconds() == 24 * 3600
+    assert orders.automation_condition.get_label() == "on_cron(0 0 * * *, UTC)"
+    assert [d.asset_key.to_user_string() for d in orders.deps] == ["shop_staging/stg_orders"]
+    checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
+    assert ("shop_marts/fct_orders_daily", "unique_values_order_date") in checks
+
+
+def test_schedules_per_schedule_value_and_the_automation_sensor(defs):
+    repo = defs.get_repository_def()
+    schedules = {s.name: s.cron_schedule for s in repo.schedule_defs}
+    assert schedules["daily_assets_schedule"] == "0 0 * * *"
+    assert schedules["hourly_assets_schedule"] == "0 * * * *"
+    daily_job = repo.get_job("daily_assets_job")
+    keys = {k.to_user_string() for k in daily_job.asset_layer.executable_asset_keys}
+    assert "marts/dim_customers" in keys and "staging/stg_events" not in keys
+    assert "project_automation_sensor" in {s.name for s in repo.sensor_defs}

@@ -29,7 +29,9 @@ def py(value: object) -> str:
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in value.items()) + "}"
     if isinstance(value, tuple):
-        return "(" + "".join(f"{py(v)}, " for v in value).rstrip(" ") + ")" if value else "()"
+        if len(value) == 1:
+            return f"({py(value[0])},)"
+        return "(" + ", ".join(py(v) for v in value) + ")"
     if isinstance(value, (list, frozenset, set)):
         items = sorted(value) if isinstance(value, (set, frozenset)) else value
         return "[" + ", ".join(py(v) for v in items) + "]"

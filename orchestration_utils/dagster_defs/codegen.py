@@ -20,6 +20,11 @@ class ArtifactsResource(dg.ConfigurableResource):
         return Path(self.output_dir).joinpath(*parts)
 
 
+class DagsterGenConfig(dg.Config):
+    project_type: str = "dbt"
+    schedule: str = "daily"
+
+
 class AirflowGenConfig(dg.Config):
     project_type: str = "dbt"
     schedule: str = "daily"
@@ -56,8 +61,32 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
     def generate_airflow_dags_job():
         write_airflow_dags()
 
+    @dg.op(description="Write a standalone Dagster package for the configured dbt or SQLMesh project.")
+    def write_dagster_package(context: dg.OpExecutionContext, config: DagsterGenConfig, artifacts: ArtifactsResource):
+        from orchestration_utils.codegen.dagster.generate import generate_dagster_package
+
+        source, project_dir = project_source(settings, config.project_type)
+        warehouse = settings.dbt_duckdb_path if config.project_type == "dbt" else settings.sqlmesh_duckdb_path
+        out = artifacts.subdir("dagster_package", config.project_type)
+        plan, result = generate_dagster_package(
+            config.project_type, source, out, project_dir=project_dir, warehouse_url=f"duckdb:///{warehouse}",
+            default_schedule=normalize_schedule(config.schedule),
+        )
+        context.add_output_metadata({
+            "output_dir": dg.MetadataValue.path(str(out)),
+            "files_written": dg.MetadataValue.json(result.written),
+            "files_unchanged": dg.MetadataValue.json(result.unchanged),
+            "files_removed": dg.MetadataValue.json(result.removed),
+            "asset_count": sum(len(g.assets) for g in plan.groups),
+        })
+        return str(out)
+
+    @dg.job(description="Generate a standalone Dagster package from the project.")
+    def generate_dagster_package_job():
+        write_dagster_package()
+
     return dg.Definitions(
-        jobs=[generate_airflow_dags_job],
+        jobs=[generate_airflow_dags_job, generate_dagster_package_job],
         resources={"artifacts": ArtifactsResource(output_dir=str(settings.artifacts_dir))},
     )
 

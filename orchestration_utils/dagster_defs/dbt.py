@@ -16,7 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration_utils.dagster_defs import policy
 from orchestration_utils.dagster_defs.partitions import partitions_def
-from orchestration_utils.dagster_defs.specs import spec_attributes
+from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
 from orchestration_utils.project.dbt_manifest import load_dbt_manifest
 from orchestration_utils.project.model import Node, Project
 from orchestration_utils.settings import Settings
@@ -38,15 +38,17 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         node = self._nodes.get(unique_id)
         if node is None or not node.runnable:
             return spec
-        return spec.replace_attributes(**spec_attributes(node, self._default_schedule))
+        # Two dbt nodes can map to one key (a source remapped onto a seed's key): one dep each.
+        deps = list({dep.asset_key: dep for dep in spec.deps}.values())
+        return spec.replace_attributes(deps=deps, **spec_attributes(node, self._default_schedule)).merge_attributes(
+            metadata=schedule_metadata(node, self._default_schedule)
+        )
 
 
-@functools.cache
-def load_dbt_defs(settings: Settings) -> dg.Definitions:
-    """Read once per process: the manifest is parsed only when none exists yet (the demo)."""
-    manifest_path = ensure_manifest(settings)
+def build_dbt_assets(manifest_path: Path, default_schedule: str) -> list[dg.AssetsDefinition]:
+    """One `@dbt_assets` for the unpartitioned nodes and one per partitions definition."""
     project = load_dbt_manifest(manifest_path)
-    translator = ProjectDbtTranslator(project, settings.default_schedule)
+    translator = ProjectDbtTranslator(project, default_schedule)
     by_spec: dict[tuple[str, str] | None, list[Node]] = defaultdict(list)
     for node in project.runnable():
         by_spec[policy.partition_spec(node)].append(node)
@@ -60,8 +62,14 @@ def load_dbt_defs(settings: Settings) -> dg.Definitions:
             _dbt_assets(manifest_path, translator, name=f"dbt_{_ADVERB[spec[0]]}_partitioned",
                         select=" ".join(_select(n) for n in by_spec[spec]), exclude="", spec=spec)
         )
+    return assets
+
+
+@functools.cache
+def load_dbt_defs(settings: Settings) -> dg.Definitions:
+    """Read once per process: the manifest is parsed only when none exists yet (the demo)."""
     return dg.Definitions(
-        assets=assets,
+        assets=build_dbt_assets(ensure_manifest(settings), settings.default_schedule),
         resources={
             "dbt": DbtCliResource(
                 project_dir=str(settings.dbt_project_dir),

@@ -22,3 +22,11 @@ def spec_attributes(node: Node, default_schedule: str) -> dict[str, Any]:
         ),
         "automation_condition": dg.AutomationCondition.on_cron(policy.automation_cron(node, default_schedule)),
     }
+
+
+SCHEDULE_METADATA_KEY = "orchestration_utils/cron"
+
+
+def schedule_metadata(node: Node, default_schedule: str) -> dict[str, str]:
+    """The node's cron, read back by the schedules built per schedule value."""
+    return {SCHEDULE_METADATA_KEY: policy.automation_cron(node, default_schedule)}

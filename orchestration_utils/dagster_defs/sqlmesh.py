@@ -9,7 +9,7 @@ import dagster as dg
 
 from orchestration_utils.dagster_defs import policy
 from orchestration_utils.dagster_defs.partitions import partitions_def
-from orchestration_utils.dagster_defs.specs import spec_attributes
+from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
 from orchestration_utils.project.model import Node, Project, ResourceType
 from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
 from orchestration_utils.settings import Settings
@@ -30,7 +30,8 @@ def sqlmesh_specs(project: Project, default_schedule: str) -> list[dg.AssetSpec]
             key=asset_key(node),
             deps=[asset_key(project.nodes[up]) for up in node.depends_on],
             description=node.description or None,
-            metadata={"sqlmesh/model": node.name, "dagster/table_name": node.table_id},
+            metadata={"sqlmesh/model": node.name, "dagster/table_name": node.table_id,
+                      **schedule_metadata(node, default_schedule)},
             partitions_def=partitions_def(*spec) if spec else None,
             **attrs,
         ))
@@ -52,11 +53,9 @@ def _check_name(test_id: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in tail).strip("_")
 
 
-@functools.cache
-def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
-    project_dir = settings.sqlmesh_project_dir
-    project = load_sqlmesh_project(project_dir)
-    specs = sqlmesh_specs(project, settings.default_schedule)
+def build_sqlmesh_assets(project: Project, project_dir: Path, default_schedule: str) -> list[dg.AssetsDefinition]:
+    """One multi-asset per partitions definition, each running `sqlmesh run` for its selection."""
+    specs = sqlmesh_specs(project, default_schedule)
     checks = audit_check_specs(project)
     model_of = {asset_key(n): n.name for n in project.runnable()}
     by_partitions: dict[object, list[dg.AssetSpec]] = defaultdict(list)
@@ -65,9 +64,15 @@ def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
     assets = []
     for partitions, group in sorted(by_partitions.items(), key=lambda kv: _name(kv[0])):
         keys = {s.key for s in group}
-        assets.append(_sqlmesh_assets(Path(project_dir), f"sqlmesh_{_name(partitions)}", group,
+        assets.append(_sqlmesh_assets(project_dir, f"sqlmesh_{_name(partitions)}", group,
                                       [c for c in checks if c.asset_key in keys], model_of))
-    return dg.Definitions(assets=assets)
+    return assets
+
+
+@functools.cache
+def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
+    project = load_sqlmesh_project(settings.sqlmesh_project_dir)
+    return dg.Definitions(assets=build_sqlmesh_assets(project, Path(settings.sqlmesh_project_dir), settings.default_schedule))
 
 
 def _name(partitions: dg.PartitionsDefinition | None) -> str:

@@ -1,0 +1,35 @@
+"""The one generation routine behind `dagster-asset-gen` and its Dagster job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestration_utils.codegen.dagster.plan import DagsterPlan, plan_dagster
+from orchestration_utils.codegen.dagster.render import render_dagster
+from orchestration_utils.codegen.writer import WriteResult, write_files
+from orchestration_utils.project.loader import load_project, source_hash
+
+
+def generate_dagster_package(
+    project_type: str,
+    source: Path | str,
+    output_dir: Path | str,
+    *,
+    project_dir: str,
+    warehouse_url: str,
+    default_schedule: str = "@daily",
+    check: bool = False,
+    gateway: str | None = None,
+) -> tuple[DagsterPlan, WriteResult]:
+    project = load_project(project_type, source, gateway=gateway)
+    if project_type == "dbt":
+        from orchestration_utils.dagster_defs.dbt import build_dbt_assets
+
+        assets_defs = build_dbt_assets(Path(source), default_schedule)
+    else:
+        from orchestration_utils.dagster_defs.sqlmesh import build_sqlmesh_assets
+
+        assets_defs = build_sqlmesh_assets(project, Path(source), default_schedule)
+    plan = plan_dagster(project, assets_defs, project_dir=project_dir, warehouse_url=warehouse_url)
+    files = render_dagster(plan, source_hash(project_type, source))
+    return plan, write_files(Path(output_dir), files, check=check)

@@ -1,0 +1,121 @@
+"""Live Dagster asset graph -> plan of a standalone package.
+
+The plan is read off the very `AssetSpec`s the code location builds (our dbt translator, our
+SQLMesh mapping), so the generated graph equals the live one by construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import dagster as dg
+
+from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY
+from orchestration_utils.project.model import Project
+
+_GRANULARITY = {"0 * * * *": "hour", "0 0 * * *": "day", "0 0 1 * *": "month"}
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    name: str
+    blocking: bool
+    test_id: str  # the dbt test's unique id, or the SQLMesh audit
+
+
+@dataclass(frozen=True)
+class AssetPlan:
+    key: tuple[str, ...]
+    deps: tuple[tuple[str, ...], ...]
+    group: str
+    owners: tuple[str, ...]
+    tags: dict[str, str]
+    kinds: tuple[str, ...]
+    description: str | None
+    cron: str
+    freshness: tuple[int, int | None] | None  # fail, warn seconds
+    selector: str  # what the runner selects: dbt selector or SQLMesh model name
+    relation: str | None  # for row-count checks
+    timestamp_field: str | None  # for freshness checks
+    freshness_hours: float | None
+    checks: tuple[CheckPlan, ...]
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    name: str  # multi-asset name
+    partitions: str | None  # key into DagsterPlan.partitions
+    assets: tuple[AssetPlan, ...]
+
+
+@dataclass(frozen=True)
+class DagsterPlan:
+    project: str
+    kind: str  # dbt | sqlmesh
+    package: str
+    project_dir: str
+    warehouse_url: str
+    partitions: dict[str, tuple[str, str]]  # name -> (granularity, start date)
+    groups: tuple[GroupPlan, ...]
+
+
+def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, project_dir: str,
+                 warehouse_url: str) -> DagsterPlan:
+    node_by_key = _nodes_by_key(project, assets_defs)
+    partitions: dict[str, tuple[str, str]] = {}
+    groups = []
+    for assets_def in sorted(assets_defs, key=lambda a: a.node_def.name):
+        part_name = None
+        p = assets_def.partitions_def
+        if p is not None:
+            granularity, start = _GRANULARITY[p.cron_schedule], p.start.strftime("%Y-%m-%d")
+            part_name = f"{granularity}_from_{start.replace('-', '')}"
+            partitions[part_name] = (granularity, start)
+        checks_by_key: dict[dg.AssetKey, list[CheckPlan]] = {}
+        for check in assets_def.check_specs:
+            test_id = str(check.metadata.get("dagster_dbt/unique_id", check.name)) if check.metadata else check.name
+            checks_by_key.setdefault(check.asset_key, []).append(CheckPlan(check.name, check.blocking, test_id))
+        plans = []
+        for spec in sorted(assets_def.specs, key=lambda s: s.key.to_user_string()):
+            node = node_by_key[spec.key]
+            fp = spec.freshness_policy
+            plans.append(AssetPlan(
+                key=tuple(spec.key.path),
+                deps=tuple(sorted(tuple(d.asset_key.path) for d in spec.deps)),
+                group=spec.group_name or "default",
+                owners=tuple(spec.owners),
+                tags={k: v for k, v in sorted(spec.tags.items()) if not k.startswith("dagster/kind/")},
+                kinds=tuple(sorted(spec.kinds)),
+                description=node.description or None,  # not dagster-dbt's copy of the raw SQL
+                cron=str(spec.metadata[SCHEDULE_METADATA_KEY]),
+                freshness=(_seconds(fp.fail_window), _seconds(fp.warn_window)) if fp else None,
+                selector=node.dbt_selector if project.kind == "dbt" else node.name,
+                relation=node.relation_name or node.table_id,
+                timestamp_field=node.partitioning.field if node.partitioning else None,
+                freshness_hours=node.freshness_hours,
+                checks=tuple(sorted(checks_by_key.get(spec.key, []), key=lambda c: c.name)),
+            ))
+        groups.append(GroupPlan(name=assets_def.node_def.name, partitions=part_name, assets=tuple(plans)))
+    package = "".join(c if c.isalnum() else "_" for c in project.name.lower()).strip("_") + "_dagster"
+    if package[0].isdigit():
+        package = "p_" + package
+    return DagsterPlan(project.name, project.kind, package, project_dir, warehouse_url,
+                       dict(sorted(partitions.items())), tuple(groups))
+
+
+def _seconds(window) -> int | None:
+    if window is None:
+        return None
+    delta = window.to_timedelta() if hasattr(window, "to_timedelta") else window
+    return int(delta.total_seconds()) if isinstance(delta, timedelta) else int(delta)
+
+
+def _nodes_by_key(project: Project, assets_defs: list[dg.AssetsDefinition]):
+    out = {}
+    by_name = {n.name: n for n in project.runnable()}
+    for assets_def in assets_defs:
+        for spec in assets_def.specs:
+            uid = spec.metadata.get("dagster_dbt/unique_id")
+            model = spec.metadata.get("sqlmesh/model")
+            out[spec.key] = project.nodes[str(uid)] if uid else by_name[str(model)]
+    return out

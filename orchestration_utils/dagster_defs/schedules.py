@@ -1,0 +1,40 @@
+"""Schedules per schedule value (and partitions definition), and the automation sensor.
+
+Both ship STOPPED: turn on the schedules for plain cron runs, or the automation sensor to let
+each asset's `on_cron` condition decide; running both would materialize twice."""
+
+from collections import defaultdict
+
+import dagster as dg
+
+from orchestration_utils.dagster_defs.jobs import partitions_names
+from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY
+from orchestration_utils.project.schedule import schedule_slug
+
+_SLUG_BY_CRON = {"0 * * * *": "hourly", "0 0 * * *": "daily", "0 0 * * 0": "weekly", "0 0 1 * *": "monthly"}
+
+
+def build_schedules(defs: dg.Definitions) -> dg.Definitions:
+    specs = [s for s in defs.resolve_all_asset_specs() if SCHEDULE_METADATA_KEY in s.metadata]
+    names = partitions_names(specs)
+    groups: dict[tuple[str, str], list[dg.AssetSpec]] = defaultdict(list)
+    for spec in specs:
+        groups[(spec.metadata[SCHEDULE_METADATA_KEY], names[spec.partitions_def])].append(spec)
+    schedules = []
+    for (cron, part), members in sorted(groups.items()):
+        slug = _SLUG_BY_CRON.get(cron) or schedule_slug(cron)
+        name = f"{slug}_assets" + ("" if part == "unpartitioned" else f"_{part}")
+        job = dg.define_asset_job(f"{name}_job", selection=[s.key for s in members],
+                                  description=f"Assets whose schedule is `{cron}` ({part}).")
+        if members[0].partitions_def is None:
+            schedules.append(dg.ScheduleDefinition(name=f"{name}_schedule", job=job, cron_schedule=cron,
+                                                   default_status=dg.DefaultScheduleStatus.STOPPED))
+        else:
+            # The partition each tick runs is the latest complete one of the assets' definition.
+            schedules.append(dg.build_schedule_from_partitioned_job(
+                job, name=f"{name}_schedule", default_status=dg.DefaultScheduleStatus.STOPPED))
+    sensor = dg.AutomationConditionSensorDefinition(
+        "project_automation_sensor", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Evaluates each asset's on_cron automation condition (from its schedule metadata).",
+    )
+    return dg.Definitions(schedules=schedules, sensors=[sensor])
