@@ -18,7 +18,7 @@ def test_demo_materializes_every_asset_into_duckdb(tmp_path):
         [str(BIN / "orchestration-utils-demo")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "demo assets materialized: 21/21" in result.stdout
+    assert "demo assets materialized: 28/28" in result.stdout  # 21 dbt, 7 SQLMesh
     warehouse = tmp_path / "home" / "warehouse" / "shop.duckdb"
     assert str(warehouse) in result.stdout
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -26,3 +26,8 @@ def test_demo_materializes_every_asset_into_duckdb(tmp_path):
         assert con.execute("select count(*) from marts.dim_customers").fetchone()[0] == 12
         assert con.execute("select sum(event_count) from marts.fct_events").fetchone()[0] == 120
     assert (tmp_path / "home" / "dagster_home" / "history").is_dir()  # runs are recorded for the UI
+    artifacts = tmp_path / "home" / "artifacts"
+    assert (artifacts / "airflow_dags" / "dbt" / "shop__daily.py").is_file()
+    assert (artifacts / "dagster_package" / "dbt" / "definitions.py").is_file()
+    with duckdb.connect(str(tmp_path / "home" / "warehouse" / "shop_sqlmesh.duckdb"), read_only=True) as con:
+        assert con.execute("select sum(order_count) from shop_marts.fct_orders_daily").fetchone()[0] == 40

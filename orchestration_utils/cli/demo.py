@@ -21,8 +21,8 @@ exit codes: 0 everything materialized, 1 a run failed, 2 bad usage
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(
         prog="orchestration-utils-demo",
-        description="Materialize the demo dbt project into DuckDB through the code location, "
-        "recording runs in a local Dagster instance.",
+        description="Materialize the demo dbt and SQLMesh projects into DuckDB through the code location, "
+        "recording runs in a local Dagster instance, and generate Airflow DAGs and a Dagster package from it.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     ).parse_args(argv)
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import dagster as dg  # after DAGSTER_HOME is set
 
-    from orchestration_utils.dagster_defs.jobs import layer_jobs_in_order
+    from orchestration_utils.dagster_defs.jobs import executable_specs, layer_jobs_in_order
     from orchestration_utils.definitions import defs
 
     started = time.monotonic()
@@ -57,17 +57,26 @@ def main(argv: list[str] | None = None) -> int:
         if not result.success:
             failed.append(job_name)
             _say(f"  {job_name} FAILED (run {result.run_id})")
+    for job_name in ("generate_airflow_dags_job", "generate_dagster_package_job"):
+        _say(f"running {job_name}")
+        with log_path.open("a") as log, contextlib.redirect_stdout(log):
+            result = definitions.resolve_job_def(job_name).execute_in_process(
+                instance=instance, raise_on_error=False, run_config=_QUIET
+            )
+        if not result.success:
+            failed.append(job_name)
     materialized = sum(
-        1 for spec in definitions.resolve_all_asset_specs()
+        1 for spec in executable_specs(definitions)
         if instance.get_latest_materialization_event(spec.key) is not None
     )
-    total = len(list(definitions.resolve_all_asset_specs()))
+    total = len(executable_specs(definitions))
     print(f"demo assets materialized: {materialized}/{total} in {time.monotonic() - started:.1f}s")
     print(f"  DuckDB warehouse:  {settings.dbt_duckdb_path}")
     print(f"  dbt manifest:      {settings.dbt_target_dir / 'manifest.json'}")
     print(f"  Dagster instance:  {settings.dagster_home}")
     print(f"  dbt output:        {log_path}")
-    print(f"  artifacts:         {settings.artifacts_dir}")
+    print(f"  Airflow DAGs:      {settings.artifacts_dir / 'airflow_dags' / 'dbt'}")
+    print(f"  Dagster package:   {settings.artifacts_dir / 'dagster_package' / 'dbt'}")
     print(f"  open the UI:       DAGSTER_HOME={settings.dagster_home} .venv/bin/dagster dev")
     if failed:
         print(f"failed jobs: {', '.join(failed)}", file=sys.stderr)

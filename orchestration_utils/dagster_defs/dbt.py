@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import orjson
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration_utils.dagster_defs import policy
@@ -45,21 +46,33 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         )
 
 
+def dagster_dbt_manifest(manifest_path: Path) -> dict[str, Any]:
+    """The manifest as dagster-dbt's selection (dbt-core's graph) can read it: old schemas'
+    metrics and some Fusion nodes carry no `config`, on which dbt-core's selector fails."""
+    manifest = orjson.loads(manifest_path.read_bytes())
+    for section in ("nodes", "sources", "metrics", "exposures", "semantic_models", "saved_queries"):
+        for props in (manifest.get(section) or {}).values():
+            if not isinstance(props.get("config"), dict):
+                props["config"] = {"enabled": True}
+    return manifest
+
+
 def build_dbt_assets(manifest_path: Path, default_schedule: str) -> list[dg.AssetsDefinition]:
     """One `@dbt_assets` for the unpartitioned nodes and one per partitions definition."""
     project = load_dbt_manifest(manifest_path)
+    manifest = dagster_dbt_manifest(manifest_path)
     translator = ProjectDbtTranslator(project, default_schedule)
     by_spec: dict[tuple[str, str] | None, list[Node]] = defaultdict(list)
     for node in project.runnable():
         by_spec[policy.partition_spec(node)].append(node)
     partitioned = [n for spec, nodes in by_spec.items() if spec for n in nodes]
     assets = [
-        _dbt_assets(manifest_path, translator, name="dbt_unpartitioned", select="fqn:*",
+        _dbt_assets(manifest, translator, name="dbt_unpartitioned", select="fqn:*",
                     exclude=" ".join(_select(n) for n in partitioned), spec=None),
     ]
     for spec in sorted(s for s in by_spec if s):
         assets.append(
-            _dbt_assets(manifest_path, translator, name=f"dbt_{_ADVERB[spec[0]]}_partitioned",
+            _dbt_assets(manifest, translator, name=f"dbt_{_ADVERB[spec[0]]}_partitioned",
                         select=" ".join(_select(n) for n in by_spec[spec]), exclude="", spec=spec)
         )
     return assets
@@ -84,10 +97,10 @@ def _select(node: Node) -> str:
     return node.dbt_selector
 
 
-def _dbt_assets(manifest_path: Path, translator: DagsterDbtTranslator, *, name: str, select: str,
+def _dbt_assets(manifest: dict[str, Any], translator: DagsterDbtTranslator, *, name: str, select: str,
                 exclude: str, spec: tuple[str, str] | None) -> dg.AssetsDefinition:
     @dbt_assets(
-        manifest=manifest_path,
+        manifest=manifest,
         select=select,
         exclude=exclude,
         name=name,

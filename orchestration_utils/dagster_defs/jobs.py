@@ -8,10 +8,21 @@ from collections import defaultdict
 import dagster as dg
 
 
+def executable_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
+    """Specs of the assets this location materializes (dbt sources are external: no job runs them)."""
+    return [
+        spec
+        for assets_def in defs.assets or []
+        if isinstance(assets_def, dg.AssetsDefinition) and assets_def.is_executable
+        for spec in assets_def.specs
+        if spec.key in assets_def.keys
+    ]
+
+
 def build_jobs(defs: dg.Definitions) -> dg.Definitions:
     by_partitions: dict[str, list[dg.AssetKey]] = defaultdict(list)
     by_layer: dict[tuple[str, str], list[dg.AssetKey]] = defaultdict(list)
-    specs = list(defs.resolve_all_asset_specs())
+    specs = executable_specs(defs)
     names = partitions_names(specs)
     for spec in specs:
         part = names[spec.partitions_def]
@@ -59,7 +70,7 @@ def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDe
     them one after another materializes the whole project (partitioned or not)."""
     group_of: dict[dg.AssetKey, str] = {}
     partitions: dict[str, dg.PartitionsDefinition | None] = {}
-    specs = list(defs.resolve_all_asset_specs())
+    specs = executable_specs(defs)
     names = partitions_names(specs)
     for spec in specs:
         part = names[spec.partitions_def]

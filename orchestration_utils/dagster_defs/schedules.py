@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import dagster as dg
 
-from orchestration_utils.dagster_defs.jobs import partitions_names
+from orchestration_utils.dagster_defs.jobs import executable_specs, partitions_names
 from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY
 from orchestration_utils.project.schedule import schedule_slug
 
@@ -15,7 +15,7 @@ _SLUG_BY_CRON = {"0 * * * *": "hourly", "0 0 * * *": "daily", "0 0 * * 0": "week
 
 
 def build_schedules(defs: dg.Definitions) -> dg.Definitions:
-    specs = [s for s in defs.resolve_all_asset_specs() if SCHEDULE_METADATA_KEY in s.metadata]
+    specs = [s for s in executable_specs(defs) if SCHEDULE_METADATA_KEY in s.metadata]
     names = partitions_names(specs)
     groups: dict[tuple[str, str], list[dg.AssetSpec]] = defaultdict(list)
     for spec in specs:

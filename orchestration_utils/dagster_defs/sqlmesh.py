@@ -87,7 +87,7 @@ def _sqlmesh_assets(project_dir: Path, name: str, specs, check_specs, model_of) 
         models = sorted(model_of[k] for k in context.selected_asset_keys)
         window = context.partition_time_window if context.has_partition_key else None
         run_sqlmesh(project_dir, models, window)
-        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+        for key in (k for k in model_of if k in context.selected_asset_keys):  # topological
             yield dg.MaterializeResult(asset_key=key, metadata={"sqlmesh/model": model_of[key]})
         # `sqlmesh run` raises on a failed blocking audit; reaching here means they held.
         for check in sorted(context.selected_asset_check_keys, key=lambda c: (c.asset_key.to_user_string(), c.name)):

@@ -76,7 +76,9 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
             test_id = str(check.metadata.get("dagster_dbt/unique_id", check.name)) if check.metadata else check.name
             checks_by_key.setdefault(check.asset_key, []).append(CheckPlan(check.name, check.blocking, test_id))
         plans = []
-        for spec in sorted(assets_def.specs, key=lambda s: s.key.to_user_string()):
+        # Topological (the project's order): a multi-asset must yield upstream results first.
+        position = {uid: i for i, uid in enumerate(project.nodes)}
+        for spec in sorted(assets_def.specs, key=lambda s: position[node_by_key[s.key].unique_id]):
             node = node_by_key[spec.key]
             fp = spec.freshness_policy
             plans.append(AssetPlan(
