@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import orjson
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration_utils.dagster_defs import policy
 from orchestration_utils.dagster_defs.partitions import partitions_def
 from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
-from orchestration_utils.project.dbt_manifest import load_dbt_manifest
+from orchestration_utils.project.dbt_manifest import project_from_manifest, read_manifest
 from orchestration_utils.project.model import Node, Project
 from orchestration_utils.settings import Settings
 
 _ADVERB = {"hour": "hourly", "day": "daily", "month": "monthly"}
+_RUNNABLE_TYPES = {"model", "seed", "snapshot"}
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 
@@ -33,8 +33,16 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
         self._nodes = project.nodes
         self._default_schedule = default_schedule
+        self._specs: dict[str, dg.AssetSpec] = {}
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+        # One spec per node across the per-partitions manifest copies (dagster-dbt memoizes per copy).
+        if unique_id in self._specs:
+            return self._specs[unique_id]
+        self._specs[unique_id] = spec = self._build_spec(manifest, unique_id, project)
+        return spec
+
+    def _build_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = self._nodes.get(unique_id)
         if node is None or not node.runnable:
@@ -46,10 +54,9 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         )
 
 
-def dagster_dbt_manifest(manifest_path: Path) -> dict[str, Any]:
+def patch_for_dagster_dbt(manifest: dict[str, Any]) -> dict[str, Any]:
     """The manifest as dagster-dbt's selection (dbt-core's graph) can read it: old schemas'
     metrics and some Fusion nodes carry no `config`, on which dbt-core's selector fails."""
-    manifest = orjson.loads(manifest_path.read_bytes())
     for section in ("nodes", "sources", "metrics", "exposures", "semantic_models", "saved_queries"):
         for props in (manifest.get(section) or {}).values():
             if not isinstance(props.get("config"), dict):
@@ -59,23 +66,29 @@ def dagster_dbt_manifest(manifest_path: Path) -> dict[str, Any]:
 
 def build_dbt_assets(manifest_path: Path, default_schedule: str) -> list[dg.AssetsDefinition]:
     """One `@dbt_assets` for the unpartitioned nodes and one per partitions definition."""
-    project = load_dbt_manifest(manifest_path)
-    manifest = dagster_dbt_manifest(manifest_path)
+    manifest = read_manifest(manifest_path)
+    project = project_from_manifest(manifest, manifest_path)  # validates, with one-line errors
+    manifest = patch_for_dagster_dbt(manifest)
     translator = ProjectDbtTranslator(project, default_schedule)
     by_spec: dict[tuple[str, str] | None, list[Node]] = defaultdict(list)
     for node in project.runnable():
         by_spec[policy.partition_spec(node)].append(node)
-    partitioned = [n for spec, nodes in by_spec.items() if spec for n in nodes]
-    assets = [
-        _dbt_assets(manifest, translator, name="dbt_unpartitioned", select="fqn:*",
-                    exclude=" ".join(_select(n) for n in partitioned), spec=None),
+    return [
+        _dbt_assets(_only(manifest, {n.unique_id for n in nodes}), translator, spec=spec,
+                    name=f"dbt_{_ADVERB[spec[0]]}_partitioned" if spec else "dbt_unpartitioned")
+        for spec, nodes in sorted(by_spec.items(), key=lambda kv: kv[0] or ("", ""))
     ]
-    for spec in sorted(s for s in by_spec if s):
-        assets.append(
-            _dbt_assets(manifest, translator, name=f"dbt_{_ADVERB[spec[0]]}_partitioned",
-                        select=" ".join(_select(n) for n in by_spec[spec]), exclude="", spec=spec)
-        )
-    return assets
+
+
+def _only(manifest: dict[str, Any], keep: set[str]) -> dict[str, Any]:
+    """The manifest with every other runnable node disabled, so `select="fqn:*"` picks exactly
+    `keep`. Listing hundreds of nodes in `select` costs dbt's selector a scan per term (minutes
+    at 5,000 models); disabled nodes still resolve as upstream dependencies."""
+    nodes = dict(manifest["nodes"])
+    for uid, props in nodes.items():
+        if uid not in keep and props.get("resource_type") in _RUNNABLE_TYPES:
+            nodes[uid] = {**props, "config": {**props["config"], "enabled": False}}
+    return {**manifest, "nodes": nodes}
 
 
 @functools.cache
@@ -93,16 +106,10 @@ def load_dbt_defs(settings: Settings) -> dg.Definitions:
     )
 
 
-def _select(node: Node) -> str:
-    return node.dbt_selector
-
-
-def _dbt_assets(manifest: dict[str, Any], translator: DagsterDbtTranslator, *, name: str, select: str,
-                exclude: str, spec: tuple[str, str] | None) -> dg.AssetsDefinition:
+def _dbt_assets(manifest: dict[str, Any], translator: DagsterDbtTranslator, *, name: str,
+                spec: tuple[str, str] | None) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=manifest,
-        select=select,
-        exclude=exclude,
         name=name,
         partitions_def=partitions_def(*spec) if spec else None,
         dagster_dbt_translator=translator,

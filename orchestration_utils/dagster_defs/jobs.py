@@ -1,5 +1,5 @@
-"""Jobs a user launches by hand: everything, per partitions definition (a run may only
-target assets sharing one), and per layer."""
+"""Jobs a user launches by hand: one per layer and partitions definition (a run may only
+target assets sharing one)."""
 
 from __future__ import annotations
 
@@ -20,19 +20,14 @@ def executable_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
 
 
 def build_jobs(defs: dg.Definitions) -> dg.Definitions:
-    by_partitions: dict[str, list[dg.AssetKey]] = defaultdict(list)
     by_layer: dict[tuple[str, str], list[dg.AssetKey]] = defaultdict(list)
     specs = executable_specs(defs)
     names = partitions_names(specs)
     for spec in specs:
         part = names[spec.partitions_def]
-        by_partitions[part].append(spec.key)
         by_layer[(spec.group_name or "default", part)].append(spec.key)
+    # Few jobs on purpose: Dagster resolves every job while a location loads (#16129).
     jobs = [
-        dg.define_asset_job(f"materialize_{part}", selection=keys, description=f"Materialize every {part} asset.")
-        for part, keys in sorted(by_partitions.items())
-    ]
-    jobs += [
         dg.define_asset_job(
             f"{layer}_layer" + ("" if part == "unpartitioned" else f"_{part}"),
             selection=keys,

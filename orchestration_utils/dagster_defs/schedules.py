@@ -26,15 +26,24 @@ def build_schedules(defs: dg.Definitions) -> dg.Definitions:
         name = f"{slug}_assets" + ("" if part == "unpartitioned" else f"_{part}")
         job = dg.define_asset_job(f"{name}_job", selection=[s.key for s in members],
                                   description=f"Assets whose schedule is `{cron}` ({part}).")
-        if members[0].partitions_def is None:
-            schedules.append(dg.ScheduleDefinition(name=f"{name}_schedule", job=job, cron_schedule=cron,
-                                                   default_status=dg.DefaultScheduleStatus.STOPPED))
-        else:
-            # The partition each tick runs is the latest complete one of the assets' definition.
-            schedules.append(dg.build_schedule_from_partitioned_job(
-                job, name=f"{name}_schedule", default_status=dg.DefaultScheduleStatus.STOPPED))
+        schedules.append(_schedule(f"{name}_schedule", job, cron, members[0].partitions_def))
     sensor = dg.AutomationConditionSensorDefinition(
         "project_automation_sensor", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.STOPPED,
         description="Evaluates each asset's on_cron automation condition (from its schedule metadata).",
     )
     return dg.Definitions(schedules=schedules, sensors=[sensor])
+
+
+def _schedule(name: str, job, cron: str, partitions_def: dg.PartitionsDefinition | None) -> dg.ScheduleDefinition:
+    if partitions_def is None:
+        return dg.ScheduleDefinition(name=name, job=job, cron_schedule=cron,
+                                     default_status=dg.DefaultScheduleStatus.STOPPED)
+
+    # Not `build_schedule_from_partitioned_job`: it resolves the job while the location loads,
+    # seconds per schedule on a large project. Each tick runs the latest complete partition.
+    @dg.schedule(name=name, job=job, cron_schedule=cron, default_status=dg.DefaultScheduleStatus.STOPPED)
+    def _latest_partition(context: dg.ScheduleEvaluationContext):
+        key = partitions_def.get_last_partition_key(current_time=context.scheduled_execution_time)
+        return dg.RunRequest(partition_key=key) if key else dg.SkipReason("no complete partition yet")
+
+    return _latest_partition

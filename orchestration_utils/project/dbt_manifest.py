@@ -36,8 +36,12 @@ _RESOURCE_TYPES = {
 def load_dbt_manifest(path: Path | str) -> Project:
     """Parse and validate a manifest; every problem is a one-line `ProjectError`."""
     path = Path(path)
+    return project_from_manifest(read_manifest(path), path)
+
+
+def read_manifest(path: Path) -> Any:
     try:
-        raw = path.read_bytes()
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise ProjectError(path, "file not found") from None
     except OSError as exc:
@@ -46,6 +50,11 @@ def load_dbt_manifest(path: Path | str) -> Project:
         manifest = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ProjectError(path, f"invalid JSON: {exc}") from None
+    return manifest
+
+
+def project_from_manifest(manifest: Any, path: Path) -> Project:
+    """The project of an already parsed manifest (`path` names it in errors)."""
     if not isinstance(manifest, dict) or not isinstance(manifest.get("nodes"), dict):
         raise ProjectError(path, "not a dbt manifest (no `nodes` object)")
     metadata = manifest.get("metadata") or {}

@@ -1,0 +1,88 @@
+"""Issue #4: our code location against a plain `@dbt_assets` definition of the same manifest,
+and the generated package, on a 5,000-model project.
+
+    .venv/bin/python bench/code_location_load.py [--models 5000] [--runs 3]
+
+Import: a fresh process imports the definitions and resolves every asset spec (exit without
+teardown, as the anchors measured). Validate: `dagster definitions validate`, whole process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+
+from common import VENV_BIN, WORK, median_runs, synthetic_project, timed
+
+PLAIN = """import sys
+from pathlib import Path
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+@dbt_assets(manifest=Path({manifest!r}))
+def plain(context, dbt: DbtCliResource):
+    yield from dbt.cli(["build"], context=context).stream()
+
+defs = dg.Definitions(assets=[plain], resources={{"dbt": DbtCliResource(project_dir={project!r}, dbt_executable={dbt!r})}})
+"""
+IMPORT = """import json, os, sys, time
+t = time.perf_counter()
+sys.path.insert(0, {folder!r})
+import {module} as m
+d = m.defs() if callable(m.defs) else m.defs
+n = len(list(d.resolve_all_asset_specs()))
+print(json.dumps({{"import_s": time.perf_counter() - t, "assets": n}}), flush=True)
+os._exit(0)
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", type=int, default=5000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    project = synthetic_project(args.models)
+    manifest = project / "target" / "manifest.json"
+    root = WORK / f"dagster_{args.models}"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "plain_defs.py").write_text(PLAIN.format(manifest=str(manifest), project=str(project), dbt=str(VENV_BIN / "dbt")))
+    subprocess.run([str(VENV_BIN / "dagster-asset-gen"), "--project-type", "dbt", "--manifest-path", str(manifest),
+                    "--output-dir", str(root / "generated"), "--project-dir", str(project)],
+                   check=True, capture_output=True)
+    env = {**os.environ, "DAGSTER_HOME": str(root), "ORCHESTRATION_UTILS_DBT_MANIFEST": str(manifest),
+           "ORCHESTRATION_UTILS_DBT_PROJECT_DIR": str(project), "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
+           "ORCHESTRATION_UTILS_HOME": str(root / "home")}
+    (root / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    cases = {
+        "plain @dbt_assets": (str(root), "plain_defs", ["-f", str(root / "plain_defs.py")]),
+        "orchestration-utils code location": (str(WORK.parent.parent), "orchestration_utils.definitions",
+                                              ["-m", "orchestration_utils.definitions"]),
+        "generated package (dagster-asset-gen)": (str(root / "generated"), "definitions",
+                                                  ["-f", str(root / "generated" / "definitions.py")]),
+    }
+    rows = {}
+    for name, (folder, module, target) in cases.items():
+        def imp(folder=folder, module=module):
+            r = timed([str(VENV_BIN / "python"), "-c", IMPORT.format(folder=folder, module=module)], env=env)
+            return {**json.loads(r["stdout"].strip().splitlines()[-1]), "import_rss": r["rss_mib"]}
+
+        def validate(target=target):
+            r = timed([str(VENV_BIN / "dagster"), "definitions", "validate", *target], env=env)
+            return {"validate_s": r["wall_s"], "validate_rss": r["rss_mib"]}
+
+        rows[name] = {**median_runs(args.runs, imp), **median_runs(args.runs, validate)}
+    print(f"N={args.models} models, median of {args.runs} fresh processes\n")
+    print("| definitions | assets | import + resolve specs | peak RSS | `dagster definitions validate` | peak RSS |")
+    print("|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['assets']:.0f} | {r['import_s']:.2f} s | {r['import_rss']:.0f} MiB | "
+              f"{r['validate_s']:.2f} s | {r['validate_rss']:.0f} MiB |")
+    plain, ours = rows["plain @dbt_assets"], rows["orchestration-utils code location"]
+    print(f"\nours / plain: import {ours['import_s'] / plain['import_s']:.2f}x, validate "
+          f"{ours['validate_s'] / plain['validate_s']:.2f}x, memory {ours['validate_rss'] / plain['validate_rss']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
