@@ -1,6 +1,5 @@
 """The code location loads with every corpus manifest the project model accepts."""
 
-import os
 
 import dagster as dg
 import pytest

@@ -22,7 +22,6 @@ from orchestration_utils.project.model import Node, Project
 from orchestration_utils.settings import Settings
 
 _ADVERB = {"hour": "hourly", "day": "daily", "month": "monthly"}
-_RUNNABLE_TYPES = {"model", "seed", "snapshot"}
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 
@@ -73,22 +72,16 @@ def build_dbt_assets(manifest_path: Path, default_schedule: str) -> list[dg.Asse
     by_spec: dict[tuple[str, str] | None, list[Node]] = defaultdict(list)
     for node in project.runnable():
         by_spec[policy.partition_spec(node)].append(node)
-    return [
-        _dbt_assets(_only(manifest, {n.unique_id for n in nodes}), translator, spec=spec,
-                    name=f"dbt_{_ADVERB[spec[0]]}_partitioned" if spec else "dbt_unpartitioned")
-        for spec, nodes in sorted(by_spec.items(), key=lambda kv: kv[0] or ("", ""))
-    ]
-
-
-def _only(manifest: dict[str, Any], keep: set[str]) -> dict[str, Any]:
-    """The manifest with every other runnable node disabled, so `select="fqn:*"` picks exactly
-    `keep`. Listing hundreds of nodes in `select` costs dbt's selector a scan per term (minutes
-    at 5,000 models); disabled nodes still resolve as upstream dependencies."""
-    nodes = dict(manifest["nodes"])
-    for uid, props in nodes.items():
-        if uid not in keep and props.get("resource_type") in _RUNNABLE_TYPES:
-            nodes[uid] = {**props, "config": {**props["config"], "enabled": False}}
-    return {**manifest, "nodes": nodes}
+    partitioned = [n for spec, nodes in by_spec.items() if spec for n in nodes]
+    # Selections name nodes so that a full run of a group selects exactly it in the real
+    # project too. dbt's selector scans the graph once per named node while the location loads:
+    # fine for tens of partitioned models, slow for hundreds (see bench/README.md).
+    assets = [_dbt_assets(manifest, translator, name="dbt_unpartitioned", spec=None, select="fqn:*",
+                          exclude=" ".join(n.dbt_selector for n in partitioned))]
+    for spec in sorted(s for s in by_spec if s):
+        assets.append(_dbt_assets(manifest, translator, name=f"dbt_{_ADVERB[spec[0]]}_partitioned", spec=spec,
+                                  select=" ".join(n.dbt_selector for n in by_spec[spec]), exclude=""))
+    return assets
 
 
 @functools.cache
@@ -107,9 +100,11 @@ def load_dbt_defs(settings: Settings) -> dg.Definitions:
 
 
 def _dbt_assets(manifest: dict[str, Any], translator: DagsterDbtTranslator, *, name: str,
-                spec: tuple[str, str] | None) -> dg.AssetsDefinition:
+                spec: tuple[str, str] | None, select: str, exclude: str) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=manifest,
+        select=select,
+        exclude=exclude,
         name=name,
         partitions_def=partitions_def(*spec) if spec else None,
         dagster_dbt_translator=translator,

@@ -10,7 +10,7 @@ import dagster as dg
 from orchestration_utils.dagster_defs import policy
 from orchestration_utils.dagster_defs.partitions import partitions_def
 from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
-from orchestration_utils.project.model import Node, Project, ResourceType
+from orchestration_utils.project.model import Node, Project
 from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
 from orchestration_utils.settings import Settings
 
