@@ -24,7 +24,8 @@ def synthetic_project(models: int) -> Path:
     if not (project / "target" / "manifest.json").exists():
         subprocess.run([sys.executable, str(GENERATOR), "--models", str(models), "--seed", "42", "--out",
                         str(project), "--force"], check=True, capture_output=True)
-        subprocess.run([str(VENV_BIN / "dbt"), "parse", "--quiet", "--no-partial-parse", "--profiles-dir", "."],
+        subprocess.run([str(VENV_BIN / "dbt"), "parse", "--quiet", "--no-partial-parse", "--profiles-dir", ".",
+                        "--target-path", "target"],
                        cwd=project, check=True)
     return project
 

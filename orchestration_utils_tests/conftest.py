@@ -71,6 +71,7 @@ def synthetic_manifest(models: int) -> Path:
     if not manifest.exists():
         subprocess.run([sys.executable, str(SHARED_TOOLS / "gen_dbt_project.py"), "--models", str(models),
                         "--seed", "42", "--out", str(cache), "--force"], check=True, capture_output=True)
-        subprocess.run([DBT, "parse", "--quiet", "--no-partial-parse", "--profiles-dir", "."], cwd=cache,
-                       check=True, capture_output=True)
+        # --target-path: a loaded code location exports DBT_TARGET_PATH, which must not apply here.
+        subprocess.run([DBT, "parse", "--quiet", "--no-partial-parse", "--profiles-dir", ".", "--target-path", "target"],
+                       cwd=cache, check=True, capture_output=True)
     return manifest
