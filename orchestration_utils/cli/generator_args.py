@@ -1,0 +1,75 @@
+"""What both generator CLIs share: the project arguments, and reporting a write or a `--check`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from orchestration_utils.cli.shell import EXIT_FAILED, EXIT_OK, UsageError, say
+from orchestration_utils.codegen.writer import WriteResult
+from orchestration_utils.project.schedule import normalize_schedule
+
+
+def add_project_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project-type", choices=["dbt", "sqlmesh"], required=True)
+    p.add_argument("--manifest-path", type=Path, help="dbt manifest.json (--project-type dbt)")
+    p.add_argument("--project-path", type=Path, help="SQLMesh project directory (--project-type sqlmesh)")
+    p.add_argument("--gateway", help="SQLMesh gateway to load the project with (default: the project's)")
+    p.add_argument("--output-dir", type=Path, required=True)
+    p.add_argument("--schedule", default="daily",
+                   help="default for models whose metadata names none: hourly, daily, weekly, monthly, "
+                        "an @preset or a cron (default: daily)")
+    p.add_argument("--project-dir", help="the project's path where the generated code runs (default: the "
+                                         "SQLMesh project path, or the dbt project holding the manifest's target/, else '.')")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 naming the files that would change")
+
+
+def project_source(args: argparse.Namespace) -> Path:
+    source = args.manifest_path if args.project_type == "dbt" else args.project_path
+    if source is None:
+        flag = "--manifest-path" if args.project_type == "dbt" else "--project-path"
+        raise UsageError(f"{flag} is required with --project-type {args.project_type}")
+    return source
+
+
+def default_schedule(args: argparse.Namespace) -> str:
+    try:
+        return normalize_schedule(args.schedule)
+    except ValueError as exc:
+        raise UsageError(f"--schedule: {exc}") from None
+
+
+def project_dir(args: argparse.Namespace, source: Path) -> str:
+    if args.project_dir:
+        return args.project_dir
+    if args.project_type == "sqlmesh":
+        return str(source)
+    candidate = source.resolve().parent.parent
+    if source.resolve().parent.name == "target" and (candidate / "dbt_project.yml").exists():
+        return str(candidate)
+    return "."
+
+
+def report(prog: str, args: argparse.Namespace, result: WriteResult, details: dict, done: str) -> int:
+    """JSON summary on stdout; with --check, exit 1 naming the stale files."""
+    json.dump({
+        "output_dir": str(args.output_dir),
+        "check": args.check,
+        "written": [] if args.check else result.written,
+        "removed": [] if args.check else result.removed,
+        "unchanged": result.unchanged,
+        "stale": result.stale if args.check else [],
+        **details,
+    }, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    if args.check:
+        if result.stale:
+            say(prog, f"stale: {', '.join(result.stale)} (regenerate without --check)")
+            return EXIT_FAILED
+        say(prog, f"up to date: {args.output_dir}")
+        return EXIT_OK
+    say(prog, f"{done} -> {args.output_dir} ({len(result.written)} written, {len(result.unchanged)} unchanged, "
+              f"{len(result.removed)} removed)")
+    return EXIT_OK
