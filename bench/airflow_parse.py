@@ -8,13 +8,21 @@ dag-processor does); wall time and peak RSS come from /usr/bin/time -v.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 from pathlib import Path
 
-from common import AIRFLOW_PY, VENV_BIN, WORK, median_runs, synthetic_project, timed
+from common import (
+    AIRFLOW_PY,
+    VENV_BIN,
+    WORK,
+    bench_args,
+    median_runs,
+    synthetic_project,
+    timed,
+    timed_json,
+)
 
 PARSE = """
 import importlib, json, pathlib, resource, sys, time
@@ -78,10 +86,7 @@ def hand_written_static(manifest: Path, out: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--models", type=int, default=5000)
-    ap.add_argument("--runs", type=int, default=3)
-    args = ap.parse_args()
+    args = bench_args()
     project = synthetic_project(args.models)
     manifest = project / "target" / "manifest.json"
     root = WORK / f"airflow_{args.models}"
@@ -104,8 +109,7 @@ def main() -> None:
     results = {}
     for name in ("ours", "static", "cosmos"):
         def run(name=name):
-            r = timed([str(AIRFLOW_PY), "-c", PARSE, str(root / name)], env=env)
-            return {**json.loads(r["stdout"].strip().splitlines()[-1]), "wall_s": r["wall_s"], "rss_mib": r["rss_mib"]}
+            return timed_json([str(AIRFLOW_PY), "-c", PARSE, str(root / name)], env=env)
         results[name] = median_runs(args.runs, run)
     print(f"N={args.models} models, median of {args.runs} fresh processes; generation: {gen['wall_s']:.2f} s wall, {gen['rss_mib']:.0f} MiB\n")
     print("| DAG folder | DAGs | tasks | DagBag parse | serialize | peak RSS growth in parse+serialize | process wall | process peak RSS |")

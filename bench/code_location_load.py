@@ -9,12 +9,10 @@ teardown, as the anchors measured). Validate: `dagster definitions validate`, wh
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import subprocess
 
-from common import VENV_BIN, WORK, median_runs, synthetic_project, timed
+from common import VENV_BIN, WORK, bench_args, median_runs, synthetic_project, timed, timed_json
 
 PLAIN = """import sys
 from pathlib import Path
@@ -39,10 +37,7 @@ os._exit(0)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--models", type=int, default=5000)
-    ap.add_argument("--runs", type=int, default=3)
-    args = ap.parse_args()
+    args = bench_args()
     project = synthetic_project(args.models)
     manifest = project / "target" / "manifest.json"
     root = WORK / f"dagster_{args.models}"
@@ -65,8 +60,8 @@ def main() -> None:
     rows = {}
     for name, (folder, module, target) in cases.items():
         def imp(folder=folder, module=module):
-            r = timed([str(VENV_BIN / "python"), "-c", IMPORT.format(folder=folder, module=module)], env=env)
-            return {**json.loads(r["stdout"].strip().splitlines()[-1]), "import_rss": r["rss_mib"]}
+            r = timed_json([str(VENV_BIN / "python"), "-c", IMPORT.format(folder=folder, module=module)], env=env)
+            return {**r, "import_rss": r["rss_mib"]}
 
         def validate(target=target):
             r = timed([str(VENV_BIN / "dagster"), "definitions", "validate", *target], env=env)

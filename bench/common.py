@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -30,6 +31,13 @@ def synthetic_project(models: int) -> Path:
     return project
 
 
+def bench_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", type=int, default=5000, help="size of the synthetic dbt project")
+    ap.add_argument("--runs", type=int, default=3, help="fresh processes per measurement (median)")
+    return ap.parse_args()
+
+
 def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
     """Wall seconds and peak RSS (MiB) of one fresh process, via /usr/bin/time -v."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
@@ -50,5 +58,7 @@ def median_runs(runs: int, fn) -> dict:
     return {k: statistics.median(s[k] for s in samples) for k in keys}
 
 
-def last_json_line(text: str) -> dict:
-    return json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
+def timed_json(cmd: list[str], env: dict | None = None) -> dict:
+    """`timed`, merged with the JSON object the process printed last."""
+    r = timed(cmd, env=env)
+    return {**json.loads(r["stdout"].strip().splitlines()[-1]), "wall_s": r["wall_s"], "rss_mib": r["rss_mib"]}

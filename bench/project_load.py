@@ -5,10 +5,9 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 
-from common import VENV_BIN, WORK, median_runs, synthetic_project, timed
+from common import VENV_BIN, WORK, bench_args, median_runs, synthetic_project, timed_json
 
 OURS = """
 import json, time
@@ -33,19 +32,14 @@ os._exit(0)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--models", type=int, default=5000)
-    ap.add_argument("--runs", type=int, default=3)
-    args = ap.parse_args()
+    args = bench_args()
     manifest = str(synthetic_project(args.models) / "target" / "manifest.json")
     env = {**os.environ, "DAGSTER_HOME": str(WORK)}
     python = str(VENV_BIN / "python")
     rows = {}
     for name, code in (("orchestration_utils load_dbt_manifest", OURS), ("dagster-dbt @dbt_assets + resolve specs", PLAIN_DAGSTER)):
         def run(code=code):
-            r = timed([python, "-c", code.format(manifest=manifest)], env=env)
-            import json
-            return {**json.loads(r["stdout"].strip().splitlines()[-1]), "wall_s": r["wall_s"], "rss_mib": r["rss_mib"]}
+            return timed_json([python, "-c", code.format(manifest=manifest)], env=env)
         rows[name] = median_runs(args.runs, run)
     print(f"| N={args.models} (median of {args.runs}, fresh process each) | load in process | process wall | peak RSS |")
     print("|---|---|---|---|")

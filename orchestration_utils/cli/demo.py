@@ -50,20 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     for job_name, partitions_def in layer_jobs_in_order(definitions):
         partition_key = partitions_def.get_last_partition_key() if partitions_def else None
         _say(f"running {job_name}" + (f" for partition {partition_key}" if partition_key else ""))
-        with log_path.open("a") as log, contextlib.redirect_stdout(log):
-            result = definitions.resolve_job_def(job_name).execute_in_process(
-                instance=instance, partition_key=partition_key, raise_on_error=False, run_config=_QUIET
-            )
-        if not result.success:
+        if not _run(definitions, instance, job_name, log_path, partition_key):
             failed.append(job_name)
-            _say(f"  {job_name} FAILED (run {result.run_id})")
     for job_name in ("generate_airflow_dags_job", "generate_dagster_package_job"):
         _say(f"running {job_name}")
-        with log_path.open("a") as log, contextlib.redirect_stdout(log):
-            result = definitions.resolve_job_def(job_name).execute_in_process(
-                instance=instance, raise_on_error=False, run_config=_QUIET
-            )
-        if not result.success:
+        if not _run(definitions, instance, job_name, log_path):
             failed.append(job_name)
     materialized = sum(
         1 for spec in executable_specs(definitions)
@@ -86,6 +77,16 @@ def main(argv: list[str] | None = None) -> int:
 
 # Runs are recorded in the instance (the UI shows them); the console gets warnings only.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _run(definitions, instance, job_name: str, log_path, partition_key: str | None = None) -> bool:
+    with log_path.open("a") as log, contextlib.redirect_stdout(log):
+        result = definitions.resolve_job_def(job_name).execute_in_process(
+            instance=instance, partition_key=partition_key, raise_on_error=False, run_config=_QUIET
+        )
+    if not result.success:
+        _say(f"  {job_name} FAILED (run {result.run_id})")
+    return result.success
 
 
 def _say(message: str) -> None:

@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from orchestration_utils.dagster_defs import policy
 from orchestration_utils.dagster_defs.partitions import partitions_def
@@ -35,7 +40,8 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         self._specs: dict[str, dg.AssetSpec] = {}
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
-        # One spec per node across the per-partitions manifest copies (dagster-dbt memoizes per copy).
+        # dagster-dbt memoizes its own spec but calls this override again for every dependent
+        # node; build ours once per node.
         if unique_id in self._specs:
             return self._specs[unique_id]
         self._specs[unique_id] = spec = self._build_spec(manifest, unique_id, project)

@@ -7,6 +7,8 @@ from collections import defaultdict
 
 import dagster as dg
 
+from orchestration_utils.dagster_defs.partitions import partitions_slug
+
 
 def executable_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
     """Specs of the assets this location materializes (dbt sources are external: no job runs them)."""
@@ -24,15 +26,11 @@ def build_jobs(defs: dg.Definitions) -> dg.Definitions:
     specs = executable_specs(defs)
     names = partitions_names(specs)
     for spec in specs:
-        part = names[spec.partitions_def]
-        by_layer[(spec.group_name or "default", part)].append(spec.key)
+        by_layer[(spec.group_name or "default", names[spec.partitions_def])].append(spec.key)
     # Few jobs on purpose: Dagster resolves every job while a location loads (#16129).
     jobs = [
-        dg.define_asset_job(
-            f"{layer}_layer" + ("" if part == "unpartitioned" else f"_{part}"),
-            selection=keys,
-            description=f"Materialize the {layer} layer ({part}).",
-        )
+        dg.define_asset_job(_layer_job_name(layer, part), selection=keys,
+                            description=f"Materialize the {layer} layer ({part}).")
         for (layer, part), keys in sorted(by_layer.items())
     ]
     return dg.Definitions(jobs=jobs)
@@ -42,7 +40,7 @@ def partitions_names(specs: list[dg.AssetSpec]) -> dict[dg.PartitionsDefinition 
     """`daily`, `hourly`, ...; two definitions of one granularity (different start dates) are
     told apart by their start, since a job may only hold one."""
     defs = {s.partitions_def for s in specs}
-    base = {d: _partitions_name(d) for d in defs}
+    base = {d: partitions_slug(d) for d in defs}
     clash = {n for n in base.values() if list(base.values()).count(n) > 1}
     return {
         d: f"{n}_from_{d.start.strftime('%Y%m%d')}" if n in clash and d is not None else n
@@ -50,14 +48,8 @@ def partitions_names(specs: list[dg.AssetSpec]) -> dict[dg.PartitionsDefinition 
     }
 
 
-def _partitions_name(partitions_def: dg.PartitionsDefinition | None) -> str:
-    if partitions_def is None:
-        return "unpartitioned"
-    if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
-        return {"0 * * * *": "hourly", "0 0 * * *": "daily", "0 0 1 * *": "monthly"}.get(
-            partitions_def.cron_schedule, "partitioned"
-        )
-    return "partitioned"
+def _layer_job_name(layer: str, partitions: str) -> str:
+    return f"{layer}_layer" + ("" if partitions == "unpartitioned" else f"_{partitions}")
 
 
 def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDefinition | None]]:
@@ -68,8 +60,7 @@ def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDe
     specs = executable_specs(defs)
     names = partitions_names(specs)
     for spec in specs:
-        part = names[spec.partitions_def]
-        job = f"{spec.group_name or 'default'}_layer" + ("" if part == "unpartitioned" else f"_{part}")
+        job = _layer_job_name(spec.group_name or "default", names[spec.partitions_def])
         group_of[spec.key] = job
         partitions[job] = spec.partitions_def
     upstream: dict[str, set[str]] = {job: set() for job in partitions}

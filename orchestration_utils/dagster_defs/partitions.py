@@ -6,6 +6,17 @@ import functools
 
 import dagster as dg
 
+_SLUG_BY_CRON = {"0 * * * *": "hourly", "0 0 * * *": "daily", "0 0 1 * *": "monthly"}
+
+
+def partitions_slug(partitions: dg.PartitionsDefinition | None) -> str:
+    """`unpartitioned`, `hourly`, `daily`, `monthly` (else `partitioned`): for job and op names."""
+    if partitions is None:
+        return "unpartitioned"
+    if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        return _SLUG_BY_CRON.get(partitions.cron_schedule, "partitioned")
+    return "partitioned"
+
 
 @functools.cache
 def partitions_def(granularity: str, start: str) -> dg.TimeWindowPartitionsDefinition:

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration_utils.dagster_defs import policy
-from orchestration_utils.dagster_defs.partitions import partitions_def
+from orchestration_utils.dagster_defs.partitions import partitions_def, partitions_slug
 from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
 from orchestration_utils.project.model import Node, Project
 from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
@@ -62,9 +62,9 @@ def build_sqlmesh_assets(project: Project, project_dir: Path, default_schedule: 
     for spec in specs:
         by_partitions[spec.partitions_def].append(spec)
     assets = []
-    for partitions, group in sorted(by_partitions.items(), key=lambda kv: _name(kv[0])):
+    for partitions, group in sorted(by_partitions.items(), key=lambda kv: partitions_slug(kv[0])):
         keys = {s.key for s in group}
-        assets.append(_sqlmesh_assets(project_dir, f"sqlmesh_{_name(partitions)}", group,
+        assets.append(_sqlmesh_assets(project_dir, f"sqlmesh_{partitions_slug(partitions)}", group,
                                       [c for c in checks if c.asset_key in keys], model_of))
     return assets
 
@@ -73,12 +73,6 @@ def build_sqlmesh_assets(project: Project, project_dir: Path, default_schedule: 
 def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
     project = load_sqlmesh_project(settings.sqlmesh_project_dir)
     return dg.Definitions(assets=build_sqlmesh_assets(project, Path(settings.sqlmesh_project_dir), settings.default_schedule))
-
-
-def _name(partitions: dg.PartitionsDefinition | None) -> str:
-    if partitions is None:
-        return "unpartitioned"
-    return {"0 * * * *": "hourly", "0 0 * * *": "daily", "0 0 1 * *": "monthly"}[partitions.cron_schedule]
 
 
 def _sqlmesh_assets(project_dir: Path, name: str, specs, check_specs, model_of) -> dg.AssetsDefinition:

@@ -6,7 +6,6 @@ SQLMesh mapping), so the generated graph equals the live one by construction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import dagster as dg
 
@@ -106,10 +105,7 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
 
 
 def _seconds(window) -> int | None:
-    if window is None:
-        return None
-    delta = window.to_timedelta() if hasattr(window, "to_timedelta") else window
-    return int(delta.total_seconds()) if isinstance(delta, timedelta) else int(delta)
+    return int(window.to_timedelta().total_seconds()) if window is not None else None
 
 
 def _nodes_by_key(project: Project, assets_defs: list[dg.AssetsDefinition]):
