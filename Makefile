@@ -3,7 +3,7 @@
 UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 
-.PHONY: demo test venv airflow-venv
+.PHONY: demo test venv airflow-venv bqemu-venv
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -20,5 +20,11 @@ airflow-venv: $(UV)
 	test -x .venv-airflow/bin/python || $(UV) venv --quiet --python 3.11 .venv-airflow
 	$(UV) pip install --quiet --python .venv-airflow/bin/python -r requirements/airflow.txt
 
-test: venv airflow-venv
+# A BigQuery emulator (bqemulator) for the health monitor's tests, in its own venv: its
+# sqlglot pin cannot share one with sqlmesh. The tests start it on 127.0.0.1.
+bqemu-venv: $(UV)
+	test -x .venv-bqemu/bin/python || $(UV) venv --quiet --python 3.11 .venv-bqemu
+	$(UV) pip install --quiet --python .venv-bqemu/bin/python -r requirements/bqemulator.txt
+
+test: venv airflow-venv bqemu-venv
 	.venv/bin/pytest

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
+import orjson
+
+from orchestration_utils.health.config import ConfigError
 from orchestration_utils.project.model import ProjectError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -27,7 +33,7 @@ def parser(prog: str, description: str, epilog: str) -> argparse.ArgumentParser:
 def run(main: Callable[[], int], prog: str) -> int:
     try:
         return main()
-    except (ProjectError, UsageError) as exc:
+    except (ProjectError, ConfigError, UsageError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # stdout closed early (`| head`): not an error of ours
@@ -41,3 +47,17 @@ def run(main: Callable[[], int], prog: str) -> int:
 def say(prog: str, message: str) -> None:
     """Progress and summaries go to stderr; stdout is for JSON."""
     print(f"[{prog}] {message}", file=sys.stderr, flush=True)
+
+
+def emit_json(document: object, output: Path | None) -> None:
+    """JSON to `output` (written whole or not at all) or to stdout."""
+    data = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, output)

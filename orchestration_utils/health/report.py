@@ -1,0 +1,71 @@
+"""The health report: the seed's JSON (`timestamp`, `checks`, `summary`) and a human summary.
+
+Health score = 100 × (PASS + ½·WARN) / all checks. A WARN is half healthy; a FAIL and an
+ERROR count as zero: a check that could not look proves nothing good about the table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+
+from orchestration_utils.health.checks import CheckResult, Status
+from orchestration_utils.warehouse.base import Usage
+
+_WEIGHT = {Status.PASS: 1.0, Status.WARN: 0.5, Status.FAIL: 0.0, Status.ERROR: 0.0}
+
+
+def health_score(results: Sequence[CheckResult]) -> float:
+    if not results:
+        return 100.0
+    return round(100 * sum(_WEIGHT[r.status] for r in results) / len(results), 1)
+
+
+def summarize(results: Sequence[CheckResult]) -> dict[str, object]:
+    counts = Counter(r.status for r in results)
+    return {
+        "total_checks": len(results),
+        "passed": counts[Status.PASS],
+        "warnings": counts[Status.WARN],
+        "failed": counts[Status.FAIL],
+        "errors": counts[Status.ERROR],
+        "health_score": health_score(results),
+    }
+
+
+def build_report(results: Sequence[CheckResult], now: datetime, warehouse_url: str, usage: Usage, usd_per_tib: float) -> dict[str, object]:
+    return {
+        "timestamp": now.isoformat(),
+        "warehouse": warehouse_url,
+        "checks": [r.to_json() for r in results],
+        "summary": summarize(results),
+        # What watching cost: users ask for this before they let a monitor near BigQuery.
+        "monitoring": {
+            "queries": usage.queries,
+            "metadata_calls": usage.metadata_calls,
+            "bytes_billed": usage.bytes_billed,
+            "cost_usd": round(usage.bytes_billed / 1024**4 * usd_per_tib, 6),
+        },
+    }
+
+
+def exit_status(results: Sequence[CheckResult]) -> int:
+    """0 all pass (warnings included), 1 any FAIL or ERROR."""
+    return 1 if any(r.status in (Status.FAIL, Status.ERROR) for r in results) else 0
+
+
+def human_summary(report: dict[str, object]) -> list[str]:
+    summary = report["summary"]
+    lines = [
+        f"health score {summary['health_score']}: {summary['passed']} passed, {summary['warnings']} warnings, "
+        + f"{summary['failed']} failed, {summary['errors']} errors of {summary['total_checks']} checks"
+    ]
+    for check in report["checks"]:
+        if check["status"] != Status.PASS:
+            lines.append(f"  {check['status']:5} {check['table']} {check['check']}: {check['message']}")
+    usage = report["monitoring"]
+    lines.append(
+        f"monitoring cost: {usage['queries']} queries, {usage['metadata_calls']} metadata calls, "
+        f"{usage['bytes_billed']} bytes billed"
+    )
+    return lines

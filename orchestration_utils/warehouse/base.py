@@ -1,0 +1,189 @@
+"""The warehouse interface: table metadata, partitions, latest timestamps, jobs and the monitor's own cost.
+
+Checks ask in batches per dataset, so round trips grow with datasets, not tables times
+checks. Identifiers reach SQL only after `TableRef` validated them, and are quoted by
+the backend; values travel as query parameters.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+
+# BigQuery's rules, which DuckDB's catalog.schema.table also fits: a project id may carry a
+# domain prefix (`example.com:proj`); a dataset is letters, digits, underscores; a table
+# may add hyphens (and, in BigQuery, unicode letters).
+_PROJECT = r"(?:[a-z][a-z0-9.-]*:)?[A-Za-z][A-Za-z0-9_-]{0,62}"
+_DATASET = r"[A-Za-z0-9_]{1,1024}"
+_TABLE = r"[\w-]{1,1024}"
+_TABLE_ID = re.compile(rf"({_PROJECT})\.({_DATASET})\.({_TABLE})")
+_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,299}")
+
+
+class WarehouseError(Exception):
+    """A warehouse call that failed; `transient` ones (timeouts, 429, 5xx, a held lock) are retried."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class TableRef:
+    project: str
+    dataset: str
+    table: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.project}.{self.dataset}.{self.table}"
+
+    @property
+    def dataset_key(self) -> tuple[str, str]:
+        return self.project, self.dataset
+
+
+def parse_table_id(value: str) -> TableRef:
+    """`project.dataset.table`; raises ValueError naming what is wrong."""
+    match = _TABLE_ID.fullmatch(value)
+    if not match:
+        raise ValueError(
+            f"malformed table_id {value!r}: expected project.dataset.table "
+            "(letters, digits, _ and -; DuckDB: catalog.schema.table)"
+        )
+    return TableRef(*match.groups())
+
+
+def check_column_name(value: str) -> str:
+    if not _COLUMN.fullmatch(value):
+        raise ValueError(f"malformed column name {value!r}: letters, digits and _, not starting with a digit")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A column as BigQuery describes it: canonical type, mode, nested fields for RECORDs."""
+
+    name: str
+    type: str | None  # None: not declared (a dbt column without data_type)
+    mode: str | None = "NULLABLE"  # NULLABLE | REQUIRED | REPEATED; None: not declared
+    fields: tuple[Field, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TableMeta:
+    ref: TableRef
+    kind: str  # TABLE | VIEW | EXTERNAL | ...
+    schema: tuple[Field, ...]
+    row_count: int | None
+    modified: datetime | None  # None where the warehouse keeps no modification time (DuckDB, views)
+    partition_column: str | None = None
+    partition_granularity: str | None = None  # hour | day | month | year
+    require_partition_filter: bool = False
+    streaming_rows: int = 0
+    streaming_oldest: datetime | None = None
+
+    def column_type(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((f.type for f in self.schema if f.name.lower() == lowered), None)
+
+
+@dataclass(frozen=True, slots=True)
+class LatestRequest:
+    """`MAX(column)` of a table, reading only rows (partitions) at or after `since`."""
+
+    meta: TableMeta
+    column: str
+    since: datetime
+    partition_column: str | None  # the filter that prunes partitions; None scans the table
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRequest:
+    """Row counts per partition id (`YYYYMMDD`, `YYYYMMDDHH`, `YYYYMM`) in [since, until)."""
+
+    meta: TableMeta
+    column: str | None  # DuckDB groups on it; BigQuery reads its real partitioning
+    granularity: str
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    job_id: str
+    created: datetime | None
+    user: str | None
+    statement_type: str | None
+    error_reason: str | None
+    error_message: str | None
+    destination: str | None
+    bytes_billed: int
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Usage:
+    """What the monitoring itself cost: billed queries, free metadata calls, bytes billed."""
+
+    queries: int = 0
+    metadata_calls: int = 0
+    bytes_billed: int = 0
+
+
+class Warehouse(Protocol):
+    url: str
+    usage: Usage
+
+    def describe(self, dataset: tuple[str, str], tables: Sequence[str]) -> dict[str, TableMeta | WarehouseError]: ...
+
+    def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, datetime | None | WarehouseError]: ...
+
+    def partition_counts(
+        self, dataset: tuple[str, str], requests: Sequence[PartitionRequest]
+    ) -> dict[str, dict[str, int] | WarehouseError]: ...
+
+    def jobs(self, since: datetime, until: datetime) -> list[Job] | None:
+        """Jobs that finished in the window; None where the warehouse keeps no job history."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def with_retries(call: Callable[[], T], attempts: int = 3, backoff_seconds: float = 0.5) -> T:
+    """Retry transient warehouse errors with exponential backoff; other errors surface at once."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except WarehouseError as exc:
+            if not exc.transient or attempt == attempts - 1:
+                raise
+            time.sleep(backoff_seconds * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def batched(
+    keys: Sequence[str],
+    run: Callable[[Sequence[str]], dict[str, T]],
+) -> dict[str, T | WarehouseError]:
+    """One round trip for the whole batch; if it fails, one per key, so a bad table errors alone."""
+    if not keys:
+        return {}
+    try:
+        return dict(run(keys))
+    except WarehouseError as exc:
+        if len(keys) == 1:
+            return {keys[0]: exc}
+    results: dict[str, T | WarehouseError] = {}
+    for key in keys:
+        try:
+            results.update(run([key]))
+        except WarehouseError as exc:
+            results[key] = exc
+    return results

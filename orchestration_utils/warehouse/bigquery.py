@@ -1,0 +1,264 @@
+"""BigQuery through `google-cloud-bigquery`: free `tables.get` for metadata, one capped query per
+dataset for partitions and latest timestamps, one `INFORMATION_SCHEMA.JOBS` query for jobs."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+
+import requests
+from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exc
+from google.cloud import bigquery
+
+from orchestration_utils.warehouse.base import (
+    Job,
+    LatestRequest,
+    PartitionRequest,
+    TableMeta,
+    TableRef,
+    Usage,
+    WarehouseError,
+    batched,
+    with_retries,
+)
+from orchestration_utils.warehouse.types import bigquery_field
+
+_GRANULARITY = {"HOUR": "hour", "DAY": "day", "MONTH": "month", "YEAR": "year"}
+_PARTITION_ID = {"hour": "%Y%m%d%H", "day": "%Y%m%d", "month": "%Y%m", "year": "%Y"}
+_PARAM_TYPE = {"DATE": "DATE", "DATETIME": "DATETIME", "TIMESTAMP": "TIMESTAMP"}
+# INFORMATION_SCHEMA.PARTITIONS answers for at most 1,000 tables per query.
+_PARTITIONS_BATCH = 1000
+_METADATA_WORKERS = 16
+_LABELS = {"orchestration_utils": "health_monitor"}  # so the monitor's own jobs can be found in JOBS
+
+
+def quote(*parts: str) -> str:
+    # Every part was validated by TableRef / check_column_name; backticks cannot occur in them.
+    return ".".join(f"`{p}`" for p in parts)
+
+
+def _as_warehouse_error(exc: Exception) -> WarehouseError:
+    if isinstance(exc, gexc.NotFound):
+        return WarehouseError(f"not found: {exc.message}")
+    if isinstance(exc, gexc.Forbidden):
+        return WarehouseError(f"permission denied: {exc.message}")
+    if isinstance(exc, (gexc.TooManyRequests, gexc.ServerError)):
+        return WarehouseError(f"HTTP {exc.code}: {exc.message}", transient=True)
+    if isinstance(exc, gexc.GoogleAPICallError):
+        return WarehouseError(f"HTTP {exc.code}: {exc.message}")
+    if isinstance(exc, (requests.Timeout, concurrent.futures.TimeoutError, TimeoutError)):
+        return WarehouseError("timed out", transient=True)
+    if isinstance(exc, requests.ConnectionError):
+        return WarehouseError(f"connection failed: {type(exc).__name__}", transient=True)
+    if isinstance(exc, auth_exc.DefaultCredentialsError):
+        return WarehouseError(
+            "no GCP credentials: set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`"
+        )
+    return WarehouseError(f"{type(exc).__name__}: {exc}")
+
+
+def _call(fn: Callable[[], object]):
+    def attempt():
+        try:
+            return fn()
+        except WarehouseError:
+            raise
+        except Exception as exc:  # every client error becomes one the checks understand
+            raise _as_warehouse_error(exc) from exc
+
+    return with_retries(attempt)
+
+
+def _param(name: str, column_type: str | None, value: datetime) -> bigquery.ScalarQueryParameter:
+    kind = _PARAM_TYPE.get(column_type or "TIMESTAMP", "TIMESTAMP")
+    value = value.astimezone(UTC)
+    if kind == "DATE":
+        return bigquery.ScalarQueryParameter(name, kind, value.date())
+    if kind == "DATETIME":
+        return bigquery.ScalarQueryParameter(name, kind, value.replace(tzinfo=None))
+    return bigquery.ScalarQueryParameter(name, kind, value)
+
+
+class BigQueryWarehouse:
+    def __init__(
+        self,
+        project: str,
+        location: str = "US",
+        endpoint: str | None = None,
+        *,
+        max_bytes_billed: int,
+        timeout_seconds: float = 60.0,
+    ):
+        self.project = project
+        self.location = location
+        self.endpoint = endpoint
+        self.url = f"bigquery://{project}?location={location}" + (f"&endpoint={endpoint}" if endpoint else "")
+        self.max_bytes_billed = max_bytes_billed
+        self.timeout_seconds = timeout_seconds
+        self.usage = Usage()
+        self._client: bigquery.Client | None = None
+
+    @property
+    def client(self) -> bigquery.Client:
+        if self._client is None:
+            if self.endpoint:  # an emulator: no Google auth at all
+                from google.auth.credentials import AnonymousCredentials
+
+                self._client = bigquery.Client(
+                    project=self.project,
+                    location=self.location,
+                    credentials=AnonymousCredentials(),
+                    client_options={"api_endpoint": self.endpoint},
+                )
+            else:
+                self._client = _call(lambda: bigquery.Client(project=self.project, location=self.location))
+        return self._client
+
+    def _query(self, sql: str, params: Sequence[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter]) -> list:
+        config = bigquery.QueryJobConfig(
+            maximum_bytes_billed=self.max_bytes_billed, query_parameters=list(params), labels=_LABELS
+        )
+
+        def run() -> list:
+            self.usage.queries += 1
+            job = self.client.query(sql, job_config=config, retry=None, job_retry=None, timeout=self.timeout_seconds)
+            rows = list(job.result(retry=None, timeout=self.timeout_seconds))
+            self.usage.bytes_billed += job.total_bytes_billed or 0
+            return rows
+
+        return _call(run)
+
+    def describe(self, dataset: tuple[str, str], tables: Sequence[str]) -> dict[str, TableMeta | WarehouseError]:
+        def get(table: str) -> TableMeta | WarehouseError:
+            ref = TableRef(dataset[0], dataset[1], table)
+
+            def fetch():
+                self.usage.metadata_calls += 1
+                return self.client.get_table(ref.id, retry=None, timeout=self.timeout_seconds)
+
+            try:
+                return _table_meta(ref, _call(fetch))
+            except WarehouseError as exc:
+                return exc
+
+        # tables.get is free and per table; threads keep it from being per-table latency.
+        with concurrent.futures.ThreadPoolExecutor(_METADATA_WORKERS) as pool:
+            return dict(zip(tables, pool.map(get, tables), strict=True))
+
+    def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, datetime | None | WarehouseError]:
+        by_table = {r.meta.ref.table: r for r in requests}
+
+        def run(tables: Sequence[str]) -> dict[str, datetime | None]:
+            parts, params = [], []
+            for i, table in enumerate(tables):
+                request = by_table[table]
+                where = ""
+                if request.partition_column:
+                    where = f" WHERE {quote(request.partition_column)} >= @since{i}"
+                    column_type = request.meta.column_type(request.partition_column)
+                    if request.partition_column == "_PARTITIONTIME":
+                        column_type = "TIMESTAMP"
+                    params.append(_param(f"since{i}", column_type, request.since))
+                parts.append(
+                    f"SELECT @table{i} AS t, CAST(MAX({quote(request.column)}) AS STRING) AS m "
+                    f"FROM {quote(*dataset, table)}{where}"
+                )
+                params.append(bigquery.ScalarQueryParameter(f"table{i}", "STRING", table))
+            return {row[0]: _parse_latest(row[1]) for row in self._query(" UNION ALL ".join(parts), params)}
+
+        return batched(list(by_table), run)
+
+    def partition_counts(
+        self, dataset: tuple[str, str], requests: Sequence[PartitionRequest]
+    ) -> dict[str, dict[str, int] | WarehouseError]:
+        by_table = {r.meta.ref.table: r for r in requests}
+        results: dict[str, dict[str, int] | WarehouseError] = {}
+        names = list(by_table)
+        for start in range(0, len(names), _PARTITIONS_BATCH):
+            results.update(batched(names[start : start + _PARTITIONS_BATCH], lambda batch: self._partitions(dataset, batch, by_table)))
+        return results
+
+    def _partitions(self, dataset: tuple[str, str], tables: Sequence[str], by_table: dict[str, PartitionRequest]) -> dict[str, dict[str, int]]:
+        rows = self._query(
+            f"SELECT table_name, partition_id, total_rows FROM {quote(*dataset)}.INFORMATION_SCHEMA.PARTITIONS "
+            "WHERE table_name IN UNNEST(@tables)",
+            [bigquery.ArrayQueryParameter("tables", "STRING", list(tables))],
+        )
+        counts: dict[str, dict[str, int]] = {t: {} for t in tables}
+        for table, partition_id, total_rows in rows:
+            if partition_id in (None, "__UNPARTITIONED__", "__NULL__"):
+                continue
+            request = by_table[table]
+            low = request.since.astimezone(UTC).strftime(_PARTITION_ID[request.granularity])
+            high = request.until.astimezone(UTC).strftime(_PARTITION_ID[request.granularity])
+            if low <= partition_id < high:
+                counts[table][partition_id] = int(total_rows or 0)
+        return counts
+
+    def jobs(self, since: datetime, until: datetime) -> list[Job]:
+        region = f"region-{self.location.lower()}"
+        rows = self._query(
+            "SELECT job_id, creation_time, user_email, statement_type, error_result.reason, error_result.message, "
+            "destination_table.project_id, destination_table.dataset_id, destination_table.table_id, "
+            "total_bytes_billed, labels "
+            f"FROM {quote(self.project, region)}.INFORMATION_SCHEMA.JOBS "
+            "WHERE creation_time >= @since AND creation_time < @until AND state = 'DONE' "
+            # A script's parent job repeats its children's bytes; counting both doubles the cost.
+            "AND IFNULL(statement_type, '') != 'SCRIPT'",
+            [
+                bigquery.ScalarQueryParameter("since", "TIMESTAMP", since),
+                bigquery.ScalarQueryParameter("until", "TIMESTAMP", until),
+            ],
+        )
+        return [
+            Job(
+                job_id=row[0],
+                created=row[1],
+                user=row[2],
+                statement_type=row[3],
+                error_reason=row[4],
+                error_message=row[5],
+                destination=".".join(row[6:9]) if row[8] else None,
+                bytes_billed=int(row[9] or 0),
+                labels={label["key"]: label["value"] for label in row[10] or ()},
+            )
+            for row in rows
+        ]
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _table_meta(ref: TableRef, table: bigquery.Table) -> TableMeta:
+    partitioning = table.time_partitioning
+    partition_column = granularity = None
+    if partitioning is not None:
+        partition_column = partitioning.field or "_PARTITIONTIME"
+        granularity = _GRANULARITY.get(partitioning.type_ or "DAY", "day")
+    buffer = table.streaming_buffer
+    return TableMeta(
+        ref=ref,
+        kind=table.table_type or "TABLE",
+        schema=tuple(bigquery_field(f.to_api_repr()) for f in table.schema),
+        row_count=table.num_rows,
+        modified=table.modified,
+        partition_column=partition_column,
+        partition_granularity=granularity,
+        require_partition_filter=bool(table.require_partition_filter),
+        streaming_rows=int(buffer.estimated_rows or 0) if buffer else 0,
+        streaming_oldest=buffer.oldest_entry_time if buffer else None,
+    )
+
+
+def _parse_latest(value: str | None) -> datetime | None:
+    """MAX() is cast to STRING so that DATE, DATETIME and TIMESTAMP columns come back alike."""
+    if value is None:
+        return None
+    if len(value) == 10:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+    parsed = datetime.fromisoformat(value.replace(" UTC", "+00:00").replace("T", " "))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,64 @@
+"""Warehouse URLs: `duckdb:///abs/path/file.duckdb` or `bigquery://PROJECT?location=US[&endpoint=URL]`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from orchestration_utils.warehouse.base import Warehouse
+
+_LOCATION = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_PROJECT = re.compile(r"(?:[a-z][a-z0-9.-]*:)?[A-Za-z][A-Za-z0-9_-]{0,62}")
+
+
+@dataclass(frozen=True)
+class WarehouseUrl:
+    kind: str  # duckdb | bigquery
+    path: Path | None = None
+    project: str | None = None
+    location: str = "US"
+    endpoint: str | None = None  # an emulator, reached with anonymous credentials
+
+    def __str__(self) -> str:  # never carries a secret: credentials come from the environment
+        if self.kind == "duckdb":
+            return f"duckdb://{self.path}"
+        tail = f"&endpoint={self.endpoint}" if self.endpoint else ""
+        return f"bigquery://{self.project}?location={self.location}{tail}"
+
+
+def parse_warehouse_url(url: str) -> WarehouseUrl:
+    """Raises ValueError with the reason; callers add where the URL came from."""
+    parts = urlsplit(url)
+    if parts.scheme == "duckdb":
+        if parts.netloc or not parts.path.startswith("/"):
+            raise ValueError(f"{url!r}: a DuckDB URL is duckdb:///absolute/path/file.duckdb")
+        return WarehouseUrl("duckdb", path=Path(parts.path))
+    if parts.scheme == "bigquery":
+        if not _PROJECT.fullmatch(parts.netloc):
+            raise ValueError(f"{url!r}: expected bigquery://PROJECT?location=US")
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        unknown = set(query) - {"location", "endpoint"}
+        if unknown:
+            raise ValueError(f"{url!r}: unknown parameter {min(unknown)!r} (location, endpoint)")
+        location = query.get("location", "US")
+        if not _LOCATION.fullmatch(location):
+            raise ValueError(f"{url!r}: malformed location {location!r}")
+        endpoint = query.get("endpoint") or None
+        if endpoint and urlsplit(endpoint).scheme not in ("http", "https"):
+            raise ValueError(f"{url!r}: endpoint must be an http(s) URL")
+        return WarehouseUrl("bigquery", project=parts.netloc, location=location, endpoint=endpoint)
+    raise ValueError(f"{url!r}: unknown warehouse; use duckdb:///path/file.duckdb or bigquery://PROJECT")
+
+
+def connect(url: WarehouseUrl, max_bytes_billed: int, timeout_seconds: float) -> Warehouse:
+    if url.kind == "duckdb":
+        from orchestration_utils.warehouse.duckdb import DuckDBWarehouse
+
+        return DuckDBWarehouse(url.path, timeout_seconds=timeout_seconds)
+    from orchestration_utils.warehouse.bigquery import BigQueryWarehouse
+
+    return BigQueryWarehouse(
+        url.project, url.location, url.endpoint, max_bytes_billed=max_bytes_billed, timeout_seconds=timeout_seconds
+    )

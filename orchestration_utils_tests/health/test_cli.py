@@ -1,0 +1,97 @@
+"""`pipeline-health-monitor` as a user runs it: exit codes, JSON out, one-line errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+BIN = Path(sys.executable).parent / "pipeline-health-monitor"
+AS_OF = "2026-03-01T10:30:00+00:00"
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    path = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE TABLE marts.orders AS SELECT 1 AS id, TIMESTAMP '2026-03-01 08:30:00' AS ordered_at")
+    con.close()
+    return path
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def _config(tmp_path, warehouse, **table) -> Path:
+    path = tmp_path / "health-config.json"
+    path.write_text(json.dumps({"warehouse": f"duckdb://{warehouse}",
+                                "tables": [{"table_id": "shop.marts.orders", **table}]}))
+    return path
+
+
+def test_all_pass_exits_0_and_writes_the_report(tmp_path, warehouse):
+    config = _config(tmp_path, warehouse, max_age_hours=6, timestamp_column="ordered_at", min_rows=1)
+    result = _run("--config", str(config), "--output", str(tmp_path / "out" / "report.json"), "--as-of", AS_OF)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["summary"] == {"total_checks": 2, "passed": 2, "warnings": 0, "failed": 0, "errors": 0,
+                                 "health_score": 100.0}
+    freshness = report["checks"][0]
+    assert (freshness["table"], freshness["check"], freshness["status"]) == ("shop.marts.orders", "freshness", "PASS")
+    assert freshness["hours_stale"] == 2.0 and freshness["max_age_hours"] == 6 and freshness["latest_update"]
+    assert "health score 100.0" in result.stderr
+
+
+def test_a_failing_check_exits_1_with_json_on_stdout(tmp_path, warehouse):
+    config = _config(tmp_path, warehouse, max_age_hours=1, timestamp_column="ordered_at")
+    result = _run("--config", str(config), "--as-of", AS_OF)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["checks"][0]["status"] == "FAIL"
+    assert "FAIL  shop.marts.orders freshness: 2.0h stale" in result.stderr
+
+
+def test_single_table_freshness(warehouse):
+    result = _run("--table", "shop.marts.orders", "--check-freshness", "--timestamp-column", "ordered_at",
+                  "--max-age-hours", "3", "--warehouse", f"duckdb://{warehouse}", "--as-of", AS_OF)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["checks"][0]["hours_stale"] == 2.0
+
+
+def test_cost_report_and_failures_on_duckdb(warehouse):
+    cost = _run("--cost-report", "--hours", "24", "--warehouse", f"duckdb://{warehouse}")
+    assert cost.returncode == 0 and json.loads(cost.stdout)["total_cost_usd"] == 0.0
+    failures = _run("--check-failures", "--hours", "24", "--warehouse", f"duckdb://{warehouse}")
+    assert failures.returncode == 0, failures.stderr
+    assert json.loads(failures.stdout)["checks"][0]["check"] == "failed_jobs"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"tables": [{"table_id": "shop.marts.orders", "max_age_hourz": 3}]}', "$.tables[0].max_age_hourz: unknown key"),
+    ('{"tables": [{"table_id": "shop.marts.orders", "max_age_hours": "3"}]}', "$.tables[0].max_age_hours: Input should be a valid number"),
+    ('{"tables": [{"table_id": "shop.marts`; DROP TABLE x; --"}]}', "$.tables[0].table_id: malformed table_id"),
+    ('{"tables": [{"table_id": "a.b.c", "timestamp_column": "ts) OR 1=1"}]}', "$.tables[0].timestamp_column: malformed column name"),
+    ('{"warehouse": "postgres://x", "tables": []}', "$.warehouse: 'postgres://x': unknown warehouse"),
+    ('{"check_costs": "yes"}', "$.check_costs: Input should be a valid boolean"),
+    ('{"tables": [{"table_id": "a.b.c"}, {"table_id": "a.b.c"}]}', "$: table_id 'a.b.c' appears twice"),
+    ('{"tables": [', "not valid JSON"),
+])
+def test_bad_config_is_one_line_and_exit_2(tmp_path, content, message):
+    config = tmp_path / "health-config.json"
+    config.write_text(content)
+    result = _run("--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"pipeline-health-monitor: error: {config}: ")
+    assert message in result.stderr
+
+
+def test_bad_usage_exits_2(tmp_path):
+    assert _run("--table", "a.b.c").returncode == 2  # no --check-freshness
+    assert _run("--config", str(tmp_path / "missing.json")).returncode == 2
+    bad = _run("--cost-report", "--warehouse", "duckdb://relative.duckdb")
+    assert bad.returncode == 2 and "absolute" in bad.stderr
