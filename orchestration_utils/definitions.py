@@ -6,6 +6,7 @@ import dagster as dg
 
 from orchestration_utils.dagster_defs.codegen import build_codegen_defs
 from orchestration_utils.dagster_defs.dbt import load_dbt_defs
+from orchestration_utils.dagster_defs.health import build_health_defs
 from orchestration_utils.dagster_defs.jobs import build_jobs
 from orchestration_utils.dagster_defs.schedules import build_schedules
 from orchestration_utils.dagster_defs.sqlmesh import load_sqlmesh_defs
@@ -22,4 +23,7 @@ def defs() -> dg.Definitions:
     if settings.sqlmesh_project_dir:
         parts.append(load_sqlmesh_defs(settings))
     assets = dg.Definitions.merge(*parts)
-    return dg.Definitions.merge(assets, build_jobs(assets), build_schedules(assets), build_codegen_defs(settings))
+    return dg.Definitions.merge(
+        assets, build_jobs(assets), build_schedules(assets), build_codegen_defs(settings),
+        build_health_defs(settings, assets),
+    )

@@ -13,6 +13,7 @@ from pathlib import Path
 DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_DBT_PROJECT = DEMO_DIR / "dbt_project"
 DEMO_SQLMESH_PROJECT = DEMO_DIR / "sqlmesh_project"
+DEMO_HEALTH_CONFIG = DEMO_DIR / "health-config.json"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,12 @@ class Settings:
     sqlmesh_project_dir: Path | None
     artifacts_dir: Path
     default_schedule: str
+    health_config_path: Path | None  # the demo's watches the demo tables; disabled for other projects unless set
+
+    @property
+    def warehouse_url(self) -> str:
+        """Where health checks look when their config names no warehouse."""
+        return os.environ.get("ORCHESTRATION_UTILS_WAREHOUSE") or f"duckdb://{self.dbt_duckdb_path}"
 
     @property
     def dbt_target_dir(self) -> Path:
@@ -48,7 +55,7 @@ class Settings:
         return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster_home")
 
 
-def _optional_dir(var: str, default: Path) -> Path | None:
+def _optional_path(var: str, default: Path | None) -> Path | None:
     """Unset: the demo default. Set to an empty string: disabled."""
     value = os.environ.get(var)
     if value is None:
@@ -59,13 +66,16 @@ def _optional_dir(var: str, default: Path) -> Path | None:
 def load_settings() -> Settings:
     home = Path(os.environ.get("ORCHESTRATION_UTILS_HOME") or Path.cwd() / ".orchestration_utils").resolve()
     manifest = os.environ.get("ORCHESTRATION_UTILS_DBT_MANIFEST")
+    dbt_project_dir = _optional_path("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", DEMO_DBT_PROJECT)
+    on_demo = dbt_project_dir == DEMO_DBT_PROJECT
     return Settings(
         home=home,
-        dbt_project_dir=_optional_dir("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", DEMO_DBT_PROJECT),
+        dbt_project_dir=dbt_project_dir,
         dbt_manifest_path=Path(manifest).resolve() if manifest else None,
-        sqlmesh_project_dir=_optional_dir("ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR", DEMO_SQLMESH_PROJECT),
+        sqlmesh_project_dir=_optional_path("ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR", DEMO_SQLMESH_PROJECT),
         artifacts_dir=Path(os.environ.get("ORCHESTRATION_UTILS_ARTIFACTS_DIR") or home / "artifacts").resolve(),
         default_schedule=os.environ.get("ORCHESTRATION_UTILS_DEFAULT_SCHEDULE", "@daily"),
+        health_config_path=_optional_path("ORCHESTRATION_UTILS_HEALTH_CONFIG", DEMO_HEALTH_CONFIG if on_demo else None),
     )
 
 

@@ -29,5 +29,7 @@ def test_demo_materializes_every_asset_into_duckdb(tmp_path):
     artifacts = tmp_path / "home" / "artifacts"
     assert (artifacts / "airflow_dags" / "dbt" / "shop__daily.py").is_file()
     assert (artifacts / "dagster_package" / "dbt" / "definitions.py").is_file()
+    assert (artifacts / "health" / "health-report.json").is_file()
+    assert "health of the demo tables (pipeline-health-monitor):\n  health score " in result.stdout
     with duckdb.connect(str(tmp_path / "home" / "warehouse" / "shop_sqlmesh.duckdb"), read_only=True) as con:
         assert con.execute("select sum(order_count) from shop_marts.fct_orders_daily").fetchone()[0] == 40

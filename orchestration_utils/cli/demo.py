@@ -8,6 +8,8 @@ import os
 import sys
 import time
 
+import orjson
+
 from orchestration_utils.settings import export_project_env, load_settings
 
 EPILOG = """\
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"running {job_name}" + (f" for partition {partition_key}" if partition_key else ""))
         if not _run(definitions, instance, job_name, log_path, partition_key):
             failed.append(job_name)
-    for job_name in ("generate_airflow_dags_job", "generate_dagster_package_job"):
+    for job_name in ("generate_airflow_dags_job", "generate_dagster_package_job", "health_checks_critical_job",
+                     "health_checks_job", "health_report_job"):
         _say(f"running {job_name}")
         if not _run(definitions, instance, job_name, log_path):
             failed.append(job_name)
@@ -68,7 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  dbt output:        {log_path}")
     print(f"  Airflow DAGs:      {settings.artifacts_dir / 'airflow_dags' / 'dbt'}")
     print(f"  Dagster package:   {settings.artifacts_dir / 'dagster_package' / 'dbt'}")
+    health_report = settings.artifacts_dir / "health" / "health-report.json"
+    print(f"  health report:     {health_report}")
     print(f"  open the UI:       DAGSTER_HOME={settings.dagster_home} .venv/bin/dagster dev")
+    if health_report.exists():
+        from orchestration_utils.health.report import human_summary
+
+        # The demo's seed data is from January 2026, so freshness and partition checks fail on purpose.
+        print("health of the demo tables (pipeline-health-monitor):")
+        for line in human_summary(orjson.loads(health_report.read_bytes())):
+            print(f"  {line}")
     if failed:
         print(f"failed jobs: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -62,7 +62,7 @@ def _main(args: argparse.Namespace) -> int:
     settings = load_settings()
     now = _now(args.as_of)
     try:
-        url = config.warehouse_url(f"duckdb://{settings.dbt_duckdb_path}") if not args.warehouse else None
+        url = config.warehouse_url(settings.warehouse_url) if not args.warehouse else None
         if args.warehouse:
             from orchestration_utils.warehouse.url import parse_warehouse_url
 

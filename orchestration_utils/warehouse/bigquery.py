@@ -90,6 +90,7 @@ class BigQueryWarehouse:
         *,
         max_bytes_billed: int,
         timeout_seconds: float = 60.0,
+        client: bigquery.Client | None = None,  # one from dagster-gcp's BigQueryResource, in the code location
     ):
         self.project = project
         self.location = location
@@ -98,7 +99,7 @@ class BigQueryWarehouse:
         self.max_bytes_billed = max_bytes_billed
         self.timeout_seconds = timeout_seconds
         self.usage = Usage()
-        self._client: bigquery.Client | None = None
+        self._client = client
 
     @property
     def client(self) -> bigquery.Client:

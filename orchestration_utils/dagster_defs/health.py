@@ -1,0 +1,230 @@
+"""Health checks in the code location: asset checks on the dbt/SQLMesh assets and on observable
+source assets for tables outside the projects, schedules per criticality, and a report job."""
+
+import os
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration_utils.dagster_defs.codegen import ArtifactsResource
+from orchestration_utils.dagster_defs.resources import WarehouseResource
+from orchestration_utils.health.checks import CheckResult, Status
+from orchestration_utils.health.config import HealthConfig, TableConfig, load_health_config
+from orchestration_utils.health.dagster_runs import failed_runs
+from orchestration_utils.health.monitor import Expectation, run_health_checks, table_checks
+from orchestration_utils.health.report import build_report, human_summary
+from orchestration_utils.settings import Settings
+from orchestration_utils.warehouse.base import Field, TableRef, WarehouseError
+from orchestration_utils.warehouse.types import canonical_type
+
+JOBS_ASSET = dg.AssetKey(["warehouse", "jobs"])
+_SEVERITY = {Status.WARN: dg.AssetCheckSeverity.WARN}
+
+
+def check_result(result: CheckResult, asset_key: dg.AssetKey) -> dg.AssetCheckResult:
+    """PASS passes; WARN fails with WARN severity; FAIL and ERROR fail with ERROR severity."""
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=result.check,
+        passed=result.status == Status.PASS,
+        severity=_SEVERITY.get(result.status, dg.AssetCheckSeverity.ERROR),
+        metadata={"status": result.status.value, "message": result.message, **check_metadata(result.figures)},
+    )
+
+
+def check_metadata(figures: dict) -> dict[str, dg.MetadataValue]:
+    """Numbers stay numbers, so the UI plots hours_stale, row_count and bytes_billed over time."""
+    metadata = {}
+    for key, value in figures.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            metadata[key] = dg.MetadataValue.bool(value)
+        elif isinstance(value, int):
+            metadata[key] = dg.MetadataValue.int(value)
+        elif isinstance(value, float):
+            metadata[key] = dg.MetadataValue.float(value)
+        elif isinstance(value, str):
+            metadata[key] = dg.MetadataValue.text(value)
+        else:
+            metadata[key] = dg.MetadataValue.json(value)
+    return metadata
+
+
+def _table_keys(specs: Iterable[dg.AssetSpec]) -> tuple[dict[str, dg.AssetKey], dict[str, Expectation]]:
+    """Project assets by warehouse table id, and the column types their projects declare."""
+    keys, expectations = {}, {}
+    for spec in specs:
+        table_name = spec.metadata.get("dagster/table_name")
+        if not isinstance(table_name, str):
+            continue
+        table_id = table_name.replace("`", "").replace('"', "").lower()
+        keys[table_id] = spec.key
+        schema = spec.metadata.get("dagster/column_schema")
+        fields = tuple(Field(c.name, canonical_type(c.type), None) for c in (schema.columns if schema else ())
+                       if c.type and c.type.lower() != "unknown")
+        if fields:
+            expectations[table_id] = Expectation(fields, f"declared columns of {spec.key.to_user_string()}")
+    return keys, expectations
+
+
+def external_key(ref: TableRef) -> dg.AssetKey:
+    return dg.AssetKey(["warehouse", ref.project, ref.dataset, ref.table])
+
+
+def build_health_defs(settings: Settings, project_defs: dg.Definitions) -> dg.Definitions:
+    if settings.health_config_path is None:
+        return dg.Definitions()
+    config = load_health_config(settings.health_config_path)  # a bad file stops the load with one line
+    project_specs = [spec for a in project_defs.assets or () for spec in getattr(a, "specs", ())]
+    keys, project_expectations = _table_keys(project_specs)
+    expectations = {t.table_id: project_expectations[t.table_id.lower()] for t in config.tables
+                    if t.expected_schema is None and t.table_id.lower() in project_expectations}
+    asset_keys = {t.table_id: keys.get(t.table_id.lower(), external_key(t.ref)) for t in config.tables}
+    external = [t for t in config.tables if t.table_id.lower() not in keys]
+    job_checks = [name for name, on in (("failed_jobs", config.check_failures), ("cost", config.check_costs)) if on]
+
+    warehouse = WarehouseResource(
+        url=config.warehouse or settings.warehouse_url,
+        max_bytes_billed=config.max_bytes_billed,
+        timeout_seconds=config.query_timeout_seconds,
+        # Resolved at run time, so the key never lands in the run config or the UI.
+        gcp_credentials=dg.EnvVar("GCP_CREDENTIALS_BASE64") if os.environ.get("GCP_CREDENTIALS_BASE64") else None,
+    )
+    critical = _checks_def("health_checks_critical", [t for t in config.tables if t.critical], [],
+                           config, asset_keys, expectations)
+    standard = _checks_def("health_checks", [t for t in config.tables if not t.critical], job_checks,
+                           config, asset_keys, expectations)
+    checks_defs = [d for d in (critical, standard) if d is not None]
+    assets: list = [dg.AssetSpec(JOBS_ASSET, group_name="warehouse", description="Warehouse jobs and Dagster runs: "
+                                 "failed jobs and cost.")] if job_checks else []
+    if external:
+        assets.append(_observe_external(external))
+
+    jobs, schedules = [], []
+    for checks_def, cron, observe in ((critical, config.schedule.critical_cron, False),
+                                      (standard, config.schedule.default_cron, True)):
+        if checks_def is None:
+            continue
+        selection = dg.AssetSelection.checks(checks_def)
+        if observe and external:
+            selection = selection | dg.AssetSelection.assets(*[external_key(t.ref) for t in external])
+        job = dg.define_asset_job(f"{checks_def.node_def.name}_job", selection=selection,
+                                  description="Health checks of the configured tables, on their schedule.")
+        jobs.append(job)
+        schedules.append(dg.ScheduleDefinition(job=job, cron_schedule=cron, default_status=dg.DefaultScheduleStatus.RUNNING))
+    jobs.append(_report_job(config, expectations))
+    return dg.Definitions(
+        assets=assets, asset_checks=checks_defs, jobs=jobs, schedules=schedules,
+        resources={"warehouse": warehouse},
+    )
+
+
+def _checks_def(
+    name: str,
+    tables: Sequence[TableConfig],
+    job_checks: Sequence[str],
+    config: HealthConfig,
+    asset_keys: dict[str, dg.AssetKey],
+    expectations: dict[str, Expectation],
+) -> dg.AssetChecksDefinition | None:
+    specs = [
+        dg.AssetCheckSpec(check, asset=asset_keys[t.table_id], description=f"{check} of {t.table_id}")
+        for t in tables for check in table_checks(t, expectations)
+    ] + [dg.AssetCheckSpec(check, asset=JOBS_ASSET) for check in job_checks]
+    if not specs:
+        return None
+    by_key = {dg.AssetCheckKey(asset_keys[t.table_id], check): (t, check)
+              for t in tables for check in table_checks(t, expectations)}
+
+    @dg.multi_asset_check(name=name, specs=specs, can_subset=True, compute_kind="health")
+    def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+        selected = context.selected_asset_check_keys
+        chosen = [t for t in tables if any(by_key.get(k, (None,))[0] is t for k in selected)]
+        run_jobs = any(k.asset_key == JOBS_ASSET for k in selected)
+        scoped = config.model_copy(update={
+            "check_failures": config.check_failures and dg.AssetCheckKey(JOBS_ASSET, "failed_jobs") in selected,
+            "check_costs": config.check_costs and dg.AssetCheckKey(JOBS_ASSET, "cost") in selected,
+        })
+        with warehouse.open() as wh:
+            results = run_health_checks(
+                scoped, wh, datetime.now(UTC), expectations, tables=chosen, job_checks=run_jobs,
+                failed_runs=lambda since: failed_runs(context.instance, since),
+            )
+            context.log.info(f"{len(results)} checks; monitoring billed {wh.usage.bytes_billed} bytes "
+                             f"in {wh.usage.queries} queries")
+        for result in results:
+            key = JOBS_ASSET if result.table == "warehouse" else asset_keys[result.table]
+            if dg.AssetCheckKey(key, result.check) in selected:
+                yield check_result(result, key)
+
+    return _checks
+
+
+def _observe_external(tables: Sequence[TableConfig]) -> dg.AssetsDefinition:
+    """Tables outside the projects: observed from metadata, with a new data version only when
+    the row count or modification time moved (recording every poll would fake freshness)."""
+    specs = [dg.AssetSpec(external_key(t.ref), group_name="warehouse", description=f"Warehouse table {t.table_id}",
+                          metadata={"dagster/table_name": t.table_id}) for t in tables]
+
+    @dg.multi_observable_source_asset(specs=specs, name="observe_warehouse_tables", can_subset=True)
+    def _observe(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        selected = context.selected_asset_keys
+        by_dataset: dict[tuple[str, str], list[TableConfig]] = {}
+        for t in tables:
+            if external_key(t.ref) in selected:
+                by_dataset.setdefault(t.ref.dataset_key, []).append(t)
+        with warehouse.open() as wh:
+            for dataset, members in by_dataset.items():
+                metas = wh.describe(dataset, [t.ref.table for t in members])
+                for t in members:
+                    meta = metas[t.ref.table]
+                    if isinstance(meta, WarehouseError):
+                        context.log.warning(f"{t.table_id}: {meta}")
+                        continue
+                    metadata = {"row_count": dg.MetadataValue.int(meta.row_count or 0)}
+                    if meta.modified:
+                        metadata["dagster/last_updated_timestamp"] = dg.MetadataValue.timestamp(meta.modified)
+                    version = f"{meta.row_count}:{meta.modified.isoformat() if meta.modified else ''}"
+                    yield dg.ObserveResult(asset_key=external_key(t.ref), metadata=metadata,
+                                           data_version=dg.DataVersion(version))
+
+    return _observe
+
+
+class HealthReportConfig(dg.Config):
+    file_name: str = "health-report.json"
+
+
+def _report_job(health: HealthConfig, expectations: dict[str, Expectation]) -> dg.JobDefinition:
+    @dg.op(description="Run every configured health check and write the JSON report to the artifacts directory.")
+    def write_health_report(context: dg.OpExecutionContext, config: HealthReportConfig,
+                            warehouse: WarehouseResource, artifacts: ArtifactsResource):
+        from orchestration_utils.cli.shell import emit_json
+
+        now = datetime.now(UTC)
+        with warehouse.open() as wh:
+            results = run_health_checks(health, wh, now, expectations,
+                                        failed_runs=lambda since: failed_runs(context.instance, since))
+            report = build_report(results, now, wh.url, wh.usage, health.usd_per_tib)
+        path = Path(artifacts.subdir("health")) / config.file_name
+        emit_json(report, path)
+        for line in human_summary(report):
+            context.log.info(line)
+        summary = report["summary"]
+        context.add_output_metadata({
+            "path": dg.MetadataValue.path(str(path)),
+            "health_score": dg.MetadataValue.float(summary["health_score"]),
+            "failed": dg.MetadataValue.int(summary["failed"]),
+            "errors": dg.MetadataValue.int(summary["errors"]),
+            "bytes_billed": dg.MetadataValue.int(report["monitoring"]["bytes_billed"]),
+        })
+        return str(path)
+
+    @dg.job(name="health_report_job", description="Write the health report (JSON) to <artifacts>/health/.")
+    def health_report_job():
+        write_health_report()
+
+    return health_report_job

@@ -1,0 +1,97 @@
+"""Health checks in the code location: checks on project assets and on observed warehouse tables,
+run by their jobs in a real Dagster instance, with numeric metadata and failed runs counted."""
+
+import json
+import os
+
+import dagster as dg
+import duckdb
+import pytest
+
+
+@pytest.fixture
+def location(demo_manifest, tmp_path):
+    """The demo dbt project plus two tables outside it, in a DuckDB file of their own."""
+    warehouse = tmp_path / "lake.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("CREATE SCHEMA landing")
+    con.execute("CREATE TABLE landing.clicks AS SELECT now()::TIMESTAMP AS ts, 1 AS id")
+    con.execute("CREATE TABLE landing.empty (id INTEGER)")
+    con.close()
+    config = tmp_path / "health-config.json"
+    config.write_text(json.dumps({
+        "warehouse": f"duckdb://{warehouse}",
+        "tables": [
+            {"table_id": "lake.landing.clicks", "critical": True, "max_age_hours": 1, "timestamp_column": "ts",
+             "min_rows": 1},
+            {"table_id": "lake.landing.empty", "min_rows": 1},
+            {"table_id": "shop.marts.fct_orders", "min_rows": 1},
+        ],
+        "check_failures": True,
+        "schedule": {"critical_cron": "*/5 * * * *", "default_cron": "30 * * * *"},
+    }))
+    env = {"ORCHESTRATION_UTILS_DBT_MANIFEST": str(demo_manifest), "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
+           "ORCHESTRATION_UTILS_HEALTH_CONFIG": str(config),
+           "ORCHESTRATION_UTILS_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
+    os.environ.update(env)
+    try:
+        from orchestration_utils.definitions import defs
+
+        definitions = defs()
+        dg.Definitions.validate_loadable(definitions)
+        yield definitions, tmp_path
+    finally:
+        for key in env:
+            os.environ.pop(key)
+
+
+def test_checks_attach_to_project_assets_and_observed_tables(location):
+    definitions, _ = location
+    graph = definitions.resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert {("warehouse/lake/landing/clicks", "freshness"), ("warehouse/lake/landing/clicks", "row_count"),
+            ("warehouse/lake/landing/empty", "row_count"), ("marts/fct_orders", "row_count"),
+            ("marts/fct_orders", "schema_drift"), ("warehouse/jobs", "failed_jobs")} <= checks
+    assert graph.get(dg.AssetKey(["warehouse", "lake", "landing", "clicks"])).is_observable
+    schedules = {s.name: (s.cron_schedule, s.default_status) for s in definitions.get_repository_def().schedule_defs}
+    assert schedules["health_checks_critical_job_schedule"] == ("*/5 * * * *", dg.DefaultScheduleStatus.RUNNING)
+    assert schedules["health_checks_job_schedule"] == ("30 * * * *", dg.DefaultScheduleStatus.RUNNING)
+
+
+def test_jobs_record_evaluations_observations_and_failed_runs(location):
+    definitions, tmp_path = location
+
+    @dg.op
+    def broken():
+        raise RuntimeError("boom")
+
+    @dg.job
+    def nightly_load():
+        broken()
+
+    with dg.instance_for_test() as instance:
+        assert not nightly_load.execute_in_process(instance=instance, raise_on_error=False).success
+        critical = definitions.resolve_job_def("health_checks_critical_job").execute_in_process(instance=instance)
+        standard = definitions.resolve_job_def("health_checks_job").execute_in_process(instance=instance)
+        assert critical.success and standard.success  # failing checks never fail the run
+
+        def evaluation(asset: list[str], check: str):
+            key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+            record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+            return record.event.dagster_event.event_specific_data
+
+        fresh = evaluation(["warehouse", "lake", "landing", "clicks"], "freshness")
+        assert fresh.passed and isinstance(fresh.metadata["hours_stale"], dg.FloatMetadataValue)
+        empty = evaluation(["warehouse", "lake", "landing", "empty"], "row_count")
+        assert not empty.passed and empty.metadata["row_count"] == dg.IntMetadataValue(0)
+        assert evaluation(["marts", "fct_orders"], "row_count").passed is False  # its catalog is not in this warehouse: ERROR
+        failed = evaluation(["warehouse", "jobs"], "failed_jobs")
+        assert not failed.passed and failed.metadata["failed_dagster_runs"] == dg.IntMetadataValue(1)
+
+        observed = instance.get_latest_data_version_record(dg.AssetKey(["warehouse", "lake", "landing", "clicks"]))
+        assert observed is not None
+
+        report = definitions.resolve_job_def("health_report_job").execute_in_process(instance=instance)
+        assert report.success
+        written = json.loads((tmp_path / "artifacts" / "health" / "health-report.json").read_text())
+        assert written["summary"]["total_checks"] == len(written["checks"]) >= 5
