@@ -56,6 +56,11 @@ def emit_json(document: object, output: Path | None) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
+    write_atomic(output, data)
+
+
+def write_atomic(output: Path, data: bytes) -> None:
+    """The whole file or, if interrupted, the old one: never half a report."""
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
     with os.fdopen(fd, "wb") as f:

@@ -149,6 +149,10 @@ class Warehouse(Protocol):
         self, dataset: tuple[str, str], requests: Sequence[PartitionRequest]
     ) -> dict[str, dict[str, int] | WarehouseError]: ...
 
+    def query_rows(self, sql: str) -> list[dict[str, object]]:
+        """A user's own SQL (an SLA quality query), under the bytes cap; BigQuery dry-runs it first."""
+        ...
+
     def jobs(self, since: datetime, until: datetime) -> list[Job] | None:
         """Jobs that finished in the window; None where the warehouse keeps no job history."""
         ...

@@ -131,6 +131,18 @@ class BigQueryWarehouse:
 
         return _call(run)
 
+    def query_rows(self, sql: str) -> list[dict[str, object]]:
+        def dry_run() -> int:
+            self.usage.queries += 1
+            job = self.client.query(sql, job_config=bigquery.QueryJobConfig(dry_run=True, use_query_cache=False),
+                                    retry=None, job_retry=None, timeout=self.timeout_seconds)
+            return job.total_bytes_processed or 0
+
+        estimate = _call(dry_run)
+        if estimate > self.max_bytes_billed:
+            raise WarehouseError(f"the query would process {estimate} bytes, over the {self.max_bytes_billed} cap")
+        return [dict(row.items()) for row in self._query(sql, [])]
+
     def describe(self, dataset: tuple[str, str], tables: Sequence[str]) -> dict[str, TableMeta | WarehouseError]:
         def get(table: str) -> TableMeta | WarehouseError:
             ref = TableRef(dataset[0], dataset[1], table)

@@ -159,6 +159,11 @@ class DuckDBWarehouse:
 
         return batched(list(by_table), run)
 
+    def query_rows(self, sql: str) -> list[dict[str, object]]:
+        connection = self._connect()
+        rows = self._query(sql)
+        return [dict(zip([d[0] for d in connection.description], row, strict=True)) for row in rows]
+
     def jobs(self, since: datetime, until: datetime) -> None:
         return None  # DuckDB keeps no job history; failed Dagster runs still count
 

@@ -1,0 +1,89 @@
+"""One evaluation's alerts: decide (lifecycle), enqueue (grouped Slack message, PagerDuty events for
+critical SLAs), persist, deliver. The caller persists `AlertState` wherever it lives (a state file,
+a sensor cursor)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from datetime import datetime, timedelta
+
+from orchestration_utils.alerts import pagerduty, slack
+from orchestration_utils.alerts.delivery import (
+    DeliveryReport,
+    OutboxItem,
+    deliver,
+    outbox_from_json,
+    outbox_to_json,
+)
+from orchestration_utils.alerts.lifecycle import (
+    Incident,
+    Notice,
+    incidents_from_json,
+    incidents_to_json,
+    plan_notices,
+)
+from orchestration_utils.sla.config import AlertsConfig
+from orchestration_utils.sla.evaluate import SlaResult
+
+
+@dataclass
+class AlertState:
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    outbox: list[OutboxItem] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"incidents": incidents_to_json(self.incidents), "outbox": outbox_to_json(self.outbox)}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> AlertState:
+        data = data or {}
+        return cls(incidents_from_json(data.get("incidents")), outbox_from_json(data.get("outbox")))
+
+
+@dataclass
+class NotifyReport:
+    notices: list[Notice]
+    delivery: DeliveryReport
+    unrouted: list[str]  # channels a notice needed but the environment does not configure
+
+    def lines(self) -> list[str]:
+        lines = [f"{n.kind} {n.result.name}" for n in self.notices]
+        lines += [f"sent to {i.channel}" for i in self.delivery.sent]
+        lines += [f"pending {i.channel} ({i.last_error}, attempt {i.attempts})" for i in self.delivery.pending]
+        lines += [f"rejected by {i.channel}: {i.last_error}" for i in self.delivery.rejected]
+        lines += [f"{c} is not configured; its alerts are not sent" for c in self.unrouted]
+        return lines
+
+
+def notify(
+    results: Sequence[SlaResult],
+    state: AlertState,
+    config: AlertsConfig,
+    now: datetime,
+    save: Callable[[AlertState], None],
+    **delivery_options,
+) -> NotifyReport:
+    notices = plan_notices(results, state.incidents, now, timedelta(minutes=config.suppression_minutes))
+    unrouted: set[str] = set()
+    if notices:
+        if slack.configured(config.slack_channel):
+            state.outbox.append(OutboxItem("slack", slack.build_message(notices, now, config.slack_channel)))
+        else:
+            unrouted.add("Slack")
+        paging = [n for n in notices if n.result.critical]
+        if paging and pagerduty.configured():
+            state.outbox += [OutboxItem("pagerduty", pagerduty.build_event(n, config.source)) for n in paging]
+        elif paging:
+            unrouted.add("PagerDuty")
+    save(state)  # the decision and the messages are durable before anything is sent
+
+    def save_outbox(outbox: list[OutboxItem]) -> None:
+        state.outbox = outbox
+        save(state)
+
+    senders = {"slack": partial(slack.send, timeout_seconds=config.timeout_seconds),
+               "pagerduty": partial(pagerduty.send, timeout_seconds=config.timeout_seconds)}
+    report = deliver(state.outbox, senders, save_outbox, **delivery_options)
+    return NotifyReport(notices, report, sorted(unrouted))

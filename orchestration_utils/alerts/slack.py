@@ -1,0 +1,74 @@
+"""Slack: one grouped message per evaluation (a plain `text` fallback and blocks), sent through an
+incoming webhook (SLACK_WEBHOOK_URL) or `chat.postMessage` with a bot token (SLACK_BOT_TOKEN)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import requests
+
+from orchestration_utils.alerts.delivery import Outcome, classify_http, transport_error
+from orchestration_utils.alerts.lifecycle import Notice
+
+_MAX_SECTIONS = 45  # Slack allows 50 blocks; a header, a context and a "more" line remain
+_ICON = {"trigger": ":red_circle:", "repeat": ":large_orange_circle:", "resolve": ":large_green_circle:"}
+_VERB = {"trigger": "VIOLATED", "repeat": "STILL VIOLATED", "resolve": "RESOLVED"}
+
+
+def configured(channel: str | None) -> bool:
+    return bool(os.environ.get("SLACK_WEBHOOK_URL") or (os.environ.get("SLACK_BOT_TOKEN") and channel))
+
+
+def build_message(notices: Sequence[Notice], now: datetime, channel: str | None) -> dict:
+    violated = sum(n.kind != "resolve" for n in notices)
+    resolved = len(notices) - violated
+    parts = [f"{violated} SLA violation{'s' * (violated != 1)}" if violated else "",
+             f"{resolved} resolved" if resolved else ""]
+    headline = ", ".join(p for p in parts if p)
+    lines = [f"{_VERB[n.kind]}{' (critical)' if n.result.critical else ''}: {n.result.name} "
+             f"({n.result.subject}): {n.result.message}" for n in notices]
+    blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": f"SLA: {headline}"[:150]}}]
+    for notice, line in list(zip(notices, lines, strict=True))[:_MAX_SECTIONS]:
+        result = notice.result
+        text = (f"{_ICON[notice.kind]} *{_VERB[notice.kind]}*{' · critical' if result.critical else ''} "
+                f"`{result.name}` on `{result.subject}`\n{result.message}\n_target: {result.target}_")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
+    if len(notices) > _MAX_SECTIONS:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"… and {len(notices) - _MAX_SECTIONS} more"}})
+    blocks.append({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": f"orchestration-utils sla-tracker · {now.astimezone(UTC).isoformat(timespec='seconds')}"}]})
+    # Mobile notifications show only `text`: it carries the whole message, not a summary of it.
+    message = {"text": (f"SLA: {headline}\n" + "\n".join(lines))[:3000], "blocks": blocks}
+    if channel and not os.environ.get("SLACK_WEBHOOK_URL"):
+        message["channel"] = channel
+    return message
+
+
+def send(body: dict, timeout_seconds: float = 10.0) -> Outcome:
+    """The secret (webhook URL or token) is read here, never stored with the message."""
+    webhook = os.environ.get("SLACK_WEBHOOK_URL")
+    try:
+        if webhook:
+            response = requests.post(webhook, json=body, timeout=timeout_seconds)
+            return classify_http(response, ok_statuses=(200,))
+        api = os.environ.get("SLACK_API_URL", "https://slack.com/api").rstrip("/")
+        response = requests.post(f"{api}/chat.postMessage", json=body, timeout=timeout_seconds,
+                                 headers={"Authorization": f"Bearer {os.environ.get('SLACK_BOT_TOKEN', '')}"})
+    except requests.RequestException as exc:
+        return transport_error(exc)
+    outcome = classify_http(response, ok_statuses=(200,))
+    if outcome.kind != "delivered":
+        return outcome
+    data = response.json()  # the Web API answers 200 with {"ok": false, "error": ...} on failure
+    if data.get("ok"):
+        return outcome
+    if data.get("error") == "ratelimited":
+        return Outcome("retry", "Slack: ratelimited", _retry_after(response))
+    return Outcome("rejected", f"Slack: {data.get('error', 'unknown error')}")
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    return float(value) if value and value.replace(".", "", 1).isdigit() else None

@@ -1,0 +1,215 @@
+"""Evaluate every SLA once: the current state (OK, VIOLATED, UNKNOWN) and, from the recorded
+history, compliance, error budget and burn rate over its window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from orchestration_utils.health.checks import Status
+from orchestration_utils.health.config import HealthConfig, TableConfig
+from orchestration_utils.health.monitor import run_health_checks
+from orchestration_utils.sla.budget import (
+    Compliance,
+    Sample,
+    count_compliance,
+    time_compliance,
+    time_weighted,
+)
+from orchestration_utils.sla.config import (
+    AvailabilitySla,
+    CompletionSla,
+    FreshnessSla,
+    QualitySla,
+    SlaConfig,
+)
+from orchestration_utils.sla.runs import PipelineRun
+from orchestration_utils.warehouse.base import Warehouse, WarehouseError
+
+
+class SlaStatus(StrEnum):
+    OK = "OK"
+    VIOLATED = "VIOLATED"
+    UNKNOWN = "UNKNOWN"  # could not be evaluated (warehouse error, no data): never alerts, never resolves
+
+
+@dataclass(frozen=True)
+class SlaResult:
+    name: str
+    type: str
+    subject: str  # the pipeline or table
+    critical: bool
+    status: SlaStatus
+    message: str
+    target: str
+    figures: dict[str, object] = field(default_factory=dict)
+    compliance: Compliance | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "type": self.type, "subject": self.subject, "critical": self.critical,
+                "status": str(self.status), "message": self.message, "target": self.target, **self.figures,
+                **(self.compliance.to_json() if self.compliance else {})}
+
+
+class History(Protocol):
+    def samples(self, sla_name: str, since: datetime) -> list[Sample]: ...
+
+
+RunSource = Callable[[CompletionSla, datetime], Sequence[PipelineRun]]
+# Freshness evaluations are good for this long when computing compliance from history.
+_FRESHNESS_GAP = timedelta(minutes=90)
+
+
+def evaluate_slas(
+    config: SlaConfig,
+    now: datetime,
+    warehouse: Warehouse | None,
+    runs: RunSource | None,
+    history: History,
+) -> list[SlaResult]:
+    freshness = _freshness(config, now, warehouse)
+    results = []
+    for sla in config.slas:
+        if isinstance(sla, FreshnessSla):
+            current = freshness[sla.name]
+            results.append(_with_time_compliance(current, sla, now, history, _FRESHNESS_GAP))
+        elif isinstance(sla, QualitySla):
+            results.append(_with_time_compliance(_quality(sla, warehouse), sla, now, history, _FRESHNESS_GAP))
+        elif isinstance(sla, CompletionSla):
+            results.append(_completion(sla, now, runs))
+        else:
+            source = config.freshness_for(sla.table_id)
+            results.append(_availability(sla, source.name, freshness[source.name], now, history))
+    return results
+
+
+def _freshness(config: SlaConfig, now: datetime, warehouse: Warehouse | None) -> dict[str, SlaResult]:
+    slas = [s for s in config.slas if isinstance(s, FreshnessSla)]
+    if not slas:
+        return {}
+    tables = {s.name: TableConfig(table_id=s.table_id, max_age_hours=s.max_age_hours, timestamp_column=s.timestamp_column)
+              for s in slas}
+    # Two SLAs on one table would be one health config entry twice; evaluate each table once.
+    unique = {t.table_id: t for t in tables.values()}
+    checks = {}
+    if warehouse is not None:
+        for check in run_health_checks(HealthConfig(tables=tuple(unique.values())), warehouse, now):
+            checks[check.table] = check
+    results = {}
+    for sla in slas:
+        target = f"newer than {sla.max_age_hours:g} h"
+        check = checks.get(sla.table_id)
+        if check is None:
+            results[sla.name] = SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.UNKNOWN,
+                                          "no warehouse configured", target)
+            continue
+        status = {Status.PASS: SlaStatus.OK, Status.WARN: SlaStatus.OK, Status.FAIL: SlaStatus.VIOLATED}.get(
+            check.status, SlaStatus.UNKNOWN)
+        figures = {k: check.figures[k] for k in ("latest_update", "hours_stale", "max_age_hours") if k in check.figures}
+        results[sla.name] = SlaResult(sla.name, sla.type, sla.table_id, sla.critical, status, check.message, target, figures)
+    return results
+
+
+def _quality(sla: QualitySla, warehouse: Warehouse | None) -> SlaResult:
+    target = f"failure rate at most {sla.max_failure_rate:.2%}"
+
+    def unknown(reason: str) -> SlaResult:
+        return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.UNKNOWN, reason, target)
+
+    if warehouse is None:
+        return unknown("no warehouse configured")
+    try:
+        rows = warehouse.query_rows(sla.query)
+    except WarehouseError as exc:
+        return unknown(f"query failed: {exc}")
+    if len(rows) != 1 or not {"total_rows", "failed_rows"} <= {k.lower() for k in rows[0]}:
+        return unknown("the query must return one row with total_rows and failed_rows")
+    row = {k.lower(): v for k, v in rows[0].items()}
+    total, failed = int(row["total_rows"] or 0), int(row["failed_rows"] or 0)
+    if total == 0:
+        return unknown("the query counted no rows")
+    rate = failed / total
+    figures = {"total_rows": total, "failed_rows": failed, "failure_rate": round(rate, 6),
+               "max_failure_rate": sla.max_failure_rate}
+    ok = rate <= sla.max_failure_rate
+    message = f"{failed} of {total} rows failed ({rate:.2%})"
+    return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.OK if ok else SlaStatus.VIOLATED,
+                     message, target, figures)
+
+
+def _completion(sla: CompletionSla, now: datetime, runs: RunSource | None) -> SlaResult:
+    target = f"succeeds within {sla.target_duration_minutes:g} min"
+    window = timedelta(hours=sla.lookback_hours)
+    if runs is None:
+        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.UNKNOWN,
+                         f"no {sla.source} run history available", target)
+    try:
+        finished = [r for r in runs(sla, now - window) if r.ended is not None]
+    except WarehouseError as exc:
+        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.UNKNOWN, str(exc), target)
+    finished.sort(key=lambda r: r.ended, reverse=True)
+
+    def good(run: PipelineRun) -> bool:
+        return run.succeeded and (run.duration_minutes or 0) <= sla.target_duration_minutes
+
+    compliance = count_compliance([(r.ended, good(r)) for r in finished], now, window, sla.objective_percent)
+    if not finished:
+        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.VIOLATED,
+                         f"no run finished in the last {sla.lookback_hours:g} h", target,
+                         {"runs": 0, "target_duration_minutes": sla.target_duration_minutes}, compliance)
+    latest = finished[0]
+    duration = latest.duration_minutes
+    figures = {
+        "runs": len(finished), "late_or_failed_runs": sum(not good(r) for r in finished),
+        "latest_run_id": latest.run_id, "latest_duration_minutes": None if duration is None else round(duration, 2),
+        "latest_succeeded": latest.succeeded, "target_duration_minutes": sla.target_duration_minutes,
+    }
+    if not latest.succeeded:
+        status, message = SlaStatus.VIOLATED, f"latest run {latest.run_id} failed"
+    elif not good(latest):
+        status, message = SlaStatus.VIOLATED, f"latest run took {duration:.1f} min, over {sla.target_duration_minutes:g}"
+    else:
+        status, message = SlaStatus.OK, f"latest run took {duration or 0:.1f} min"
+    return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, status, message, target, figures, compliance)
+
+
+def _with_time_compliance(current: SlaResult, sla, now: datetime, history: History, max_gap: timedelta) -> SlaResult:
+    window = timedelta(hours=sla.lookback_hours)
+    samples = [*history.samples(sla.name, now - window - max_gap), _sample(current, now)]
+    compliance = time_compliance(samples, now, window, max_gap, sla.objective_percent)
+    return SlaResult(current.name, current.type, current.subject, current.critical, current.status, current.message,
+                     current.target, current.figures, compliance)
+
+
+def _availability(sla: AvailabilitySla, source: str, fresh_now: SlaResult, now: datetime, history: History) -> SlaResult:
+    window = timedelta(hours=sla.lookback_hours)
+    gap = timedelta(minutes=sla.max_evaluation_gap_minutes)
+    samples = [*history.samples(source, now - window - gap), _sample(fresh_now, now)]
+    coverage = time_weighted(samples, now - window, now, gap)
+    compliance = time_compliance(samples, now, window, gap, sla.target_availability)
+    target = f"fresh {sla.target_availability:g}% of {sla.lookback_hours:g} h"
+    figures = {
+        "availability_percent": None if coverage.good_ratio is None else round(100 * coverage.good_ratio, 3),
+        "target_availability": sla.target_availability,
+        "fresh_hours": round(coverage.good_seconds / 3600, 3),
+        "stale_hours": round(coverage.bad_seconds / 3600, 3),
+        "no_data_hours": round(coverage.no_data_seconds / 3600, 3),
+        "freshness_sla": source,
+    }
+    if coverage.good_ratio is None:
+        return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.UNKNOWN,
+                         f"no freshness evaluations of {source} in the window", target, figures, compliance)
+    availability = 100 * coverage.good_ratio
+    ok = availability >= sla.target_availability
+    message = f"fresh {availability:.2f}% of measured time (target {sla.target_availability:g}%)"
+    if coverage.no_data_seconds:
+        message += f"; {coverage.no_data_seconds / 3600:.1f} h without evaluations"
+    return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.OK if ok else SlaStatus.VIOLATED,
+                     message, target, figures, compliance)
+
+
+def _sample(result: SlaResult, now: datetime) -> Sample:
+    return Sample(now, None if result.status == SlaStatus.UNKNOWN else result.status == SlaStatus.OK)

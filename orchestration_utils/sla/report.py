@@ -1,0 +1,94 @@
+"""SLA results as the seed's JSON (`summary`, `violations`) and as Markdown that reads well on a
+pull request: summary, violations (critical first) with their figures, a table per SLA type."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from orchestration_utils.sla.evaluate import SlaResult, SlaStatus
+
+_TYPES = (("completion_time", "Completion time"), ("freshness", "Freshness"), ("quality", "Quality"),
+          ("availability", "Availability"))
+_FIGURES = {
+    "completion_time": ("latest_duration_minutes", "runs", "late_or_failed_runs"),
+    "freshness": ("hours_stale", "latest_update"),
+    "quality": ("failed_rows", "total_rows", "failure_rate"),
+    "availability": ("availability_percent", "stale_hours", "no_data_hours"),
+}
+
+
+def violations(results: Sequence[SlaResult]) -> list[SlaResult]:
+    return sorted((r for r in results if r.status == SlaStatus.VIOLATED), key=lambda r: (not r.critical, r.name))
+
+
+def summarize(results: Sequence[SlaResult]) -> dict[str, object]:
+    broken = violations(results)
+    return {
+        "total_slas": len(results),
+        "met": sum(r.status == SlaStatus.OK for r in results),
+        "violated": len(broken),
+        "unknown": sum(r.status == SlaStatus.UNKNOWN for r in results),
+        "critical_violations": sum(r.critical for r in broken),
+    }
+
+
+def json_report(results: Sequence[SlaResult], now: datetime) -> dict[str, object]:
+    return {
+        "timestamp": now.isoformat(),
+        "summary": summarize(results),
+        "violations": [r.to_json() for r in violations(results)],
+        "slas": [r.to_json() for r in results],
+    }
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        value = f"{value:,.2f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}%"
+
+
+def markdown_report(results: Sequence[SlaResult], now: datetime) -> str:
+    summary = summarize(results)
+    lines = [
+        f"# SLA report · {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        (f"**{summary['met']} of {summary['total_slas']} SLAs met** · {summary['violated']} violated "
+         f"({summary['critical_violations']} critical) · {summary['unknown']} could not be evaluated"),
+        "",
+    ]
+    broken = violations(results)
+    if broken:
+        lines += ["## Violations", "", "| | SLA | on | target | what happened | figures |", "|---|---|---|---|---|---|"]
+        for r in broken:
+            figures = ", ".join(f"{k}={_cell(r.figures.get(k))}" for k in _FIGURES[r.type] if k in r.figures)
+            lines.append(f"| {':rotating_light: critical' if r.critical else ':warning:'} | `{_cell(r.name)}` | "
+                         f"`{_cell(r.subject)}` | {_cell(r.target)} | {_cell(r.message)} | {figures or '–'} |")
+        lines.append("")
+    for kind, title in _TYPES:
+        of_type = [r for r in results if r.type == kind]
+        if not of_type:
+            continue
+        lines += [f"## {title}", "",
+                  "| SLA | on | target | status | compliance | objective | budget left | burn rate | measured |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in sorted(of_type, key=lambda r: (r.status != SlaStatus.VIOLATED, not r.critical, r.name)):
+            c = r.compliance
+            status = {"OK": "✅ met", "VIOLATED": "❌ violated", "UNKNOWN": "❔ unknown"}[r.status]
+            lines.append(
+                f"| `{_cell(r.name)}`{' (critical)' if r.critical else ''} | `{_cell(r.subject)}` | {_cell(r.target)} | "
+                f"{status} | {_percent(c.compliance_percent if c else None)} | {_percent(c.objective_percent if c else None)} | "
+                f"{_percent(c.budget_remaining_percent if c else None)} | "
+                f"{'–' if not c or c.burn_rate is None else f'{c.burn_rate:.2f}x'} | {_cell(c.measured if c else None)} |"
+            )
+        lines.append("")
+    lines += [("Budget left: the share of the window's error budget (100% − objective) not yet spent; negative "
+               "when overspent. Burn rate: how fast the budget is spent over the last twelfth of the window "
+               "(1x spends exactly the budget over the window)."), ""]
+    return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""One SLA evaluation as the CLI runs it: evaluate, record in the state directory, alert."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from orchestration_utils.alerts.notify import AlertState, NotifyReport, notify
+from orchestration_utils.sla.config import CompletionSla, SlaConfig
+from orchestration_utils.sla.evaluate import RunSource, SlaResult, evaluate_slas
+from orchestration_utils.sla.runs import AirflowRuns, PipelineRun, dagster_runs
+from orchestration_utils.sla.state import StateStore
+from orchestration_utils.warehouse.base import Warehouse, WarehouseError
+
+ALERT_STATE_KEY = "alerts"
+
+
+def retention(config: SlaConfig) -> timedelta:
+    """History is kept for the longest window plus a day, and pruned beyond it."""
+    return timedelta(hours=max((s.lookback_hours for s in config.slas), default=24) + 24)
+
+
+def run_source(config: SlaConfig, dagster_instance) -> RunSource:
+    airflow = AirflowRuns(config.airflow.base_url) if config.airflow else None
+
+    def runs(sla: CompletionSla, since: datetime) -> list[PipelineRun]:
+        if sla.source == "airflow":
+            return airflow(sla.pipeline, since)
+        if dagster_instance is None:
+            raise WarehouseError("no Dagster instance: set DAGSTER_HOME")
+        return dagster_runs(dagster_instance, sla.pipeline, since)
+
+    return runs
+
+
+def track_once(
+    config: SlaConfig,
+    now: datetime,
+    warehouse: Warehouse | None,
+    runs: RunSource,
+    store: StateStore,
+    send_alerts: bool,
+    **delivery_options,
+) -> tuple[list[SlaResult], NotifyReport | None]:
+    results = evaluate_slas(config, now, warehouse, runs, store)
+    store.record(results, now, retention(config))
+    if not send_alerts:
+        return results, None
+    state = AlertState.from_json(store.load(ALERT_STATE_KEY))
+
+    def save(alert_state: AlertState) -> None:
+        store.save(ALERT_STATE_KEY, alert_state.to_json())
+
+    return results, notify(results, state, config.alerts, now, save, **delivery_options)

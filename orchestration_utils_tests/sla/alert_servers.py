@@ -1,0 +1,66 @@
+"""Slack and PagerDuty stand-ins: real HTTP servers on 127.0.0.1 that record what they receive and
+answer from a script (200/202, 429 with Retry-After, 500, or no answer until the client times out)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict | str = ""
+    headers: dict = field(default_factory=dict)
+    hang_seconds: float = 0.0  # > client timeout: the client gives up
+
+
+class AlertEndpoint:
+    """`script` replies are used in order, then `default` forever; every request is recorded."""
+
+    def __init__(self, default: Reply):
+        self.default = default
+        self.script: list[Reply] = []
+        self.received: list[dict] = []  # JSON bodies of requests answered with a 2xx
+        self.attempts: list[dict] = []  # every request, answered or not
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                endpoint.attempts.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                reply = endpoint.script.pop(0) if endpoint.script else endpoint.default
+                if reply.hang_seconds:
+                    time.sleep(reply.hang_seconds)
+                    return
+                data = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+                self.send_response(reply.status)
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data.encode())))
+                self.end_headers()
+                self.wfile.write(data.encode())
+                if 200 <= reply.status < 300:
+                    endpoint.received.append(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def slack_webhook() -> AlertEndpoint:
+    return AlertEndpoint(Reply(200, "ok"))
+
+
+def pagerduty() -> AlertEndpoint:
+    return AlertEndpoint(Reply(202, {"status": "success", "message": "Event processed"}))
