@@ -9,6 +9,7 @@ from orchestration_utils.dagster_defs.dbt import load_dbt_defs
 from orchestration_utils.dagster_defs.health import build_health_defs
 from orchestration_utils.dagster_defs.jobs import build_jobs
 from orchestration_utils.dagster_defs.schedules import build_schedules
+from orchestration_utils.dagster_defs.sla import build_sla_defs
 from orchestration_utils.dagster_defs.sqlmesh import load_sqlmesh_defs
 from orchestration_utils.settings import export_project_env, load_settings
 
@@ -25,5 +26,5 @@ def defs() -> dg.Definitions:
     assets = dg.Definitions.merge(*parts)
     return dg.Definitions.merge(
         assets, build_jobs(assets), build_schedules(assets), build_codegen_defs(settings),
-        build_health_defs(settings, assets),
+        build_health_defs(settings, assets), build_sla_defs(settings, assets),
     )

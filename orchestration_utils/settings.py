@@ -14,6 +14,7 @@ DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_DBT_PROJECT = DEMO_DIR / "dbt_project"
 DEMO_SQLMESH_PROJECT = DEMO_DIR / "sqlmesh_project"
 DEMO_HEALTH_CONFIG = DEMO_DIR / "health-config.json"
+DEMO_SLA_CONFIG = DEMO_DIR / "sla-config.json"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Settings:
     artifacts_dir: Path
     default_schedule: str
     health_config_path: Path | None  # the demo's watches the demo tables; disabled for other projects unless set
+    sla_config_path: Path | None  # likewise
 
     @property
     def warehouse_url(self) -> str:
@@ -76,6 +78,7 @@ def load_settings() -> Settings:
         artifacts_dir=Path(os.environ.get("ORCHESTRATION_UTILS_ARTIFACTS_DIR") or home / "artifacts").resolve(),
         default_schedule=os.environ.get("ORCHESTRATION_UTILS_DEFAULT_SCHEDULE", "@daily"),
         health_config_path=_optional_path("ORCHESTRATION_UTILS_HEALTH_CONFIG", DEMO_HEALTH_CONFIG if on_demo else None),
+        sla_config_path=_optional_path("ORCHESTRATION_UTILS_SLA_CONFIG", DEMO_SLA_CONFIG if on_demo else None),
     )
 
 

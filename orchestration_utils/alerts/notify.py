@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import datetime, timedelta
+from functools import partial
 
 from orchestration_utils.alerts import pagerduty, slack
 from orchestration_utils.alerts.delivery import (

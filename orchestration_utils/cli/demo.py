@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         if not _run(definitions, instance, job_name, log_path, partition_key):
             failed.append(job_name)
     for job_name in ("generate_airflow_dags_job", "generate_dagster_package_job", "health_checks_critical_job",
-                     "health_checks_job", "health_report_job"):
+                     "health_checks_job", "health_report_job", "sla_checks_job", "sla_report_job"):
         _say(f"running {job_name}")
         if not _run(definitions, instance, job_name, log_path):
             failed.append(job_name)
@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  Airflow DAGs:      {settings.artifacts_dir / 'airflow_dags' / 'dbt'}")
     print(f"  Dagster package:   {settings.artifacts_dir / 'dagster_package' / 'dbt'}")
     health_report = settings.artifacts_dir / "health" / "health-report.json"
+    sla_report = settings.artifacts_dir / "sla" / "sla-report.md"
     print(f"  health report:     {health_report}")
+    print(f"  SLA report:        {sla_report}")
     print(f"  open the UI:       DAGSTER_HOME={settings.dagster_home} .venv/bin/dagster dev")
     if health_report.exists():
         from orchestration_utils.health.report import human_summary
@@ -81,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         print("health of the demo tables (pipeline-health-monitor):")
         for line in human_summary(orjson.loads(health_report.read_bytes())):
             print(f"  {line}")
+    if sla_report.exists():
+        print("SLAs of the demo (sla-tracker):")
+        summary = orjson.loads(sla_report.with_suffix(".json").read_bytes())
+        for sla in summary["slas"]:
+            print(f"  {sla['status']:8} {sla['name']} ({sla['subject']}): {sla['message']}")
     if failed:
         print(f"failed jobs: {', '.join(failed)}", file=sys.stderr)
         return 1

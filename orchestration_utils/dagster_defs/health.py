@@ -2,7 +2,7 @@
 source assets for tables outside the projects, schedules per criticality, and a report job."""
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,10 +53,10 @@ def check_metadata(figures: dict) -> dict[str, dg.MetadataValue]:
     return metadata
 
 
-def _table_keys(specs: Iterable[dg.AssetSpec]) -> tuple[dict[str, dg.AssetKey], dict[str, Expectation]]:
-    """Project assets by warehouse table id, and the column types their projects declare."""
+def project_table_keys(project_defs: dg.Definitions) -> tuple[dict[str, dg.AssetKey], dict[str, Expectation]]:
+    """Project assets by lower-cased warehouse table id, and the column types their projects declare."""
     keys, expectations = {}, {}
-    for spec in specs:
+    for spec in (spec for a in project_defs.assets or () for spec in getattr(a, "specs", ())):
         table_name = spec.metadata.get("dagster/table_name")
         if not isinstance(table_name, str):
             continue
@@ -78,8 +78,7 @@ def build_health_defs(settings: Settings, project_defs: dg.Definitions) -> dg.De
     if settings.health_config_path is None:
         return dg.Definitions()
     config = load_health_config(settings.health_config_path)  # a bad file stops the load with one line
-    project_specs = [spec for a in project_defs.assets or () for spec in getattr(a, "specs", ())]
-    keys, project_expectations = _table_keys(project_specs)
+    keys, project_expectations = project_table_keys(project_defs)
     expectations = {t.table_id: project_expectations[t.table_id.lower()] for t in config.tables
                     if t.expected_schema is None and t.table_id.lower() in project_expectations}
     asset_keys = {t.table_id: keys.get(t.table_id.lower(), external_key(t.ref)) for t in config.tables}

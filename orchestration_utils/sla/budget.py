@@ -72,6 +72,12 @@ class Compliance:
         }
 
 
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
@@ -93,7 +99,7 @@ def time_compliance(
     coverage = time_weighted(samples, now - window, now, max_gap)
     short = time_weighted(samples, now - window / 12, now, max_gap)
     percent, budget = _budget(coverage.good_ratio, objective_percent)
-    measured = f"{coverage.measured_seconds / 3600:.1f} of {window.total_seconds() / 3600:.1f} h measured"
+    measured = f"{_duration(coverage.measured_seconds)} of {_duration(window.total_seconds())} measured"
     return Compliance(percent, objective_percent, budget, _burn(short.good_ratio, objective_percent),
                       window.total_seconds() / 12 / 3600, measured)
 

@@ -109,6 +109,8 @@ class SlaConfig(_Strict):
     airflow: AirflowConfig | None = None
     max_bytes_billed: int = Field(default=10 * 1024**3, gt=0)
     query_timeout_seconds: PositiveFloat = 60
+    evaluation_interval_seconds: int = Field(default=300, ge=30)  # the code location's SLA sensor
+    report_cron: str = "0 6 * * *"  # the code location's daily compliance report
 
     @field_validator("warehouse")
     @classmethod

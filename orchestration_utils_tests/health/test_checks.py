@@ -2,7 +2,13 @@
 
 from datetime import UTC, datetime
 
-from orchestration_utils.health.checks import CheckResult, Status, check_freshness, diff_schema, partition_window
+from orchestration_utils.health.checks import (
+    CheckResult,
+    Status,
+    check_freshness,
+    diff_schema,
+    partition_window,
+)
 from orchestration_utils.health.config import TableConfig
 from orchestration_utils.health.report import health_score, summarize
 from orchestration_utils.warehouse.base import Field, TableMeta, TableRef
@@ -64,7 +70,7 @@ def _meta(modified=None, streaming_oldest=None) -> TableMeta:
 
 def test_freshness_tiers_and_metadata_sources():
     table = TableConfig(table_id="p.d.t", max_age_hours=6, warn_age_hours=3)
-    at = lambda h: datetime(2026, 3, 1, 10 - h, 30, tzinfo=UTC)  # noqa: E731
+    at = lambda h: datetime(2026, 3, 1, 10 - h, 30, tzinfo=UTC)
     assert check_freshness(table, _meta(at(1)), None, NOW).status == Status.PASS
     assert check_freshness(table, _meta(at(4)), None, NOW).status == Status.WARN
     stale = check_freshness(table, _meta(at(7)), None, NOW)

@@ -13,7 +13,12 @@ from orchestration_utils.sla.config import SlaConfig
 from orchestration_utils.sla.state import StateStore
 from orchestration_utils.sla.tracker import run_source, track_once
 from orchestration_utils.warehouse.duckdb import DuckDBWarehouse
-from orchestration_utils_tests.sla.alert_servers import AlertEndpoint, Reply, pagerduty, slack_webhook
+from orchestration_utils_tests.sla.alert_servers import (
+    AlertEndpoint,
+    Reply,
+    pagerduty,
+    slack_webhook,
+)
 
 WEBHOOK_SECRET = "T000/B000/not-a-real-secret-xyz"
 ROUTING_KEY = "R0UTINGKEYR0UTINGKEYR0UTINGKEY12"

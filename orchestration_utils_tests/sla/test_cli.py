@@ -1,0 +1,208 @@
+"""`sla-tracker` as a user runs it, and completion-time SLAs on real runs in a Dagster instance."""
+
+import http.server
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration_utils.sla.config import SlaConfig
+from orchestration_utils.sla.evaluate import evaluate_slas
+from orchestration_utils.sla.runs import AirflowRuns
+from orchestration_utils.sla.tracker import run_source
+
+BIN = Path(sys.executable).parent / "sla-tracker"
+AS_OF = "2026-05-01T12:00:00+00:00"
+
+
+class NoHistory:
+    def samples(self, sla_name, since):
+        return []
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    path = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE TABLE marts.orders AS SELECT * FROM (VALUES (1, 10.0, TIMESTAMP '2026-05-01 10:00:00'), "
+                "(2, -5.0, TIMESTAMP '2026-05-01 09:00:00')) t(id, amount, ts)")
+    con.close()
+    return path
+
+
+def _write(tmp_path, warehouse, slas) -> Path:
+    path = tmp_path / "sla-config.json"
+    path.write_text(json.dumps({"warehouse": f"duckdb://{warehouse}", "slas": slas}))
+    return path
+
+
+def _run(*args, env=None, timeout=120):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAGERDUTY_"))}
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=timeout, env={**clean, **(env or {})})
+
+
+FRESH = {"name": "orders_fresh", "type": "freshness", "table_id": "shop.marts.orders", "timestamp_column": "ts",
+         "max_age_hours": 6, "critical": True}
+VALID = {"name": "orders_valid", "type": "quality", "table_id": "shop.marts.orders", "max_failure_rate": 0.1,
+         "query": "SELECT count(*) AS total_rows, count(*) FILTER (WHERE amount < 0) AS failed_rows FROM shop.marts.orders"}
+
+
+def test_check_all_json_and_exit_codes(tmp_path, warehouse):
+    config = _write(tmp_path, warehouse, [FRESH, VALID])
+    result = _run("--config", str(config), "--state-dir", str(tmp_path / "state"), "--as-of", AS_OF)
+    assert result.returncode == 1, result.stderr  # 1 of 2 rows failed: 50 % > 10 %
+    report = json.loads(result.stdout)
+    assert report["summary"] == {"total_slas": 2, "met": 1, "violated": 1, "unknown": 0, "critical_violations": 0}
+    violation = report["violations"][0]
+    assert violation["name"] == "orders_valid" and violation["failure_rate"] == 0.5
+    assert "alert: Slack is not configured" in result.stderr
+    assert (tmp_path / "state" / "sla-state.sqlite").is_file()
+    fine = _write(tmp_path, warehouse, [FRESH])
+    assert _run("--config", str(fine), "--state-dir", str(tmp_path / "s2"), "--as-of", AS_OF).returncode == 0
+
+
+def test_markdown_report(tmp_path, warehouse):
+    config = _write(tmp_path, warehouse, [FRESH, VALID])
+    out = tmp_path / "report.md"
+    result = _run("--config", str(config), "--report", "--format", "markdown", "--output", str(out),
+                  "--state-dir", str(tmp_path / "state"), "--as-of", AS_OF)
+    assert result.returncode == 1
+    text = out.read_text()
+    assert text.startswith("# SLA report · 2026-05-01 12:00 UTC\n\n**1 of 2 SLAs met**")
+    assert "## Violations" in text and "| :warning: | `orders_valid` |" in text
+    assert "## Freshness" in text and "## Quality" in text and "## Completion time" not in text
+
+
+@pytest.mark.parametrize(("slas", "message"), [
+    ([{**FRESH, "type": "latency"}], "$.slas[0]: Input tag 'latency' found using 'type' does not match"),
+    ([{**FRESH, "max_age_hours": "6"}], "$.slas[0].freshness.max_age_hours: Input should be a valid number"),
+    ([{**FRESH, "table_id": "x"}], "$.slas[0].freshness.table_id: malformed table_id"),
+    ([FRESH, FRESH], "SLA name 'orders_fresh' appears twice"),
+    ([{"name": "a", "type": "availability", "table_id": "a.b.c", "target_availability": 99}],
+     "availability SLA 'a' needs a freshness SLA on a.b.c"),
+    ([{**FRESH, "owner": "me"}], "$.slas[0].freshness.owner: unknown key"),
+])
+def test_bad_config_is_one_line_and_exit_2(tmp_path, warehouse, slas, message):
+    config = _write(tmp_path, warehouse, slas)
+    result = _run("--config", str(config), "--state-dir", str(tmp_path / "state"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert message in result.stderr, result.stderr
+
+
+def test_monitor_stops_cleanly_on_sigterm_after_finishing_the_evaluation(tmp_path, warehouse):
+    config = _write(tmp_path, warehouse, [FRESH])
+    state = tmp_path / "state"
+    process = subprocess.Popen([str(BIN), "--config", str(config), "--monitor", "--interval", "0.5",
+                                "--state-dir", str(state), "--no-alerts"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+
+    def evaluations() -> int:
+        if not (state / "sla-state.sqlite").exists():
+            return 0
+        with sqlite3.connect(state / "sla-state.sqlite") as db:
+            try:
+                return db.execute("SELECT count(*) FROM evaluations").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0
+
+    while evaluations() < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "SIGTERM: stopping after the evaluation under way" in stderr
+    assert evaluations() >= 3 and "Traceback" not in stderr
+
+
+def test_completion_time_from_real_runs_in_a_dagster_instance():
+    @dg.op
+    def quick():
+        return 1
+
+    @dg.op
+    def slow():
+        time.sleep(1.5)
+
+    @dg.op
+    def broken():
+        raise RuntimeError("boom")
+
+    quick_job = dg.GraphDefinition("quick_job", node_defs=[quick]).to_job()
+    slow_job = dg.GraphDefinition("slow_job", node_defs=[slow]).to_job()
+    broken_job = dg.GraphDefinition("broken_job", node_defs=[broken]).to_job()
+    config = SlaConfig.model_validate_json(json.dumps({"slas": [
+        {"name": "quick", "type": "completion_time", "pipeline": "quick_job", "target_duration_minutes": 0.5},
+        {"name": "slow", "type": "completion_time", "pipeline": "slow_job", "target_duration_minutes": 0.01},
+        {"name": "broken", "type": "completion_time", "pipeline": "broken_job", "target_duration_minutes": 5},
+        {"name": "never", "type": "completion_time", "pipeline": "never_run_job", "target_duration_minutes": 5},
+    ]}))
+    with dg.instance_for_test() as instance:
+        for job in (quick_job, quick_job, slow_job, broken_job):
+            job.execute_in_process(instance=instance, raise_on_error=False)
+        results = {r.name: r for r in evaluate_slas(config, datetime.now(UTC), None, run_source(config, instance),
+                                                    NoHistory())}
+    assert results["quick"].status == "OK" and results["quick"].figures["runs"] == 2
+    assert results["quick"].compliance.compliance_percent == 100.0
+    slow = results["slow"]
+    assert slow.status == "VIOLATED" and slow.figures["latest_duration_minutes"] >= 0.025
+    assert results["broken"].status == "VIOLATED" and "failed" in results["broken"].message
+    assert results["never"].status == "VIOLATED" and results["never"].figures["runs"] == 0
+
+
+def test_completion_time_from_the_airflow_rest_api(monkeypatch):
+    """No Airflow API server runs in the tests: the dagRuns answer is the documented v2 shape."""
+    now = datetime.now(UTC)
+    runs = {"dag_runs": [
+        {"dag_run_id": "scheduled__1", "state": "success", "start_date": (now - timedelta(hours=2)).isoformat(),
+         "end_date": (now - timedelta(hours=1, minutes=20)).isoformat()},
+        {"dag_run_id": "scheduled__2", "state": "running", "start_date": now.isoformat(), "end_date": None},
+    ], "total_entries": 2}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        seen = []
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            Handler.seen.append((self.path, self.headers.get("Authorization")))
+            data = json.dumps(runs).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            data = b'{"access_token": "jwt-token"}'
+            self.send_response(201)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.delenv("AIRFLOW_API_TOKEN", raising=False)
+    monkeypatch.setenv("AIRFLOW_USERNAME", "admin")
+    monkeypatch.setenv("AIRFLOW_PASSWORD", "admin")
+    try:
+        found = AirflowRuns(f"http://127.0.0.1:{httpd.server_address[1]}")("shop__daily", now - timedelta(hours=24))
+    finally:
+        httpd.shutdown()
+    assert [r.run_id for r in found] == ["scheduled__1"]  # running runs are not finished
+    assert found[0].succeeded and found[0].duration_minutes == pytest.approx(40)
+    path, auth = Handler.seen[0]
+    assert path.startswith("/api/v2/dags/shop__daily/dagRuns?start_date_gte=") and auth == "Bearer jwt-token"
