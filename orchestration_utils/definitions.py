@@ -24,7 +24,8 @@ def defs() -> dg.Definitions:
     if settings.sqlmesh_project_dir:
         parts.append(load_sqlmesh_defs(settings))
     assets = dg.Definitions.merge(*parts)
+    health = build_health_defs(settings, assets)
     return dg.Definitions.merge(
         assets, build_jobs(assets), build_schedules(assets), build_codegen_defs(settings),
-        build_health_defs(settings, assets), build_sla_defs(settings, assets),
+        health, build_sla_defs(settings, assets, health),
     )

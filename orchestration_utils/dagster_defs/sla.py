@@ -69,11 +69,14 @@ def _evaluation(result: SlaResult, key: dg.AssetCheckKey) -> dg.AssetCheckEvalua
     )
 
 
-def build_sla_defs(settings: Settings, project_defs: dg.Definitions) -> dg.Definitions:
+def build_sla_defs(settings: Settings, project_defs: dg.Definitions, health_defs: dg.Definitions) -> dg.Definitions:
+    """`health_defs` may already observe a table an SLA names: its asset is reused, not redefined."""
     if settings.sla_config_path is None:
         return dg.Definitions()
     config = load_sla_config(settings.sla_config_path)
     table_keys, _ = project_table_keys(project_defs)
+    defined = {key for a in health_defs.assets or ()
+               for key in (a.keys if isinstance(a, dg.AssetsDefinition) else {a.key})}
     keys: dict[str, dg.AssetCheckKey] = {}
     extra_assets: dict[dg.AssetKey, dg.AssetSpec] = {}
     for sla in config.slas:
@@ -83,7 +86,7 @@ def build_sla_defs(settings: Settings, project_defs: dg.Definitions) -> dg.Defin
                                                description=f"Runs of the {sla.source} pipeline {sla.pipeline}")
         else:
             asset = table_keys.get(sla.table_id.lower()) or external_key(parse_table_id(sla.table_id))
-            if sla.table_id.lower() not in table_keys:
+            if sla.table_id.lower() not in table_keys and asset not in defined:
                 extra_assets[asset] = dg.AssetSpec(asset, group_name="warehouse",
                                                    description=f"Warehouse table {sla.table_id}")
         keys[sla.name] = dg.AssetCheckKey(asset, check_name(sla.name))

@@ -201,3 +201,15 @@ def test_transient_errors_are_retried_then_reported(recorded_bigquery):
     results = {r.table: r for r in run_health_checks(config, _warehouse(recorded_bigquery.endpoint, "p", timeout_seconds=0.5), NOW)}
     assert results["p.d.t"].status == "PASS" and calls["n"] == 3
     assert results["p.d.slow"].status == "ERROR" and "timed out" in results["p.d.slow"].message
+
+
+def test_the_code_location_reaches_bigquery_through_dagster_gcp(seeded):
+    """The Dagster resource opens BigQuery through dagster-gcp's BigQueryResource (with the
+    emulator's endpoint and anonymous credentials), and the checks run the same."""
+    from orchestration_utils.dagster_defs.resources import WarehouseResource
+
+    resource = WarehouseResource(url=f"bigquery://test?location=US&endpoint={seeded.endpoint}")
+    config = HealthConfig(tables=(TableConfig(table_id="test.crm.customers", min_rows=1),))
+    with resource.open() as warehouse:
+        results = run_health_checks(config, warehouse, NOW)
+    assert results[0].status == "PASS" and results[0].figures["row_count"] == 2
