@@ -55,8 +55,10 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
             return spec
         # Two dbt nodes can map to one key (a source remapped onto a seed's key): one dep each.
         deps = list({dep.asset_key: dep for dep in spec.deps}.values())
-        return spec.replace_attributes(deps=deps, **spec_attributes(node, self._default_schedule)).merge_attributes(
-            metadata=schedule_metadata(node, self._default_schedule)
+        # One new spec, not two: each AssetSpec re-normalizes its metadata (seconds at 5,000 nodes).
+        return spec.replace_attributes(
+            deps=deps, metadata={**spec.metadata, **schedule_metadata(node, self._default_schedule)},
+            **spec_attributes(node, self._default_schedule),
         )
 
 

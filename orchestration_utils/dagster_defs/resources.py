@@ -1,32 +1,15 @@
-"""The warehouse as a Dagster resource: DuckDB directly, BigQuery through dagster-gcp's resource."""
+"""The warehouse as a Dagster resource: DuckDB directly, BigQuery through dagster-gcp's resource.
+
+dagster-gcp and google-cloud-bigquery are imported only when a BigQuery warehouse is opened:
+importing them costs seconds on every code location load, and the embedded default is DuckDB."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
-from dagster_gcp import BigQueryResource
-from google.cloud import bigquery
 
 from orchestration_utils.warehouse.base import Warehouse
 from orchestration_utils.warehouse.url import parse_warehouse_url
-
-
-class EndpointBigQueryResource(BigQueryResource):
-    """dagster-gcp's resource, plus an `endpoint` (an emulator) reached with anonymous credentials:
-    the stock resource always asks google.auth for credentials, which an emulator has none of."""
-
-    endpoint: str | None = None
-
-    @contextmanager
-    def get_client(self) -> Iterator[bigquery.Client]:
-        if not self.endpoint:
-            with super().get_client() as client:
-                yield client
-            return
-        from google.auth.credentials import AnonymousCredentials
-
-        yield bigquery.Client(project=self.project, location=self.location, credentials=AnonymousCredentials(),
-                              client_options={"api_endpoint": self.endpoint})
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -50,6 +33,7 @@ class WarehouseResource(dg.ConfigurableResource):
             finally:
                 warehouse.close()
             return
+        from orchestration_utils.dagster_defs.bigquery_resource import EndpointBigQueryResource
         from orchestration_utils.warehouse.bigquery import BigQueryWarehouse
 
         resource = EndpointBigQueryResource(project=url.project, location=url.location, endpoint=url.endpoint,
