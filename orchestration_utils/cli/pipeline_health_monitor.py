@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from orchestration_utils.cli.shell import UsageError, emit_json, parser, run, say
+from orchestration_utils.cli.shell import (
+    UsageError,
+    as_of_time,
+    emit_json,
+    parser,
+    run,
+    say,
+    warehouse_url,
+)
 from orchestration_utils.health.config import HealthConfig, TableConfig, load_health_config
 from orchestration_utils.health.monitor import expectations_from_project, run_health_checks
 from orchestration_utils.health.report import build_report, exit_status, human_summary
@@ -60,15 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     config = _config(args)
     settings = load_settings()
-    now = _now(args.as_of)
-    try:
-        url = config.warehouse_url(settings.warehouse_url) if not args.warehouse else None
-        if args.warehouse:
-            from orchestration_utils.warehouse.url import parse_warehouse_url
-
-            url = parse_warehouse_url(args.warehouse)
-    except ValueError as exc:
-        raise UsageError(f"--warehouse: {exc}") from None
+    now = as_of_time(args.as_of)
+    url = warehouse_url(args.warehouse, config.warehouse, settings.warehouse_url)
     expectations = {}
     if args.manifest:
         from orchestration_utils.project.dbt_manifest import load_dbt_manifest
@@ -121,21 +122,9 @@ def _first_error(exc: ValueError) -> str:
     return errors()[0]["msg"].removeprefix("Value error, ") if errors else str(exc)
 
 
-def _now(as_of: str | None) -> datetime:
-    if not as_of:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(as_of)
-    except ValueError:
-        raise UsageError(f"--as-of: not an ISO time: {as_of!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _failed_runs(settings):
     """Failed runs of the code location's Dagster instance, when there is one on this machine."""
-    import os
-
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
+    home = settings.dagster_home
     if not home.is_dir():
         return None
 

@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -66,3 +67,24 @@ def write_atomic(output: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, output)
+
+
+def as_of_time(value: str | None) -> datetime:
+    """`--as-of`: evaluate at a fixed time (UTC when it names no offset); now without it."""
+    if not value:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--as-of: not an ISO time: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def warehouse_url(flag: str | None, configured: str | None, default: str):
+    """`--warehouse` over the config's "warehouse" over the settings' default."""
+    from orchestration_utils.warehouse.url import parse_warehouse_url
+
+    try:
+        return parse_warehouse_url(flag or configured or default)
+    except ValueError as exc:
+        raise UsageError(f"--warehouse: {exc}") from None

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration_utils.cli.shell import UsageError, emit_json, parser, run, say
+from orchestration_utils.cli.shell import (
+    UsageError,
+    as_of_time,
+    emit_json,
+    parser,
+    run,
+    say,
+    warehouse_url,
+)
 from orchestration_utils.settings import load_settings
 from orchestration_utils.sla.config import CompletionSla, SlaConfig, load_sla_config
 
@@ -60,7 +66,7 @@ def _main(args: argparse.Namespace) -> int:
         raise UsageError("--interval must be positive")
     config = load_sla_config(args.config)
     settings = load_settings()
-    url = _warehouse_url(args, config, settings)
+    url = warehouse_url(args.warehouse, config.warehouse, settings.warehouse_url)
     instance = _dagster_instance(config, settings)
 
     from orchestration_utils.sla.state import StateStore
@@ -74,7 +80,7 @@ def _main(args: argparse.Namespace) -> int:
         store.close()
         if instance is not None:
             instance.dispose()
-    now = _now(args.as_of)
+    now = as_of_time(args.as_of)
     if args.report and args.format == "markdown":
         from orchestration_utils.sla.report import markdown_report
 
@@ -91,7 +97,7 @@ def _evaluate(args, config: SlaConfig, url, instance, store, send_alerts: bool):
     from orchestration_utils.sla.tracker import run_source, track_once
     from orchestration_utils.warehouse.url import connect
 
-    now = _now(args.as_of)
+    now = as_of_time(args.as_of)
     needs_warehouse = any(not isinstance(s, CompletionSla) for s in config.slas)
     warehouse = connect(url, config.max_bytes_billed, config.query_timeout_seconds) if needs_warehouse else None
     try:
@@ -126,34 +132,15 @@ def _monitor(args, config, url, instance, store) -> int:
     return 0
 
 
-def _warehouse_url(args, config: SlaConfig, settings):
-    from orchestration_utils.warehouse.url import parse_warehouse_url
-
-    try:
-        return parse_warehouse_url(args.warehouse or config.warehouse or settings.warehouse_url)
-    except ValueError as exc:
-        raise UsageError(f"--warehouse: {exc}") from None
-
-
 def _dagster_instance(config: SlaConfig, settings):
     if not any(isinstance(s, CompletionSla) and s.source == "dagster" for s in config.slas):
         return None
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
+    home = settings.dagster_home
     if not home.is_dir():
         return None
     import dagster as dg
 
     return dg.DagsterInstance.from_config(str(home))
-
-
-def _now(as_of: str | None) -> datetime:
-    if not as_of:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(as_of)
-    except ValueError:
-        raise UsageError(f"--as-of: not an ISO time: {as_of!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _write_text(text: str, output: Path | None) -> None:

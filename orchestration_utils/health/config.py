@@ -5,10 +5,11 @@ A bad file gives one line naming the file, the JSON path and the reason (`Config
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import orjson
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,7 +21,7 @@ from pydantic import (
 )
 
 from orchestration_utils.warehouse.base import TableRef, check_column_name, parse_table_id
-from orchestration_utils.warehouse.url import WarehouseUrl, parse_warehouse_url
+from orchestration_utils.warehouse.url import parse_warehouse_url
 
 
 class ConfigError(Exception):
@@ -85,8 +86,17 @@ class ScheduleConfig(_Strict):
     default_cron: str = "0 * * * *"
 
 
+def _warehouse_url(value: str) -> str:
+    parse_warehouse_url(value)
+    return value
+
+
+# A warehouse URL, checked on load (health and SLA configs).
+WarehouseUrlField = Annotated[str, AfterValidator(_warehouse_url)]
+
+
 class HealthConfig(_Strict):
-    warehouse: str | None = None  # default: the demo's DuckDB file
+    warehouse: WarehouseUrlField | None = None  # default: ORCHESTRATION_UTILS_WAREHOUSE, else the demo's DuckDB
     tables: tuple[TableConfig, ...] = ()
     check_failures: bool = False
     failure_lookback_hours: PositiveFloat = 24
@@ -98,13 +108,6 @@ class HealthConfig(_Strict):
     query_timeout_seconds: PositiveFloat = 60
     schedule: ScheduleConfig = ScheduleConfig()
 
-    @field_validator("warehouse")
-    @classmethod
-    def _warehouse(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_warehouse_url(value)
-        return value
-
     @model_validator(mode="after")
     def _unique_tables(self) -> HealthConfig:
         seen: set[str] = set()
@@ -113,9 +116,6 @@ class HealthConfig(_Strict):
                 raise ValueError(f"table_id {table.table_id!r} appears twice")
             seen.add(table.table_id)
         return self
-
-    def warehouse_url(self, default: str) -> WarehouseUrl:
-        return parse_warehouse_url(self.warehouse or default)
 
 
 def load_health_config(path: Path | str) -> HealthConfig:

@@ -18,9 +18,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
-from orchestration_utils.health.config import parse_config, read_config_file
+from orchestration_utils.health.config import WarehouseUrlField, parse_config, read_config_file
 from orchestration_utils.warehouse.base import check_column_name, parse_table_id
-from orchestration_utils.warehouse.url import parse_warehouse_url
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
@@ -103,7 +102,7 @@ class AirflowConfig(_Strict):
 
 
 class SlaConfig(_Strict):
-    warehouse: str | None = None
+    warehouse: WarehouseUrlField | None = None
     slas: tuple[Sla, ...]
     alerts: AlertsConfig = AlertsConfig()
     airflow: AirflowConfig | None = None
@@ -111,13 +110,6 @@ class SlaConfig(_Strict):
     query_timeout_seconds: PositiveFloat = 60
     evaluation_interval_seconds: int = Field(default=300, ge=30)  # the code location's SLA sensor
     report_cron: str = "0 6 * * *"  # the code location's daily compliance report
-
-    @field_validator("warehouse")
-    @classmethod
-    def _warehouse(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_warehouse_url(value)
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> SlaConfig:

@@ -26,18 +26,6 @@ T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)  # orders' newest row is T0 - 2h
 
 
 @pytest.fixture
-def warehouse(tmp_path):
-    path = tmp_path / "shop.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE SCHEMA marts")
-    con.execute("CREATE TABLE marts.orders AS SELECT * FROM (VALUES (1, 10.0, TIMESTAMP '2026-05-01 10:00:00'), "
-                "(2, -5.0, TIMESTAMP '2026-05-01 09:00:00')) t(id, amount, ts)")
-    con.execute("CREATE TABLE marts.customers AS SELECT 1 AS id, TIMESTAMP '2026-05-01 10:00:00' AS ts")
-    con.close()
-    return path
-
-
-@pytest.fixture
 def endpoints(monkeypatch):
     slack, pd = slack_webhook(), pagerduty()
     monkeypatch.setenv("SLACK_WEBHOOK_URL", f"{slack.url}/services/{WEBHOOK_SECRET}")

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from orchestration_utils.sla.config import SlaConfig
@@ -28,17 +27,6 @@ AS_OF = "2026-05-01T12:00:00+00:00"
 class NoHistory:
     def samples(self, sla_name, since):
         return []
-
-
-@pytest.fixture
-def warehouse(tmp_path):
-    path = tmp_path / "shop.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE SCHEMA marts")
-    con.execute("CREATE TABLE marts.orders AS SELECT * FROM (VALUES (1, 10.0, TIMESTAMP '2026-05-01 10:00:00'), "
-                "(2, -5.0, TIMESTAMP '2026-05-01 09:00:00')) t(id, amount, ts)")
-    con.close()
-    return path
 
 
 def _write(tmp_path, warehouse, slas) -> Path:
