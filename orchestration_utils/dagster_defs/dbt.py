@@ -71,7 +71,25 @@ def patch_for_dagster_dbt(manifest: dict[str, Any]) -> dict[str, Any]:
                 props["config"] = {"enabled": True}
             if props.get("tags") is None:  # Fusion writes null; the tag selector iterates it
                 props["tags"] = []
+    _drop_sources_of_produced_relations(manifest)
     return manifest
+
+
+def _drop_sources_of_produced_relations(manifest: dict[str, Any]) -> None:
+    """A model that reads a seed (or model) and a source naming the same relation reads one table
+    twice; dagster-dbt then gives it that dependency twice and Dagster can resolve no job over a
+    subset of the graph (a test asserts this of plain dagster-dbt). The producing node stays."""
+    producers = {props["relation_name"]: uid for uid, props in manifest.get("nodes", {}).items()
+                 if props.get("resource_type") in ("seed", "model", "snapshot") and props.get("relation_name")}
+    sources = manifest.get("sources") or {}
+    for props in manifest.get("nodes", {}).values():
+        depends_on = (props.get("depends_on") or {}).get("nodes")
+        if not depends_on:
+            continue
+        kept = [uid for uid in depends_on
+                if producers.get((sources.get(uid) or {}).get("relation_name")) not in depends_on]
+        if len(kept) != len(depends_on):
+            props["depends_on"]["nodes"] = kept
 
 
 # Marks partitioned nodes in the in-memory manifest dagster-dbt reads, so each `@dbt_assets` selects
