@@ -213,3 +213,31 @@ def test_the_code_location_reaches_bigquery_through_dagster_gcp(seeded):
     with resource.open() as warehouse:
         results = run_health_checks(config, warehouse, NOW)
     assert results[0].status == "PASS" and results[0].figures["row_count"] == 2
+
+
+def test_a_quality_query_runs_on_the_emulator(seeded):
+    """The SLA quality query path (dry run, then the capped query) through the real client."""
+    warehouse = _warehouse(seeded.endpoint)
+    rows = warehouse.query_rows("SELECT COUNT(*) AS total_rows, COUNTIF(email IS NULL) AS failed_rows "
+                                "FROM `test.crm.customers`")
+    assert rows == [{"total_rows": 2, "failed_rows": 0}]
+    assert warehouse.usage.queries == 2  # the dry run and the query
+
+
+def test_a_quality_query_over_the_cap_is_refused_before_it_runs(recorded_bigquery):
+    """Emulators estimate 0 bytes: the dry-run answer here is a recorded shape naming 5 TB."""
+    sent = []
+
+    def insert(method, path, body):
+        sent.append(body["configuration"])
+        job_id = body["jobReference"]["jobId"]
+        return 200, {"kind": "bigquery#job", "jobReference": {"projectId": "p", "jobId": job_id, "location": "US"},
+                     "configuration": body["configuration"], "status": {"state": "DONE"},
+                     "statistics": {"totalBytesProcessed": str(5 * 10**12), "query": {"totalBytesProcessed": str(5 * 10**12)}}}
+
+    recorded_bigquery.on("POST", "/projects/p/jobs", insert)
+    from orchestration_utils.warehouse.base import WarehouseError
+
+    with pytest.raises(WarehouseError, match="would process 5000000000000 bytes, over the 1000000000 cap"):
+        _warehouse(recorded_bigquery.endpoint, "p").query_rows("SELECT 1 AS total_rows, 0 AS failed_rows")
+    assert [c.get("dryRun") for c in sent] == [True]  # the real query was never sent
