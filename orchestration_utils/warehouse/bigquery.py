@@ -4,6 +4,7 @@ dataset for partitions and latest timestamps, one `INFORMATION_SCHEMA.JOBS` quer
 from __future__ import annotations
 
 import concurrent.futures
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
@@ -31,7 +32,8 @@ _PARAM_TYPE = {"DATE": "DATE", "DATETIME": "DATETIME", "TIMESTAMP": "TIMESTAMP"}
 # INFORMATION_SCHEMA.PARTITIONS answers for at most 1,000 tables per query.
 _PARTITIONS_BATCH = 1000
 _METADATA_WORKERS = 16
-_LABELS = {"orchestration_utils": "health_monitor"}  # so the monitor's own jobs can be found in JOBS
+_LABELS = {"orchestration_utils": "health_monitor"}
+_REQUEST_LINE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ")  # so the monitor's own jobs can be found in JOBS
 
 
 def quote(*parts: str) -> str:
@@ -39,15 +41,20 @@ def quote(*parts: str) -> str:
     return ".".join(f"`{p}`" for p in parts)
 
 
+def _message(exc: gexc.GoogleAPICallError) -> str:
+    """The service's words, without the request line the client puts first."""
+    return _REQUEST_LINE.sub("", exc.message or "", count=1)
+
+
 def _as_warehouse_error(exc: Exception) -> WarehouseError:
     if isinstance(exc, gexc.NotFound):
-        return WarehouseError(f"not found: {exc.message}")
+        return WarehouseError(f"not found: {_message(exc)}")
     if isinstance(exc, gexc.Forbidden):
-        return WarehouseError(f"permission denied: {exc.message}")
+        return WarehouseError(f"permission denied: {_message(exc)}")
     if isinstance(exc, (gexc.TooManyRequests, gexc.ServerError)):
-        return WarehouseError(f"HTTP {exc.code}: {exc.message}", transient=True)
+        return WarehouseError(f"HTTP {exc.code}: {_message(exc)}", transient=True)
     if isinstance(exc, gexc.GoogleAPICallError):
-        return WarehouseError(f"HTTP {exc.code}: {exc.message}")
+        return WarehouseError(f"HTTP {exc.code}: {_message(exc)}")
     if isinstance(exc, (requests.Timeout, concurrent.futures.TimeoutError, TimeoutError)):
         return WarehouseError("timed out", transient=True)
     if isinstance(exc, requests.ConnectionError):

@@ -241,3 +241,18 @@ def test_a_quality_query_over_the_cap_is_refused_before_it_runs(recorded_bigquer
     with pytest.raises(WarehouseError, match="would process 5000000000000 bytes, over the 1000000000 cap"):
         _warehouse(recorded_bigquery.endpoint, "p").query_rows("SELECT 1 AS total_rows, 0 AS failed_rows")
     assert [c.get("dryRun") for c in sent] == [True]  # the real query was never sent
+
+
+def test_a_permission_error_is_that_tables_error_alone(recorded_bigquery):
+    recorded_bigquery.on("GET", "/projects/p/datasets/d/tables/secret", lambda *a: (403, {"error": {
+        "code": 403, "message": "Access Denied: Table p:d.secret: User does not have bigquery.tables.get",
+        "errors": [{"reason": "accessDenied"}]}}))
+    recorded_bigquery.on("GET", "/projects/p/datasets/d/tables/open", lambda *a: (200, {
+        "kind": "bigquery#table", "type": "TABLE", "numRows": "3", "schema": {"fields": []},
+        "tableReference": {"projectId": "p", "datasetId": "d", "tableId": "open"}}))
+    config = HealthConfig(tables=(TableConfig(table_id="p.d.secret", min_rows=1), TableConfig(table_id="p.d.open", min_rows=1)))
+    results = {r.table: r for r in run_health_checks(config, _warehouse(recorded_bigquery.endpoint, "p"), NOW)}
+    assert results["p.d.secret"].status == "ERROR"
+    assert results["p.d.secret"].message.startswith("permission denied: Access Denied")
+    assert results["p.d.open"].status == "PASS"
+    assert [p for m, p in recorded_bigquery.requests].count("/projects/p/datasets/d/tables/secret") == 1  # not retried
