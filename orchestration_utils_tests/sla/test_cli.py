@@ -97,22 +97,13 @@ def test_monitor_stops_cleanly_on_sigterm_after_finishing_the_evaluation(tmp_pat
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
 
-    def evaluations() -> int:
-        if not (state / "sla-state.sqlite").exists():
-            return 0
-        with sqlite3.connect(state / "sla-state.sqlite") as db:
-            try:
-                return db.execute("SELECT count(*) FROM evaluations").fetchone()[0]
-            except sqlite3.OperationalError:
-                return 0
-
-    while evaluations() < 3 and time.monotonic() < deadline:
+    while _recorded(state) < 3 and time.monotonic() < deadline:
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert "SIGTERM: stopping after the evaluation under way" in stderr
-    assert evaluations() >= 3 and "Traceback" not in stderr
+    assert _recorded(state) >= 3 and "Traceback" not in stderr
 
 
 def test_completion_time_from_real_runs_in_a_dagster_instance():
@@ -194,3 +185,34 @@ def test_completion_time_from_the_airflow_rest_api(monkeypatch):
     assert found[0].succeeded and found[0].duration_minutes == pytest.approx(40)
     path, auth = Handler.seen[0]
     assert path.startswith("/api/v2/dags/shop__daily/dagRuns?start_date_gte=") and auth == "Bearer jwt-token"
+
+
+def test_a_killed_monitor_loses_nothing_it_recorded(tmp_path, warehouse):
+    config = _write(tmp_path, warehouse, [FRESH, {"name": "orders_available", "type": "availability",
+                                                  "table_id": "shop.marts.orders", "target_availability": 50}])
+    state = tmp_path / "state"
+    process = subprocess.Popen([str(BIN), "--config", str(config), "--monitor", "--interval", "0.2",
+                                "--state-dir", str(state), "--no-alerts"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while _recorded(state) < 6 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.kill()  # SIGKILL: no handler, no cleanup
+    process.wait(30)
+    recorded = _recorded(state)
+    assert recorded >= 6
+    with sqlite3.connect(state / "sla-state.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # A new process reads the history on: the availability SLA is measured from it.
+    result = _run("--config", str(config), "--state-dir", str(state), "--no-alerts")
+    assert _recorded(state) == recorded + 2
+    slas = {s["name"]: s for s in json.loads(result.stdout)["slas"]}
+    assert slas["orders_available"]["compliance_percent"] is not None
+
+
+def _recorded(state) -> int:
+    try:
+        with sqlite3.connect(state / "sla-state.sqlite") as db:
+            return db.execute("SELECT count(*) FROM evaluations").fetchone()[0]
+    except sqlite3.Error:
+        return 0
