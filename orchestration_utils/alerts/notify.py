@@ -13,6 +13,7 @@ from orchestration_utils.alerts import pagerduty, slack
 from orchestration_utils.alerts.delivery import (
     DeliveryReport,
     OutboxItem,
+    Sender,
     deliver,
     outbox_from_json,
     outbox_to_json,
@@ -57,6 +58,11 @@ class NotifyReport:
         return lines
 
 
+def senders(config: AlertsConfig) -> dict[str, Sender]:
+    return {"slack": partial(slack.send, timeout_seconds=config.timeout_seconds),
+            "pagerduty": partial(pagerduty.send, timeout_seconds=config.timeout_seconds)}
+
+
 def notify(
     results: Sequence[SlaResult],
     state: AlertState,
@@ -83,7 +89,5 @@ def notify(
         state.outbox = outbox
         save(state)
 
-    senders = {"slack": partial(slack.send, timeout_seconds=config.timeout_seconds),
-               "pagerduty": partial(pagerduty.send, timeout_seconds=config.timeout_seconds)}
-    report = deliver(state.outbox, senders, save_outbox, **delivery_options)
+    report = deliver(state.outbox, senders(config), save_outbox, **delivery_options)
     return NotifyReport(notices, report, sorted(unrouted))

@@ -40,10 +40,15 @@ def build_message(notices: Sequence[Notice], now: datetime, channel: str | None)
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"orchestration-utils sla-tracker · {now.astimezone(UTC).isoformat(timespec='seconds')}"}]})
     # Mobile notifications show only `text`: it carries the whole message, not a summary of it.
-    message = {"text": (f"SLA: {headline}\n" + "\n".join(lines))[:3000], "blocks": blocks}
+    return message((f"SLA: {headline}\n" + "\n".join(lines))[:3000], blocks, channel)
+
+
+def message(text: str, blocks: list[dict], channel: str | None) -> dict:
+    """A webhook posts to its own channel; the bot token's `chat.postMessage` needs one named."""
+    body = {"text": text, "blocks": blocks}
     if channel and not os.environ.get("SLACK_WEBHOOK_URL"):
-        message["channel"] = channel
-    return message
+        body["channel"] = channel
+    return body
 
 
 def send(body: dict, timeout_seconds: float = 10.0) -> Outcome:

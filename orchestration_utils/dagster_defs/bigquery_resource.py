@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from dagster_gcp import BigQueryResource
 from google.cloud import bigquery
 
+from orchestration_utils.warehouse.bigquery import emulator_client
+
 
 class EndpointBigQueryResource(BigQueryResource):
     """Plus an `endpoint` (an emulator) reached with anonymous credentials: the stock resource
@@ -19,7 +21,4 @@ class EndpointBigQueryResource(BigQueryResource):
             with super().get_client() as client:
                 yield client
             return
-        from google.auth.credentials import AnonymousCredentials
-
-        yield bigquery.Client(project=self.project, location=self.location, credentials=AnonymousCredentials(),
-                              client_options={"api_endpoint": self.endpoint})
+        yield emulator_client(self.project, self.location, self.endpoint)

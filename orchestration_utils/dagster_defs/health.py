@@ -129,27 +129,27 @@ def _checks_def(
     asset_keys: dict[str, dg.AssetKey],
     expectations: dict[str, Expectation],
 ) -> dg.AssetChecksDefinition | None:
+    keys = {t.table_id: [dg.AssetCheckKey(asset_keys[t.table_id], check) for check in table_checks(t, expectations)]
+            for t in tables}
     specs = [
-        dg.AssetCheckSpec(check, asset=asset_keys[t.table_id], description=f"{check} of {t.table_id}")
-        for t in tables for check in table_checks(t, expectations)
+        dg.AssetCheckSpec(key.name, asset=key.asset_key, description=f"{key.name} of {t.table_id}")
+        for t in tables for key in keys[t.table_id]
     ] + [dg.AssetCheckSpec(check, asset=JOBS_ASSET) for check in job_checks]
     if not specs:
         return None
-    by_key = {dg.AssetCheckKey(asset_keys[t.table_id], check): (t, check)
-              for t in tables for check in table_checks(t, expectations)}
 
     @dg.multi_asset_check(name=name, specs=specs, can_subset=True, compute_kind="health")
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         selected = context.selected_asset_check_keys
-        chosen = [t for t in tables if any(by_key.get(k, (None,))[0] is t for k in selected)]
-        run_jobs = any(k.asset_key == JOBS_ASSET for k in selected)
+        # This definition's share of the config, narrowed to the checks the run selected.
         scoped = config.model_copy(update={
+            "tables": tuple(t for t in tables if selected.intersection(keys[t.table_id])),
             "check_failures": config.check_failures and dg.AssetCheckKey(JOBS_ASSET, "failed_jobs") in selected,
             "check_costs": config.check_costs and dg.AssetCheckKey(JOBS_ASSET, "cost") in selected,
         })
         with warehouse.open() as wh:
             results = run_health_checks(
-                scoped, wh, datetime.now(UTC), expectations, tables=chosen, job_checks=run_jobs,
+                scoped, wh, datetime.now(UTC), expectations,
                 failed_runs=lambda since: failed_runs(context.instance, since),
             )
             context.log.info(f"{len(results)} checks; monitoring billed {wh.usage.bytes_billed} bytes "

@@ -3,7 +3,6 @@ asset), a sensor that evaluates them on its interval, records each evaluation in
 sends the alerts (its cursor holds the open incidents and the outbox), a run-failure sensor, and a
 scheduled job that writes the compliance report."""
 
-import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ import orjson
 
 from orchestration_utils.alerts import slack
 from orchestration_utils.alerts.delivery import OutboxItem, deliver
-from orchestration_utils.alerts.notify import AlertState, notify
+from orchestration_utils.alerts.notify import AlertState, notify, senders
 from orchestration_utils.dagster_defs.codegen import ArtifactsResource
 from orchestration_utils.dagster_defs.health import check_metadata, external_key, project_table_keys
 from orchestration_utils.dagster_defs.resources import WarehouseResource
@@ -171,18 +170,16 @@ def _alert_run_failure(context: dg.RunFailureSensorContext, config: SlaConfig, c
     text = f"Dagster run failed: {run.job_name} ({run.run_id})\n{error}"
     outbox = []
     if slack.configured(config.alerts.slack_channel):
-        body = {"text": text, "blocks": [
+        blocks = [
             {"type": "section", "text": {"type": "mrkdwn", "text": f":x: *Run failed* `{run.job_name}`\n{error}"[:3000]}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"run {run.run_id}"}]}]}
-        if config.alerts.slack_channel and not os.environ.get("SLACK_WEBHOOK_URL"):
-            body["channel"] = config.alerts.slack_channel
-        outbox.append(OutboxItem("slack", body))
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"run {run.run_id}"}]}]
+        outbox.append(OutboxItem("slack", slack.message(text, blocks, config.alerts.slack_channel)))
     if critical and pagerduty.configured():
         outbox.append(OutboxItem("pagerduty", {"event_action": "trigger", "dedup_key": f"orchestration-utils/run/{run.run_id}",
                                                "payload": {"summary": text[:1024], "source": config.alerts.source,
                                                            "severity": "error", "component": run.job_name,
                                                            "class": "run_failure"}}))
-    report = deliver(outbox, {"slack": slack.send, "pagerduty": pagerduty.send}, save=lambda _: None)
+    report = deliver(outbox, senders(config.alerts), save=lambda _: None)
     if report.pending:
         # Raising fails the tick, so Dagster offers this run to the sensor again on the next tick.
         raise RuntimeError(f"run-failure alert not delivered: {', '.join(i.last_error for i in report.pending)}")

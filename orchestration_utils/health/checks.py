@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from orchestration_utils.health.config import TableConfig
-from orchestration_utils.warehouse.base import Field, Job, TableMeta
+from orchestration_utils.warehouse.base import PARTITION_ID_FORMAT, Field, Job, TableMeta
 
 TIB = 1024**4
 _TOP = 20  # breakdowns and samples keep the largest entries; the totals keep everything
@@ -106,7 +106,6 @@ def check_row_count(table: TableConfig, meta: TableMeta, partitions: Mapping[str
 
 
 _STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
-_ID_FORMAT = {"hour": "%Y%m%d%H", "day": "%Y%m%d", "month": "%Y%m"}
 
 
 def partition_window(granularity: str, lookback_days: int, now: datetime) -> tuple[datetime, datetime, list[str]]:
@@ -119,7 +118,7 @@ def partition_window(granularity: str, lookback_days: int, now: datetime) -> tup
         cursor = (now - timedelta(days=lookback_days)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         since, ids = cursor, []
         while cursor < until:
-            ids.append(cursor.strftime(_ID_FORMAT["month"]))
+            ids.append(cursor.strftime(PARTITION_ID_FORMAT["month"]))
             cursor = (cursor + timedelta(days=32)).replace(day=1)
         return since, until, ids
     until = now.replace(minute=0, second=0, microsecond=0)
@@ -128,7 +127,7 @@ def partition_window(granularity: str, lookback_days: int, now: datetime) -> tup
     since = until - timedelta(days=lookback_days)
     step = _STEP[granularity]
     count = int((until - since) / step)
-    return since, until, [(since + i * step).strftime(_ID_FORMAT[granularity]) for i in range(count)]
+    return since, until, [(since + i * step).strftime(PARTITION_ID_FORMAT[granularity]) for i in range(count)]
 
 
 def check_partitions(table: TableConfig, granularity: str, expected: Sequence[str], counts: Mapping[str, int]) -> CheckResult:
@@ -242,9 +241,13 @@ def check_failed_jobs(jobs: Sequence[Job] | None, runs: Sequence[FailedRun] | No
     return CheckResult("warehouse", "failed_jobs", Status.PASS, f"no failed {scope} in {lookback_hours:g}h", figures, True)
 
 
+def bytes_to_usd(bytes_billed: int, usd_per_tib: float) -> float:
+    return round(bytes_billed / TIB * usd_per_tib, 6)
+
+
 def cost_breakdown(jobs: Sequence[Job], usd_per_tib: float) -> dict[str, object]:
     def usd(bytes_billed: int) -> float:
-        return round(bytes_billed / TIB * usd_per_tib, 6)
+        return bytes_to_usd(bytes_billed, usd_per_tib)
 
     by_user: dict[str, int] = defaultdict(int)
     by_table: dict[str, int] = defaultdict(int)

@@ -13,6 +13,7 @@ from orchestration_utils.health.config import ExpectedField, HealthConfig, Table
 from orchestration_utils.project.model import Project
 from orchestration_utils.warehouse.base import (
     Field,
+    Job,
     LatestRequest,
     PartitionRequest,
     TableMeta,
@@ -60,23 +61,20 @@ def run_health_checks(
     now: datetime,
     expectations: Mapping[str, Expectation] | None = None,
     failed_runs: Callable[[datetime], Sequence[FailedRun]] | None = None,
-    tables: Sequence[TableConfig] | None = None,
-    job_checks: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[CheckResult]:
-    """All configured checks (or those of `tables`), in config order, tables first."""
+    """All configured checks, in config order, tables first."""
     expectations = expectations or {}
-    selected = list(config.tables if tables is None else tables)
     by_dataset: dict[tuple[str, str], list[TableConfig]] = defaultdict(list)
-    for table in selected:
+    for table in config.tables:
         by_dataset[table.ref.dataset_key].append(table)
     results: dict[str, list[CheckResult]] = {}
     for number, (dataset, members) in enumerate(sorted(by_dataset.items()), 1):
         if progress:
             progress(f"dataset {number}/{len(by_dataset)} {'.'.join(dataset)}: {len(members)} tables")
         results.update(_dataset_checks(dataset, members, warehouse, now, expectations))
-    ordered = [r for table in selected for r in results[table.table_id]]
-    if job_checks and (config.check_failures or config.check_costs):
+    ordered = [r for table in config.tables for r in results[table.table_id]]
+    if config.check_failures or config.check_costs:
         ordered += _job_checks(config, warehouse, now, failed_runs)
     return ordered
 
@@ -96,16 +94,16 @@ def _dataset_checks(
         meta = metas[table.ref.table]
         if isinstance(meta, WarehouseError):
             continue
+        partition_column = table.partition_column or meta.partition_column
         if "freshness" in wanted[table.table_id] and table.timestamp_column:
             latest_requests.append(LatestRequest(
-                meta, table.timestamp_column, checks.freshness_window_start(table, now),
-                table.partition_column or meta.partition_column,
+                meta, table.timestamp_column, checks.freshness_window_start(table, now), partition_column,
             ))
-        if {"row_count", "partitions"} & set(wanted[table.table_id]) and (table.partition_column or meta.partition_column):
+        if {"row_count", "partitions"} & set(wanted[table.table_id]) and partition_column:
             granularity = meta.partition_granularity or table.partition_granularity
             since, until, ids = checks.partition_window(granularity, table.lookback_days, now)
             spines[table.table_id] = (granularity, ids)
-            partition_requests.append(PartitionRequest(meta, table.partition_column or meta.partition_column, granularity, since, until))
+            partition_requests.append(PartitionRequest(meta, partition_column, granularity, since, until))
     latest = warehouse.latest(dataset, latest_requests) if latest_requests else {}
     partitions = warehouse.partition_counts(dataset, partition_requests) if partition_requests else {}
 
@@ -173,24 +171,27 @@ def _job_checks(
         jobs = None
     else:
         failure = None
+
+    def recent(since: datetime) -> list[Job] | None:
+        return None if jobs is None else [j for j in jobs if j.created is None or j.created >= since]
+
     results = []
     if config.check_failures:
         since = now - timedelta(hours=config.failure_lookback_hours)
         if failure:
             results.append(error_result("warehouse", "failed_jobs", failure, True))
         else:
-            recent = None if jobs is None else [j for j in jobs if j.created is None or j.created >= since]
             try:
                 runs = failed_runs(since) if failed_runs else None
             except Exception as exc:  # noqa: BLE001 -- the Dagster instance is another system; its failure is this check's
                 results.append(error_result("warehouse", "failed_jobs", f"Dagster run history: {exc}", True))
             else:
-                results.append(checks.check_failed_jobs(recent, runs, config.failure_lookback_hours))
+                results.append(checks.check_failed_jobs(recent(since), runs, config.failure_lookback_hours))
     if config.check_costs:
         since = now - timedelta(hours=config.cost_lookback_hours)
         if failure:
             results.append(error_result("warehouse", "cost", failure))
         else:
-            recent = None if jobs is None else [j for j in jobs if j.created is None or j.created >= since]
-            results.append(checks.check_cost(recent, config.usd_per_tib, config.cost_threshold_usd, config.cost_lookback_hours))
+            results.append(checks.check_cost(recent(since), config.usd_per_tib, config.cost_threshold_usd,
+                                             config.cost_lookback_hours))
     return results

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from orchestration_utils.health.checks import CheckResult, Status
+from orchestration_utils.health.checks import CheckResult, Status, bytes_to_usd
 from orchestration_utils.warehouse.base import Usage
 
 _WEIGHT = {Status.PASS: 1.0, Status.WARN: 0.5, Status.FAIL: 0.0, Status.ERROR: 0.0}
@@ -44,7 +44,7 @@ def build_report(results: Sequence[CheckResult], now: datetime, warehouse_url: s
             "queries": usage.queries,
             "metadata_calls": usage.metadata_calls,
             "bytes_billed": usage.bytes_billed,
-            "cost_usd": round(usage.bytes_billed / 1024**4 * usd_per_tib, 6),
+            "cost_usd": bytes_to_usd(usage.bytes_billed, usd_per_tib),
         },
     }
 

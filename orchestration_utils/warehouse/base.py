@@ -19,10 +19,12 @@ T = TypeVar("T")
 # BigQuery's rules, which DuckDB's catalog.schema.table also fits: a project id may carry a
 # domain prefix (`example.com:proj`); a dataset is letters, digits, underscores; a table
 # may add hyphens (and, in BigQuery, unicode letters).
-_PROJECT = r"(?:[a-z][a-z0-9.-]*:)?[A-Za-z][A-Za-z0-9_-]{0,62}"
+PROJECT_PATTERN = r"(?:[a-z][a-z0-9.-]*:)?[A-Za-z][A-Za-z0-9_-]{0,62}"
 _DATASET = r"[A-Za-z0-9_]{1,1024}"
 _TABLE = r"[\w-]{1,1024}"
-_TABLE_ID = re.compile(rf"({_PROJECT})\.({_DATASET})\.({_TABLE})")
+_TABLE_ID = re.compile(rf"({PROJECT_PATTERN})\.({_DATASET})\.({_TABLE})")
+# BigQuery's partition ids by granularity; DuckDB's grouped counts and the date spine use the same.
+PARTITION_ID_FORMAT = {"hour": "%Y%m%d%H", "day": "%Y%m%d", "month": "%Y%m", "year": "%Y"}
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,299}")
 
 
@@ -85,7 +87,6 @@ class TableMeta:
     modified: datetime | None  # None where the warehouse keeps no modification time (DuckDB, views)
     partition_column: str | None = None
     partition_granularity: str | None = None  # hour | day | month | year
-    require_partition_filter: bool = False
     streaming_rows: int = 0
     streaming_oldest: datetime | None = None
 

@@ -14,6 +14,7 @@ from google.auth import exceptions as auth_exc
 from google.cloud import bigquery
 
 from orchestration_utils.warehouse.base import (
+    PARTITION_ID_FORMAT,
     Job,
     LatestRequest,
     PartitionRequest,
@@ -25,9 +26,9 @@ from orchestration_utils.warehouse.base import (
     with_retries,
 )
 from orchestration_utils.warehouse.types import bigquery_field
+from orchestration_utils.warehouse.url import WarehouseUrl
 
 _GRANULARITY = {"HOUR": "hour", "DAY": "day", "MONTH": "month", "YEAR": "year"}
-_PARTITION_ID = {"hour": "%Y%m%d%H", "day": "%Y%m%d", "month": "%Y%m", "year": "%Y"}
 _PARAM_TYPE = {"DATE": "DATE", "DATETIME": "DATETIME", "TIMESTAMP": "TIMESTAMP"}
 # INFORMATION_SCHEMA.PARTITIONS answers for at most 1,000 tables per query.
 _PARTITIONS_BATCH = 1000
@@ -78,6 +79,14 @@ def _call(fn: Callable[[], object]):
     return with_retries(attempt)
 
 
+def emulator_client(project: str, location: str, endpoint: str) -> bigquery.Client:
+    """A client for a BigQuery emulator: its endpoint, anonymous credentials, no Google auth at all."""
+    from google.auth.credentials import AnonymousCredentials
+
+    return bigquery.Client(project=project, location=location, credentials=AnonymousCredentials(),
+                           client_options={"api_endpoint": endpoint})
+
+
 def _param(name: str, column_type: str | None, value: datetime) -> bigquery.ScalarQueryParameter:
     kind = _PARAM_TYPE.get(column_type or "TIMESTAMP", "TIMESTAMP")
     value = value.astimezone(UTC)
@@ -102,7 +111,7 @@ class BigQueryWarehouse:
         self.project = project
         self.location = location
         self.endpoint = endpoint
-        self.url = f"bigquery://{project}?location={location}" + (f"&endpoint={endpoint}" if endpoint else "")
+        self.url = str(WarehouseUrl("bigquery", project=project, location=location, endpoint=endpoint))
         self.max_bytes_billed = max_bytes_billed
         self.timeout_seconds = timeout_seconds
         self.usage = Usage()
@@ -111,15 +120,8 @@ class BigQueryWarehouse:
     @property
     def client(self) -> bigquery.Client:
         if self._client is None:
-            if self.endpoint:  # an emulator: no Google auth at all
-                from google.auth.credentials import AnonymousCredentials
-
-                self._client = bigquery.Client(
-                    project=self.project,
-                    location=self.location,
-                    credentials=AnonymousCredentials(),
-                    client_options={"api_endpoint": self.endpoint},
-                )
+            if self.endpoint:
+                self._client = emulator_client(self.project, self.location, self.endpoint)
             else:
                 self._client = _call(lambda: bigquery.Client(project=self.project, location=self.location))
         return self._client
@@ -211,8 +213,8 @@ class BigQueryWarehouse:
             if partition_id in (None, "__UNPARTITIONED__", "__NULL__"):
                 continue
             request = by_table[table]
-            low = request.since.astimezone(UTC).strftime(_PARTITION_ID[request.granularity])
-            high = request.until.astimezone(UTC).strftime(_PARTITION_ID[request.granularity])
+            low = request.since.astimezone(UTC).strftime(PARTITION_ID_FORMAT[request.granularity])
+            high = request.until.astimezone(UTC).strftime(PARTITION_ID_FORMAT[request.granularity])
             if low <= partition_id < high:
                 counts[table][partition_id] = int(total_rows or 0)
         return counts
@@ -268,7 +270,6 @@ def _table_meta(ref: TableRef, table: bigquery.Table) -> TableMeta:
         modified=table.modified,
         partition_column=partition_column,
         partition_granularity=granularity,
-        require_partition_filter=bool(table.require_partition_filter),
         streaming_rows=int(buffer.estimated_rows or 0) if buffer else 0,
         streaming_oldest=buffer.oldest_entry_time if buffer else None,
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration_utils.warehouse.base import (
+    PARTITION_ID_FORMAT,
     LatestRequest,
     PartitionRequest,
     TableMeta,
@@ -20,8 +21,7 @@ from orchestration_utils.warehouse.base import (
     with_retries,
 )
 from orchestration_utils.warehouse.types import parse_duckdb_type
-
-_STRFTIME = {"hour": "%Y%m%d%H", "day": "%Y%m%d", "month": "%Y%m", "year": "%Y"}
+from orchestration_utils.warehouse.url import WarehouseUrl
 
 
 def quote(identifier: str) -> str:
@@ -36,7 +36,7 @@ def _naive_utc(value: datetime) -> datetime:
 class DuckDBWarehouse:
     def __init__(self, path: Path, timeout_seconds: float = 60.0):
         self.path = Path(path)
-        self.url = f"duckdb://{self.path}"
+        self.url = str(WarehouseUrl("duckdb", path=self.path))
         self.catalog = self.path.stem
         self.usage = Usage()
         self.timeout_seconds = timeout_seconds
@@ -148,7 +148,7 @@ class DuckDBWarehouse:
                 column = quote(request.column)
                 parts.append(
                     f"SELECT ? AS t, strftime(date_trunc('{request.granularity}', {column}), "
-                    f"'{_STRFTIME[request.granularity]}') AS p, count(*) "
+                    f"'{PARTITION_ID_FORMAT[request.granularity]}') AS p, count(*) "
                     f"FROM {self._table(dataset, table)} WHERE {column} >= ? AND {column} < ? GROUP BY 1, 2"
                 )
                 params += [table, _naive_utc(request.since), _naive_utc(request.until)]

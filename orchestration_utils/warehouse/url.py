@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from orchestration_utils.warehouse.base import Warehouse
+from orchestration_utils.warehouse.base import PROJECT_PATTERN, Warehouse
 
 _LOCATION = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
-_PROJECT = re.compile(r"(?:[a-z][a-z0-9.-]*:)?[A-Za-z][A-Za-z0-9_-]{0,62}")
+_PROJECT = re.compile(PROJECT_PATTERN)
 
 
 @dataclass(frozen=True)
