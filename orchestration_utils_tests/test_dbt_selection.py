@@ -68,7 +68,9 @@ def _listed(argv: list[str], target: Path) -> set[str]:
 
 def test_each_group_builds_exactly_its_nodes(recorded, tmp_path):
     groups, argv = recorded
-    assert set(groups) == {"dbt_unpartitioned", "dbt_daily_partitioned", "dbt_hourly_partitioned"}
+    # demo: fct_orders is daily-partitioned, fct_events hourly-partitioned and scheduled hourly
+    assert {"dbt_raw_daily", "dbt_staging_daily", "dbt_marts_daily", "dbt_marts_daily_by_day",
+            "dbt_marts_hourly_by_hour"} <= set(groups)
     seen: set[str] = set()
     for name, assets_def in groups.items():
         expected = {spec.metadata["dagster_dbt/unique_id"] for spec in assets_def.specs}
@@ -76,4 +78,5 @@ def test_each_group_builds_exactly_its_nodes(recorded, tmp_path):
         assert not seen & expected
         seen |= expected
     assert "model.shop.fct_orders" in seen and "seed.shop.raw_orders" in seen
-    assert "--vars" in argv["dbt_daily_partitioned"]  # the partition window reaches dbt
+    assert "--vars" in argv["dbt_marts_daily_by_day"]  # the partition window reaches dbt
+    assert "--vars" not in argv["dbt_marts_daily"]

@@ -1,5 +1,5 @@
-"""The dbt project as Dagster assets: dagster-dbt with our translator, one `@dbt_assets` per
-partitions definition (a run may only target assets that share one)."""
+"""The dbt project as Dagster assets: dagster-dbt with our translator, one `@dbt_assets` per op
+group (op_groups.py)."""
 
 
 import functools
@@ -20,33 +20,33 @@ from dagster_dbt import (
 )
 from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY as UNIQUE_ID
 
-from orchestration_utils.dagster_defs import policy
-from orchestration_utils.dagster_defs.partitions import partitions_def
+from orchestration_utils.dagster_defs.op_groups import OpGroup, op_groups
+from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
 from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
 from orchestration_utils.project.dbt_manifest import project_from_manifest, read_manifest
-from orchestration_utils.project.model import Node, Project
+from orchestration_utils.project.model import Project
 from orchestration_utils.settings import Settings
 
-_ADVERB = {"hour": "hourly", "day": "daily", "month": "monthly"}
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 
 class ProjectDbtTranslator(DagsterDbtTranslator):
     """dagster-dbt's spec, plus what our project model reads from `meta`."""
 
-    def __init__(self, project: Project, default_schedule: str):
+    def __init__(self, project: Project, manifest: Mapping[str, Any], default_schedule: str):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
         self.nodes = project.nodes
+        self._manifest = manifest
         self._default_schedule = default_schedule
         self._specs: dict[str, dg.AssetSpec] = {}
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
-        # dagster-dbt memoizes its own spec but calls this override again for every dependent
-        # node; build ours once per node.
-        if unique_id in self._specs:
-            return self._specs[unique_id]
-        self._specs[unique_id] = spec = self._build_spec(manifest, unique_id, project)
-        return spec
+        # Each `@dbt_assets` reads a view of the manifest (manifest_view), but a node's spec
+        # comes from the whole one, built once: dagster-dbt memoizes its own spec per manifest
+        # and calls this override again for every dependent node.
+        if unique_id not in self._specs:
+            self._specs[unique_id] = self._build_spec(self._manifest, unique_id, project)
+        return self._specs[unique_id]
 
     def _build_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
@@ -92,37 +92,15 @@ def _drop_sources_of_produced_relations(manifest: dict[str, Any]) -> None:
             props["depends_on"]["nodes"] = kept
 
 
-# Marks partitioned nodes in the in-memory manifest dagster-dbt reads, so each `@dbt_assets` selects
-# its group with one term: dbt's selector scans the whole graph once per term, and naming 588
-# nodes one by one made a 5,000-model location load in 133 s. The marker exists only in memory,
-# so at run time the real project is told which nodes to build by name (see `_dbt_assets`).
-_MARK = "orchestration_utils_partitioned"
-
-
 def build_dbt_assets(manifest_path: Path, default_schedule: str) -> list[dg.AssetsDefinition]:
-    """One `@dbt_assets` for the unpartitioned nodes and one per partitions definition."""
+    """One `@dbt_assets` per op group (layer, schedule and partitions; see op_groups)."""
     manifest = read_manifest(manifest_path)
     project = project_from_manifest(manifest, manifest_path)  # validates, with one-line errors
     manifest = patch_for_dagster_dbt(manifest)
-    translator = ProjectDbtTranslator(project, default_schedule)
-    by_spec: dict[tuple[str, str] | None, list[Node]] = defaultdict(list)
-    for node in project.runnable():
-        by_spec[policy.partition_spec(node)].append(node)
-    groups = {spec: f"dbt_{_ADVERB[spec[0]]}_partitioned" for spec in sorted(s for s in by_spec if s)}
-    for spec, name in groups.items():
-        for node in by_spec[spec]:
-            _mark(manifest["nodes"][node.unique_id], _MARK, f"{_MARK}_{name}")
-    partitioned = [n for spec in groups for n in by_spec[spec]]
-    assets = [_dbt_assets(manifest, translator, name="dbt_unpartitioned", spec=None, select="fqn:*",
-                          exclude=f"tag:{_MARK}", runtime_exclude=[n.dbt_selector for n in partitioned])]
-    assets += [_dbt_assets(manifest, translator, name=name, spec=spec, select=f"tag:{_MARK}_{name}", exclude="",
-                           runtime_exclude=[]) for spec, name in groups.items()]
-    return assets
-
-
-def _mark(props: dict[str, Any], *tags: str) -> None:
-    props["tags"] = [*props["tags"], *tags]
-    props["config"]["tags"] = [*(props["config"].get("tags") or ()), *tags]
+    translator = ProjectDbtTranslator(project, manifest, default_schedule)
+    tests = tests_by_parent(manifest)
+    groups = op_groups(project.runnable(), prefix="dbt", default_schedule=default_schedule)
+    return [_dbt_assets(manifest, translator, group, tests) for group in groups]
 
 
 @functools.cache
@@ -140,36 +118,89 @@ def load_dbt_defs(settings: Settings) -> dg.Definitions:
     )
 
 
-def _dbt_assets(manifest: dict[str, Any], translator: "ProjectDbtTranslator", *, name: str,
-                spec: tuple[str, str] | None, select: str, exclude: str,
-                runtime_exclude: list[str]) -> dg.AssetsDefinition:
-    selectors = {uid: project_node.dbt_selector for uid, project_node in translator.nodes.items()}
+# Each group is selected with one `tag:` term that exists only in the in-memory manifest
+# dagster-dbt reads: dbt's selector scans the graph once per term, and naming 588 nodes one by
+# one made a 5,000-model location load in 133 s. So at run time the real project is told which
+# nodes to build by name.
+_MARK = "orchestration_utils_op"
+
+
+def _dbt_assets(manifest: dict[str, Any], translator: "ProjectDbtTranslator", group: OpGroup,
+                tests: Mapping[str, list[str]]) -> dg.AssetsDefinition:
+    mark = f"{_MARK}_{group.name}"
+    for node in group.members:
+        props = manifest["nodes"][node.unique_id]
+        props["tags"] = [*props["tags"], mark]
+        props["config"]["tags"] = [*(props["config"].get("tags") or ()), mark]
+    selectors = {node.unique_id: node.dbt_selector for node in group.members}
 
     @dbt_assets(
-        manifest=manifest,
-        select=select,
-        exclude=exclude,
-        name=name,
-        partitions_def=partitions_def(*spec) if spec else None,
+        manifest=manifest_view(manifest, set(selectors), tests),
+        select=f"tag:{mark}",
+        name=group.name,
+        partitions_def=partitions_def(*group.partition_spec) if group.partition_spec else None,
+        # What dagster-dbt gives time-partitioned groups, on all: a layer job that mixes both
+        # backfills a range in one run (one dbt build, the window as vars) instead of one run
+        # per partition, each rebuilding the unpartitioned models.
+        backfill_policy=dg.BackfillPolicy.single_run(),
         dagster_dbt_translator=translator,
     )
     def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         args = ["build"]
-        if spec:
-            # dagster-dbt passes this definition's `tag:` selection, which matches nothing in the
-            # real project; dbt unions repeated --select, so naming the selected nodes completes it.
-            specs = context.assets_def.specs_by_key
-            named = sorted(selectors[specs[key].metadata[UNIQUE_ID]] for key in context.selected_asset_keys)
-            if named:  # a run of checks alone selects no node
-                args += ["--select", " ".join(named)]
-        if runtime_exclude:  # likewise for the unpartitioned group's `tag:` exclusion
-            args += ["--exclude", " ".join(runtime_exclude)]
-        if context.has_partition_key:
-            window = context.partition_time_window
+        # dagster-dbt passes this group's `tag:` selection, which matches nothing in the real
+        # project; dbt unions repeated --select, so naming the selected nodes completes it.
+        specs = context.assets_def.specs_by_key
+        named = sorted(selectors[specs[key].metadata[UNIQUE_ID]] for key in context.selected_asset_keys)
+        if named:  # a run of checks alone selects no node
+            args += ["--select", " ".join(named)]
+        window = run_window(context)
+        if window:
             args += ["--vars", json.dumps({"min_date": window.start.isoformat(), "max_date": window.end.isoformat()})]
         yield from dbt.cli(args, context=context).stream()
 
     return _assets
+
+
+_GRAPH_SECTIONS = ("nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries",
+                   "unit_tests", "functions")
+
+
+def tests_by_parent(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Data and unit tests by the nodes they read (not every manifest has a `child_map`)."""
+    tests: dict[str, list[str]] = defaultdict(list)
+    for section in ("nodes", "unit_tests"):
+        for uid, props in (manifest.get(section) or {}).items():
+            if props.get("resource_type") in ("test", "unit_test"):
+                for parent in (props.get("depends_on") or {}).get("nodes") or ():
+                    tests[parent].append(uid)
+    return tests
+
+
+def manifest_view(manifest: dict[str, Any], members: set[str], tests: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The part of the manifest one group's `@dbt_assets` reads: its members, the tests on them,
+    and what those read (through ephemeral models). dagster-dbt builds dbt's selection graph per
+    `@dbt_assets`; on the whole manifest that cost each group as much as the whole project."""
+    nodes = manifest["nodes"]
+    keep = set(members)
+    keep.update(test for uid in members for test in tests.get(uid, ()))
+    queue = list(keep)
+    while queue:
+        uid = queue.pop()
+        props = nodes.get(uid) or (manifest.get("unit_tests") or {}).get(uid) or {}
+        for parent in (props.get("depends_on") or {}).get("nodes") or ():
+            if parent not in keep:
+                keep.add(parent)
+                if (nodes.get(parent) or {}).get("config", {}).get("materialized") == "ephemeral":
+                    queue.append(parent)
+    view = {k: v for k, v in manifest.items() if k not in _GRAPH_SECTIONS}
+    for section in _GRAPH_SECTIONS:
+        if section in manifest:
+            whole = manifest[section] or {}
+            view[section] = {uid: whole[uid] for uid in keep if uid in whole}
+    for graph_map in ("child_map", "parent_map"):
+        if graph_map in manifest:
+            view[graph_map] = {uid: [n for n in manifest[graph_map].get(uid, ()) if n in keep] for uid in keep}
+    return view
 
 
 def ensure_manifest(settings: Settings) -> Path:

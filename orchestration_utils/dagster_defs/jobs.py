@@ -1,5 +1,6 @@
-"""Jobs a user launches by hand: one per layer and partitions definition (a run may only
-target assets sharing one)."""
+"""Jobs a user launches by hand: one per layer. A run may target one partitions definition:
+unpartitioned assets join the layer's partitioned job (built whole in each partition's run)
+unless the layer holds two definitions, when each gets its own job."""
 
 from __future__ import annotations
 
@@ -21,19 +22,20 @@ def executable_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
     ]
 
 
-def build_jobs(defs: dg.Definitions) -> dg.Definitions:
-    by_layer: dict[tuple[str, str], list[dg.AssetKey]] = defaultdict(list)
-    specs = executable_specs(defs)
+def split_by_partitions(name: str, specs: list[dg.AssetSpec]) -> dict[str, list[dg.AssetSpec]]:
+    """Job name -> its specs: `name` alone when the specs share at most one partitions
+    definition, else `name` for the unpartitioned and `name_<daily|...>` per definition."""
+    if len({s.partitions_def for s in specs} - {None}) <= 1:
+        return {name: specs}
     names = partitions_names(specs)
+    jobs: dict[str, list[dg.AssetSpec]] = defaultdict(list)
     for spec in specs:
-        by_layer[(spec.group_name or "default", names[spec.partitions_def])].append(spec.key)
-    # Few jobs on purpose: Dagster resolves every job while a location loads (#16129).
-    jobs = [
-        dg.define_asset_job(_layer_job_name(layer, part), selection=keys,
-                            description=f"Materialize the {layer} layer ({part}).")
-        for (layer, part), keys in sorted(by_layer.items())
-    ]
-    return dg.Definitions(jobs=jobs)
+        jobs[name if spec.partitions_def is None else f"{name}_{names[spec.partitions_def]}"].append(spec)
+    return dict(jobs)
+
+
+def job_partitions(specs: list[dg.AssetSpec]) -> dg.PartitionsDefinition | None:
+    return next((s.partitions_def for s in specs if s.partitions_def is not None), None)
 
 
 def partitions_names(specs: list[dg.AssetSpec]) -> dict[dg.PartitionsDefinition | None, str]:
@@ -48,30 +50,37 @@ def partitions_names(specs: list[dg.AssetSpec]) -> dict[dg.PartitionsDefinition 
     }
 
 
-def _layer_job_name(layer: str, partitions: str) -> str:
-    return f"{layer}_layer" + ("" if partitions == "unpartitioned" else f"_{partitions}")
+def layer_jobs(defs: dg.Definitions) -> dict[str, list[dg.AssetSpec]]:
+    by_layer: dict[str, list[dg.AssetSpec]] = defaultdict(list)
+    for spec in executable_specs(defs):
+        by_layer[spec.group_name or "default"].append(spec)
+    return {job: specs for layer, members in sorted(by_layer.items())
+            for job, specs in split_by_partitions(f"{layer}_layer", members).items()}
+
+
+def build_jobs(defs: dg.Definitions) -> dg.Definitions:
+    # Few jobs on purpose: Dagster resolves every job while a location loads (#16129).
+    return dg.Definitions(jobs=[
+        dg.define_asset_job(name, selection=[s.key for s in specs],
+                            description=f"Materialize the {specs[0].group_name or 'default'} layer.")
+        for name, specs in layer_jobs(defs).items()
+    ])
 
 
 def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDefinition | None]]:
     """The layer jobs in an order that builds every upstream before its downstream, so running
     them one after another materializes the whole project (partitioned or not)."""
-    group_of: dict[dg.AssetKey, str] = {}
-    partitions: dict[str, dg.PartitionsDefinition | None] = {}
-    specs = executable_specs(defs)
-    names = partitions_names(specs)
-    for spec in specs:
-        job = _layer_job_name(spec.group_name or "default", names[spec.partitions_def])
-        group_of[spec.key] = job
-        partitions[job] = spec.partitions_def
-    upstream: dict[str, set[str]] = {job: set() for job in partitions}
-    for spec in specs:
-        for dep in spec.deps:
-            if dep.asset_key in group_of and group_of[dep.asset_key] != group_of[spec.key]:
-                upstream[group_of[spec.key]].add(group_of[dep.asset_key])
+    jobs = layer_jobs(defs)
+    job_of = {spec.key: job for job, specs in jobs.items() for spec in specs}
+    upstream: dict[str, set[str]] = {job: set() for job in jobs}
+    for job, specs in jobs.items():
+        for spec in specs:
+            upstream[job].update(job_of[d.asset_key] for d in spec.deps
+                                 if d.asset_key in job_of and job_of[d.asset_key] != job)
     ordered: list[str] = []
     while len(ordered) < len(upstream):
         ready = sorted(j for j, ups in upstream.items() if j not in ordered and ups <= set(ordered))
         if not ready:
             raise ValueError(f"layer jobs depend on each other in a cycle: {sorted(set(upstream) - set(ordered))}")
         ordered.append(ready[0])
-    return [(job, partitions[job]) for job in ordered]
+    return [(job, job_partitions(jobs[job])) for job in ordered]

@@ -27,3 +27,13 @@ def partitions_def(granularity: str, start: str) -> dg.TimeWindowPartitionsDefin
     if granularity == "month":
         return dg.MonthlyPartitionsDefinition(start_date=start)
     raise ValueError(f"no partitions for granularity {granularity!r}")
+
+
+def run_window(context: dg.AssetExecutionContext) -> dg.TimeWindow | None:
+    """The run's partition window (one key, or a backfill range in one run) for a partitioned
+    op; an unpartitioned op in a partitioned run (a layer job mixing both) builds whole."""
+    if context.assets_def.partitions_def is None:
+        return None
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return None
+    return context.partition_time_window

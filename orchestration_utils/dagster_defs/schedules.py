@@ -1,4 +1,5 @@
-"""Schedules per schedule value (and partitions definition), and the automation sensor.
+"""Schedules per schedule value (split by partitions definition as jobs are), and the
+automation sensor.
 
 Both ship STOPPED: turn on the schedules for plain cron runs, or the automation sensor to let
 each asset's `on_cron` condition decide; running both would materialize twice."""
@@ -7,7 +8,11 @@ from collections import defaultdict
 
 import dagster as dg
 
-from orchestration_utils.dagster_defs.jobs import executable_specs, partitions_names
+from orchestration_utils.dagster_defs.jobs import (
+    executable_specs,
+    job_partitions,
+    split_by_partitions,
+)
 from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY
 from orchestration_utils.project.schedule import schedule_slug
 
@@ -15,18 +20,17 @@ _SLUG_BY_CRON = {"0 * * * *": "hourly", "0 0 * * *": "daily", "0 0 * * 0": "week
 
 
 def build_schedules(defs: dg.Definitions) -> dg.Definitions:
-    specs = [s for s in executable_specs(defs) if SCHEDULE_METADATA_KEY in s.metadata]
-    names = partitions_names(specs)
-    groups: dict[tuple[str, str], list[dg.AssetSpec]] = defaultdict(list)
-    for spec in specs:
-        groups[(spec.metadata[SCHEDULE_METADATA_KEY], names[spec.partitions_def])].append(spec)
+    by_cron: dict[str, list[dg.AssetSpec]] = defaultdict(list)
+    for spec in executable_specs(defs):
+        if SCHEDULE_METADATA_KEY in spec.metadata:
+            by_cron[str(spec.metadata[SCHEDULE_METADATA_KEY])].append(spec)
     schedules = []
-    for (cron, part), members in sorted(groups.items()):
+    for cron, specs in sorted(by_cron.items()):
         slug = _SLUG_BY_CRON.get(cron) or schedule_slug(cron)
-        name = f"{slug}_assets" + ("" if part == "unpartitioned" else f"_{part}")
-        job = dg.define_asset_job(f"{name}_job", selection=[s.key for s in members],
-                                  description=f"Assets whose schedule is `{cron}` ({part}).")
-        schedules.append(_schedule(f"{name}_schedule", job, cron, members[0].partitions_def))
+        for name, members in split_by_partitions(f"{slug}_assets", specs).items():
+            job = dg.define_asset_job(f"{name}_job", selection=[s.key for s in members],
+                                      description=f"Assets whose schedule is `{cron}`.")
+            schedules.append(_schedule(f"{name}_schedule", job, cron, job_partitions(members)))
     sensor = dg.AutomationConditionSensorDefinition(
         "project_automation_sensor", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.STOPPED,
         description="Evaluates each asset's on_cron automation condition (from its schedule metadata).",

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration_utils.dagster_defs import policy
-from orchestration_utils.dagster_defs.partitions import partitions_def, partitions_slug
+from orchestration_utils.dagster_defs.partitions import partitions_def, partitions_slug, run_window
 from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
 from orchestration_utils.project.model import Node, Project
 from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
@@ -76,10 +76,11 @@ def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
 
 
 def _sqlmesh_assets(project_dir: Path, name: str, specs, check_specs, model_of) -> dg.AssetsDefinition:
-    @dg.multi_asset(name=name, specs=specs, check_specs=check_specs, can_subset=True)
+    @dg.multi_asset(name=name, specs=specs, check_specs=check_specs, can_subset=True,
+                    backfill_policy=dg.BackfillPolicy.single_run())  # as the dbt groups (dbt.py)
     def _assets(context: dg.AssetExecutionContext):
         models = sorted(model_of[k] for k in context.selected_asset_keys)
-        window = context.partition_time_window if context.has_partition_key else None
+        window = run_window(context)
         run_sqlmesh(project_dir, models, window)
         for key in (k for k in model_of if k in context.selected_asset_keys):  # topological
             yield dg.MaterializeResult(asset_key=key, metadata={"sqlmesh/model": model_of[key]})
