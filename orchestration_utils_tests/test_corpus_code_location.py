@@ -51,3 +51,19 @@ def test_code_location_loads(manifest, monkeypatch):
     keys = {s.key for s in definitions.resolve_all_asset_specs()}
     runnable = [n for n in project.runnable() if n.materialization != "ephemeral"]
     assert len(keys) >= len(runnable)
+
+    # One @dbt_assets over the whole manifest: the op groups, each reading a slice of the
+    # manifest, lose no asset, dependency or dbt test.
+    from dagster_dbt import dbt_assets
+
+    from orchestration_utils.dagster_defs.dbt import patch_for_dagster_dbt
+    from orchestration_utils.project.dbt_manifest import read_manifest
+
+    @dbt_assets(manifest=patch_for_dagster_dbt(read_manifest(manifest)))
+    def whole(context): ...
+
+    plain = {s.key: s for s in dg.Definitions(assets=[whole]).resolve_all_asset_specs()}
+    ours = {s.key: s for s in definitions.resolve_all_asset_specs()}
+    assert {k: {d.asset_key for d in plain[k].deps} for k in whole.keys} == {
+        k: {d.asset_key for d in ours[k].deps} for k in whole.keys}
+    assert set(whole.check_keys) <= set(definitions.resolve_asset_graph().asset_check_keys)

@@ -6,17 +6,25 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 BIN = Path(sys.executable).parent
 
 
-def test_demo_materializes_every_asset_into_duckdb(tmp_path):
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("demo")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATION_UTILS_", "DBT_"))}
     env.pop("DAGSTER_HOME", None)
     env["ORCHESTRATION_UTILS_HOME"] = str(tmp_path / "home")
     result = subprocess.run(
         [str(BIN / "orchestration-utils-demo")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
     )
+    return tmp_path, env, result
+
+
+def test_demo_materializes_every_asset_into_duckdb(demo):
+    tmp_path, _, result = demo
     assert result.returncode == 0, result.stderr[-3000:]
     assert "demo assets materialized: 28/28" in result.stdout  # 21 dbt, 7 SQLMesh
     warehouse = tmp_path / "home" / "warehouse" / "shop.duckdb"
@@ -35,3 +43,34 @@ def test_demo_materializes_every_asset_into_duckdb(tmp_path):
     assert (artifacts / "sla" / "sla-report.md").read_text().startswith("# SLA report")
     with duckdb.connect(str(tmp_path / "home" / "warehouse" / "shop_sqlmesh.duckdb"), read_only=True) as con:
         assert con.execute("select sum(order_count) from shop_marts.fct_orders_daily").fetchone()[0] == 40
+
+
+# In the demo the daily schedule's job holds day-partitioned models (dbt fct_orders, SQLMesh
+# fct_orders_daily) beside unpartitioned ones: one run for one day builds both kinds.
+MIXED_RUN = """
+import sys
+import dagster as dg
+from orchestration_utils.definitions import defs
+d = defs()
+job = d.resolve_job_def("daily_assets_job")
+day = job.partitions_def.get_last_partition_key()
+with dg.DagsterInstance.get() as instance:
+    result = job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
+    done = {m.asset_key.to_user_string(): m.partition for m in
+            (ev.event_specific_data.materialization for ev in result.all_events if ev.is_step_materialization)}
+print(result.success, day, sorted(f"{k}@{v}" for k, v in done.items()))
+"""
+
+
+def test_a_job_mixing_partitioned_and_unpartitioned_assets_runs_one_partition(demo):
+    tmp_path, env, result = demo
+    assert result.returncode == 0, result.stderr[-3000:]
+    env = {**env, "DAGSTER_HOME": str(tmp_path / "home" / "dagster_home")}
+    run = subprocess.run([sys.executable, "-c", MIXED_RUN], env=env, cwd=tmp_path, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    success, day, done = run.stdout.strip().splitlines()[-1].split(" ", 2)
+    assert success == "True", run.stderr[-3000:]
+    assert f"'marts/fct_orders@{day}'" in done  # the partitioned dbt model, for that day only
+    assert "'marts/dim_customers@None'" in done  # an unpartitioned model, built whole
+    assert f"'shop_marts/fct_orders_daily@{day}'" in done

@@ -197,9 +197,12 @@ def manifest_view(manifest: dict[str, Any], members: set[str], tests: Mapping[st
         if section in manifest:
             whole = manifest[section] or {}
             view[section] = {uid: whole[uid] for uid in keep if uid in whole}
+    # dbt's selector graph may only hold ids the view defines (a test can name a disabled model).
+    present = {uid for section in _GRAPH_SECTIONS for uid in view.get(section, ())}
     for graph_map in ("child_map", "parent_map"):
         if graph_map in manifest:
-            view[graph_map] = {uid: [n for n in manifest[graph_map].get(uid, ()) if n in keep] for uid in keep}
+            whole = manifest[graph_map]
+            view[graph_map] = {uid: [n for n in whole.get(uid, ()) if n in present] for uid in present}
     return view
 
 
