@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+
 import dagster as dg
 
 from orchestration_utils.dagster_defs.codegen import build_codegen_defs
@@ -16,6 +19,28 @@ from orchestration_utils.settings import export_project_env, load_settings
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    with _build_then_freeze():
+        return _build()
+
+
+@contextlib.contextmanager
+def _build_then_freeze():
+    """Building a large project makes millions of containers that live as long as the process
+    (the manifest, the specs) and almost no garbage (526 unreachable objects at 5,000 models).
+    So the cyclic garbage collector pauses while they are built, and they are frozen after:
+    Dagster's later full collections (resolving jobs, the snapshot, every run request) no longer
+    walk them, 2.7 s of a 5,000-model load (bench/README.md)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def _build() -> dg.Definitions:
     settings = load_settings()
     export_project_env(settings)
     parts = []

@@ -104,3 +104,17 @@ def test_schedules_per_schedule_value_and_the_automation_sensor(defs):
     keys = {k.to_user_string() for k in daily_job.asset_layer.executable_asset_keys}
     assert "marts/dim_customers" in keys and "staging/stg_events" not in keys
     assert "project_automation_sensor" in {s.name for s in repo.sensor_defs}
+
+
+def test_loading_leaves_the_garbage_collector_on_even_when_the_project_is_bad(tmp_path, monkeypatch):
+    import gc
+
+    from orchestration_utils.definitions import defs as load
+
+    bad = tmp_path / "manifest.json"
+    bad.write_text("{not json")
+    monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_MANIFEST", str(bad))
+    monkeypatch.setenv("ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR", "")
+    with pytest.raises(Exception, match="invalid JSON"):
+        load()
+    assert gc.isenabled()  # paused only while building (definitions.py)
