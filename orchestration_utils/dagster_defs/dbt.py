@@ -189,13 +189,13 @@ def manifest_view(manifest: dict[str, Any], members: set[str], tests: Mapping[st
     """The part of the manifest one group's `@dbt_assets` reads: its members, the tests on them,
     and what those read (through ephemeral models). dagster-dbt builds dbt's selection graph per
     `@dbt_assets`; on the whole manifest that cost each group as much as the whole project."""
-    nodes = manifest["nodes"]
+    nodes, unit_tests = manifest["nodes"], manifest.get("unit_tests") or {}
     keep = set(members)
     keep.update(test for uid in members for test in tests.get(uid, ()))
     queue = list(keep)
     while queue:
         uid = queue.pop()
-        props = nodes.get(uid) or (manifest.get("unit_tests") or {}).get(uid) or {}
+        props = nodes.get(uid) or unit_tests.get(uid) or {}
         for parent in (props.get("depends_on") or {}).get("nodes") or ():
             if parent not in keep:
                 keep.add(parent)
