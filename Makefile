@@ -3,7 +3,7 @@
 UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 
-.PHONY: demo test venv airflow-venv bqemu-venv
+.PHONY: demo test venv airflow-venv bqemu-venv postgres
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -26,5 +26,12 @@ bqemu-venv: $(UV)
 	test -x .venv-bqemu/bin/python || $(UV) venv --quiet --python 3.11 .venv-bqemu
 	$(UV) pip install --quiet --python .venv-bqemu/bin/python -r requirements/bqemulator.txt
 
-test: venv airflow-venv bqemu-venv
+# A PostgreSQL server for the deployment tests (Debian's package): they start a private cluster
+# of their own in a temp dir on 127.0.0.1, so the package's default cluster is never used.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+postgres:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+test: venv airflow-venv bqemu-venv postgres
 	.venv/bin/pytest

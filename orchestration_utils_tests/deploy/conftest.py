@@ -50,7 +50,7 @@ def postgres_bin_dir() -> Path | None:
     return candidates[-1].parent if candidates else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -81,7 +81,7 @@ def postgres_server():
     subprocess.run([*run, str(bin_dir / "initdb"), "-D", str(data), "-U", PG_USER, f"--pwfile={password_file}",
                     "--auth=scram-sha-256", "--encoding=UTF8", "--no-sync"],
                    check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} -c fsync=off"
     subprocess.run([*run, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "server.log"),
                     "-w", "-t", "60", "start"], check=True, capture_output=True)
