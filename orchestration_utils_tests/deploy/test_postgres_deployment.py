@@ -40,6 +40,7 @@ IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 # owes it exactly one tick (the cron is daily).
 SCHEDULE = "sla_report_job_schedule"
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+PROJECT_TAG = {"orchestration_utils/dbt_project": "shop"}
 DEADLINE_SECONDS = 240
 
 
@@ -79,6 +80,9 @@ def test_jobs_schedule_and_sla_sensor_run_on_postgres(deployment, postgres_serve
     runs = state["runs"]
     assert runs[launched["generate_airflow_dags_job"]] == ("generate_airflow_dags_job", "SUCCESS")
     assert runs[launched["raw_layer"]] == ("raw_layer", "SUCCESS")
+    # The queue let the second run of the project go only once the first had ended.
+    first, second = sorted(launched.values(), key=lambda run_id: state["dequeued"][run_id])
+    assert state["dequeued"][second] >= state["ended"][first], "two runs of one project ran at once"
     assert sorted((tmp_path / "home" / "artifacts" / "airflow_dags" / "dbt").glob("*.py")), "no DAG files written"
     events = state["events"]
     run_success = dg.DagsterEventType.RUN_SUCCESS.value  # stored under its old name, PIPELINE_SUCCESS
@@ -94,17 +98,18 @@ def test_jobs_schedule_and_sla_sensor_run_on_postgres(deployment, postgres_serve
 
 
 def _launch_and_backdate(workspace: Path) -> dict[str, str]:
-    """Submit two runs as the UI's launchpad does, and owe the schedule one tick."""
+    """Submit two runs as the UI's launchpad does (with a tag, as a user adds one), and owe the
+    schedule one tick."""
     with dg.DagsterInstance.get() as instance:
         with WorkspaceProcessContext(instance, WorkspaceFileTarget([str(workspace)])) as workspace_context:
             request = workspace_context.create_request_context()
             location = request.get_code_location("orchestration_utils")
             repo = location.get_repository("__repository__")
             launched = {}
-            for job_name, tags in (("generate_airflow_dags_job", {}),
-                                   ("raw_layer", {"orchestration_utils/dbt_project": "shop"})):
+            # Both carry one project's tag, so the shipped limit (one per project) must serialize them.
+            for job_name in ("generate_airflow_dags_job", "raw_layer"):
                 run = _create_run(instance=instance, code_location=location, remote_repo=repo,
-                                  remote_job=repo.get_full_job(job_name), run_config=IN_PROCESS, tags=tags,
+                                  remote_job=repo.get_full_job(job_name), run_config=IN_PROCESS, tags=PROJECT_TAG,
                                   op_selection=None, run_id=None)
                 launched[job_name] = instance.submit_run(run.run_id, request).run_id
             schedule = repo.get_schedule(SCHEDULE)
@@ -151,10 +156,15 @@ def _fail_if_stuck(process: subprocess.Popen, started: float, what: str) -> None
 
 
 def _read(server, db_name: str) -> dict:
-    """What PostgreSQL holds: runs, event types per run, and ticks per schedule/sensor."""
+    """What PostgreSQL holds: runs (status, end, when dequeued), event types per run, ticks per instigator."""
     with contextlib.closing(server.connect(db_name)) as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT run_id, pipeline_name, status FROM runs")
-        runs = {run_id: (job, status) for run_id, job, status in cursor.fetchall()}
+        cursor.execute("SELECT run_id, pipeline_name, status, end_time FROM runs")
+        rows = cursor.fetchall()
+        runs = {run_id: (job, status) for run_id, job, status, _ in rows}
+        ended = {run_id: end for run_id, _, _, end in rows}
+        cursor.execute("SELECT run_id, EXTRACT(EPOCH FROM timestamp) FROM event_logs WHERE dagster_event_type = %s",
+                       (dg.DagsterEventType.RUN_STARTING.value,))  # what the queue writes on dequeue
+        dequeued = {run_id: float(epoch) for run_id, epoch in cursor.fetchall()}
         cursor.execute("SELECT DISTINCT run_id, dagster_event_type FROM event_logs WHERE dagster_event_type IS NOT NULL")
         events: dict[str, set[str]] = {}
         for run_id, event_type in cursor.fetchall():
@@ -164,7 +174,7 @@ def _read(server, db_name: str) -> dict:
         for status, body in cursor.fetchall():
             tick = json.loads(body)  # Dagster's serdes stores the instigator's name as `job_name`
             ticks.setdefault(tick["job_name"], []).append((status, tick.get("run_ids", [])))
-    return {"runs": runs, "events": events, "ticks": ticks}
+    return {"runs": runs, "ended": ended, "dequeued": dequeued, "events": events, "ticks": ticks}
 
 
 def _wait_for(server, db_name: str, launched: dict[str, str], started: float, daemon) -> dict:
