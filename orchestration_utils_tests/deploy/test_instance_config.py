@@ -49,9 +49,8 @@ def test_runs_are_queued_under_the_shipped_limits(deploy_instance):
     assert instance.run_retries_enabled and instance.run_retries_max_retries >= 1
 
 
-def test_the_default_driver_is_what_the_locked_sqlalchemy_cannot_load(deploy_instance, postgres_server, tmp_path):
+def test_the_default_driver_is_what_the_locked_sqlalchemy_cannot_load(deploy_instance, tmp_path):
     """Why the file names `postgresql+psycopg2`: without it the instance fails to connect."""
-    _, db_name = deploy_instance
     bare = tmp_path / "bare"
     bare.mkdir()
     (bare / "dagster.yaml").write_text(DAGSTER_YAML.read_text().replace("scheme: postgresql+psycopg2", ""))

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._cli.job import _create_run  # the `dagster job launch` path (what the UI's launch does)
+from dagster._cli.job import (
+    _create_run,  # the `dagster job launch` path (what the UI's launch does)
+)
 from dagster._core.scheduler.instigation import (
     InstigatorState,
     InstigatorStatus,
