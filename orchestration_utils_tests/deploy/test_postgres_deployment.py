@@ -32,6 +32,7 @@ from dagster._grpc.client import DagsterGrpcClient
 from dagster._grpc.types import ListRepositoriesResponse
 from dagster._serdes import deserialize_value
 
+from orchestration_utils.settings import DEMO_DBT_PROJECT, DEMO_HEALTH_CONFIG, DEMO_SLA_CONFIG
 from orchestration_utils_tests.conftest import REPO
 from orchestration_utils_tests.deploy.conftest import free_port
 
@@ -56,6 +57,10 @@ def deployment(postgres_server, demo_manifest, tmp_path, monkeypatch):
     shutil.copy(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
     env = {**postgres_server.env(db_name), "DAGSTER_HOME": str(dagster_home),
            "ORCHESTRATION_UTILS_HOME": str(tmp_path / "home"), "ORCHESTRATION_UTILS_DBT_MANIFEST": str(demo_manifest),
+           # Named, not defaulted: a prebuilt manifest may one day mean "not the demo".
+           "ORCHESTRATION_UTILS_DBT_PROJECT_DIR": str(DEMO_DBT_PROJECT),
+           "ORCHESTRATION_UTILS_HEALTH_CONFIG": str(DEMO_HEALTH_CONFIG),
+           "ORCHESTRATION_UTILS_SLA_CONFIG": str(DEMO_SLA_CONFIG),
            "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": ""}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
