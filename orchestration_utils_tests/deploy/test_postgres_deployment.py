@@ -37,7 +37,8 @@ from orchestration_utils_tests.conftest import REPO
 from orchestration_utils_tests.deploy.conftest import free_port
 
 BIN = Path(sys.executable).parent
-# The UI's default launch; in-process keeps the test to one run worker per run.
+# Run config as a launchpad user would give it: the in-process executor, one process per run
+# instead of one per step, keeps the test short.
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 # A schedule that ships RUNNING; its state is backdated a day so the daemon's first iteration
 # owes it exactly one tick (the cron is daily).
