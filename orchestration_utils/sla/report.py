@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
 
 from orchestration_utils.sla.evaluate import SlaResult, SlaStatus
 
@@ -100,3 +103,8 @@ def markdown_report(results: Sequence[SlaResult], now: datetime) -> str:
                "when overspent. Burn rate: how fast the budget is spent over the last twelfth of the window "
                "(1x spends exactly the budget over the window)."), ""]
     return "\n".join(lines)
+
+
+OUTPUT_SCHEMA_PATH = Path(__file__).parent / "schemas" / "sla-output.schema.json"
+# The JSON Schema of `json_report` (the CLI's JSON, with or without --report), shipped in the package.
+OUTPUT_SCHEMA = orjson.loads(OUTPUT_SCHEMA_PATH.read_bytes())
