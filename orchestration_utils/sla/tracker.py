@@ -22,12 +22,21 @@ def retention(config: SlaConfig) -> timedelta:
 def run_source(config: SlaConfig, dagster_instance) -> RunSource:
     airflow = AirflowRuns(config.airflow.base_url) if config.airflow else None
 
-    def runs(sla: CompletionSla, since: datetime) -> list[PipelineRun]:
+    def read(sla: CompletionSla, since: datetime) -> list[PipelineRun]:
         if sla.source == "airflow":
             return airflow(sla.pipeline, since)
         if dagster_instance is None:
             raise WarehouseError("no Dagster instance: set DAGSTER_HOME")
         return dagster_runs(dagster_instance, sla.pipeline, since)
+
+    def runs(sla: CompletionSla, since: datetime) -> list[PipelineRun]:
+        try:
+            return read(sla, since)
+        except WarehouseError:
+            raise
+        except Exception as exc:
+            reason = " ".join(str(exc).split())[:200]
+            raise WarehouseError(f"{sla.source} runs could not be read: {type(exc).__name__}: {reason}") from exc
 
     return runs
 

@@ -14,13 +14,23 @@ from pathlib import Path
 
 import pytest
 
-from orchestration_utils.alerts.delivery import Outcome, OutboxItem, deliver
-from orchestration_utils.alerts.http import RETRY_AFTER_CAP_SECONDS, DeliveryTimeout, post_json, retry_after_seconds
+from orchestration_utils.alerts.delivery import OutboxItem, Outcome, deliver
+from orchestration_utils.alerts.http import (
+    RETRY_AFTER_CAP_SECONDS,
+    DeliveryTimeout,
+    post_json,
+    retry_after_seconds,
+)
 from orchestration_utils.sla.config import parse_sla_config
 from orchestration_utils.sla.state import StateStore
 from orchestration_utils.sla.tracker import run_source, track_once
 from orchestration_utils.warehouse.duckdb import DuckDBWarehouse
-from orchestration_utils_tests.sla.alert_servers import AlertEndpoint, Reply, pagerduty, slack_webhook
+from orchestration_utils_tests.sla.alert_servers import (
+    AlertEndpoint,
+    Reply,
+    pagerduty,
+    slack_webhook,
+)
 
 BIN = Path(sys.executable).parent / "sla-tracker"
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -38,7 +38,8 @@ def _write(tmp_path, warehouse, tables=(), pipelines=(), name="sla-config.json",
 
 def _run(*args, env=None, timeout=120):
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAGERDUTY_"))}
-    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=timeout, env={**clean, **(env or {})})
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**clean, **(env or {})})
 
 
 FRESHNESS = {"name": "orders_fresh", "timestamp_column": "ts", "max_age_hours": 6}
@@ -257,3 +258,64 @@ def _recorded(state) -> int:
             return db.execute("SELECT count(*) FROM evaluations").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def _monitor(tmp_path, config, state, *extra):
+    stderr = (tmp_path / "monitor.err").open("w")
+    process = subprocess.Popen([str(BIN), "--config", str(config), "--monitor", "--interval", "1",
+                                "--state-dir", str(state), "--no-alerts", "--as-of", AS_OF, *extra],
+                               stdout=subprocess.DEVNULL, stderr=stderr)
+    return process, tmp_path / "monitor.err"
+
+
+def _statuses(state) -> list[str]:
+    try:
+        with sqlite3.connect(state / "sla-state.sqlite") as db:
+            return [s for (s,) in db.execute("SELECT status FROM evaluations ORDER BY at")]
+    except sqlite3.Error:
+        return []
+
+
+def _until(condition, seconds=90):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert condition()
+
+
+def test_the_monitor_rides_out_a_warehouse_outage(tmp_path, warehouse):
+    down = tmp_path / "later" / "shop.duckdb"
+    config = _write(tmp_path, down, [FRESH])
+    state = tmp_path / "state"
+    process, err = _monitor(tmp_path, config, state)
+    try:
+        _until(lambda: _statuses(state).count("ERROR") >= 2)  # the warehouse is not there: ERROR, go on
+        down.parent.mkdir()
+        down.write_bytes(warehouse.read_bytes())
+        _until(lambda: "PASS" in _statuses(state))  # back: evaluated again
+    finally:
+        process.terminate()
+        assert process.wait(60) == 0
+    assert "does not exist" in err.read_text() and "Traceback" not in err.read_text()
+
+
+def test_the_monitor_survives_an_evaluation_that_fails_and_goes_on(tmp_path, warehouse):
+    """Another process holds the state database past its busy timeout: that evaluation cannot be
+    recorded, is logged on stderr, and the next one runs once the lock is gone."""
+    config = _write(tmp_path, warehouse, [FRESH])
+    state = tmp_path / "state"
+    process, err = _monitor(tmp_path, config, state)
+    try:
+        _until(lambda: len(_statuses(state)) >= 1)
+        holder = sqlite3.connect(state / "sla-state.sqlite", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        _until(lambda: "evaluation failed: OperationalError: database is locked" in err.read_text(), 120)
+        holder.execute("ROLLBACK")
+        holder.close()
+        recorded = len(_statuses(state))
+        _until(lambda: len(_statuses(state)) > recorded)
+        assert process.poll() is None  # still monitoring
+    finally:
+        process.terminate()
+        assert process.wait(60) == 0
+    assert "Traceback" not in err.read_text()

@@ -90,7 +90,7 @@ def _site(tmp_path: Path, newest_age_hours: float, null_users: int) -> tuple[Pat
 
 
 def _line(line: str, site: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", line], cwd=site, env=env, capture_output=True, text=True, timeout=180)
+    return subprocess.run(["bash", "-c", line], cwd=site, env=env, capture_output=True, text=True, timeout=180, check=False)
 
 
 def _by_type(report: dict) -> dict[str, dict]:
