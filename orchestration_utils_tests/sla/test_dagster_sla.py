@@ -120,3 +120,16 @@ def test_report_job_writes_markdown_and_json(location):
     schedules = {s.name: s.cron_schedule for s in definitions.get_repository_def().schedule_defs}
     assert schedules["sla_report_job_schedule"] == "0 6 * * *"
     assert os.environ["ORCHESTRATION_UTILS_SLA_CONFIG"]
+
+
+def test_check_names_are_valid_unique_and_stable():
+    from orchestration_utils.dagster_defs.sla import check_names
+
+    names = ["orders_fresh", "project.dataset.events freshness", "a.b", "a-b", "a_b", "my-project.d.t quality"]
+    checks = check_names(names)
+    assert checks["orders_fresh"] == "sla_orders_fresh"
+    assert checks["project.dataset.events freshness"] == "sla_project_dataset_events_freshness"
+    assert len(set(checks.values())) == len(names)  # a.b, a-b and a_b would all be sla_a_b
+    assert all(dg._core.definitions.utils.is_valid_name(c) for c in checks.values())
+    assert check_names(reversed(names)) == checks  # the same names give the same checks
+    assert checks["a.b"].startswith("sla_a_b_") and checks["a_b"].startswith("sla_a_b_")
