@@ -67,7 +67,9 @@ def _post_streaming(url: str, body: dict, headers: dict[str, str], timeout: floa
     with requests.post(url, json=body, headers=headers, timeout=(timeout, timeout), stream=True,
                        allow_redirects=False) as response:
         data = bytearray()
-        for chunk in response.iter_content(chunk_size=4096):
+        # read1 returns whatever has arrived, so a trickled body meets the deadline within a byte
+        # and this worker ends with the attempt instead of lingering until the server stops.
+        while chunk := response.raw.read1(4096):
             if time.monotonic() > deadline:
                 raise DeliveryTimeout(f"no complete answer within {timeout:g}s")
             if len(data) < MAX_ANSWER_BYTES:

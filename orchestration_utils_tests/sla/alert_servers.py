@@ -61,7 +61,10 @@ class AlertEndpoint:
 
             def _trickle(self, reply: Reply) -> None:
                 head = f"HTTP/1.1 {reply.status} OK\r\n".encode()
-                slow = b"X-Slow: " + b"a" * 60 if reply.trickle_headers else b"Content-Length: 60\r\n\r\n" + b"o" * 60
+                if reply.trickle_headers:
+                    slow = b"X-Slow: " + b"a" * 60
+                else:  # the headers at once, then the body
+                    head, slow = head + b"Content-Length: 60\r\n\r\n", b"o" * 60
                 try:
                     self.wfile.write(head)
                     for byte in slow:

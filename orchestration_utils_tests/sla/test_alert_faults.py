@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -218,3 +219,15 @@ def test_two_processes_on_one_state_page_once(warehouse, tmp_path):
     assert codes == [1, 1], stderr
     assert len(pd.attempts) == 1 and len(slack.attempts) == 1, stderr
     assert sum("alert: trigger orders_fresh" in s for s in stderr) == 1
+
+
+def test_a_trickled_body_ends_its_worker_with_the_attempt():
+    server = AlertEndpoint(Reply(200, trickle_seconds=0.2))
+    try:
+        before = {t for t in threading.enumerate() if t.name == "alert-post"}
+        with pytest.raises(DeliveryTimeout):
+            post_json(server.url, {"text": "x"}, timeout_seconds=1)
+        time.sleep(0.6)  # a byte or two later the worker sees the deadline and closes the connection
+        assert {t for t in threading.enumerate() if t.name == "alert-post"} - before == set()
+    finally:
+        server.close()

@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import jsonschema
 import pytest
 
 from orchestration_utils.sla.config import parse_sla_config
 from orchestration_utils.sla.evaluate import evaluate_slas
+from orchestration_utils.sla.report import OUTPUT_SCHEMA
 from orchestration_utils.sla.runs import AirflowRuns
 from orchestration_utils.sla.tracker import run_source
 
@@ -55,6 +57,7 @@ def test_check_all_json_and_exit_codes(tmp_path, warehouse):
     result = _run("--config", str(config), "--state-dir", str(tmp_path / "state"), "--as-of", AS_OF)
     assert result.returncode == 1, result.stderr  # 1 of 2 rows failed: 50 % > 10 %
     report = json.loads(result.stdout)
+    jsonschema.validate(report, OUTPUT_SCHEMA)
     assert report["summary"] == {"total_checks": 2, "passed": 1, "failed": 1, "errors": 0, "violations": 1,
                                  "critical_violations": 0, "compliance_rate": 50.0}
     violation = report["violations"][0]
@@ -248,7 +251,9 @@ def test_a_killed_monitor_loses_nothing_it_recorded(tmp_path, warehouse):
     # A new process reads the history on: the availability SLA is measured from it.
     result = _run("--config", str(config), "--state-dir", str(state), "--no-alerts")
     assert _recorded(state) == recorded + 2
-    slas = {s["name"]: s for s in json.loads(result.stdout)["slas"]}
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, OUTPUT_SCHEMA)
+    slas = {s["name"]: s for s in report["slas"]}
     assert slas["orders_available"]["compliance_percent"] is not None
 
 
