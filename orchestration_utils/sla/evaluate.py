@@ -124,6 +124,8 @@ def _freshness(config: SlaConfig, now: datetime, warehouse: Warehouse | None) ->
         figures["max_age_hours"] = sla.max_age_hours
         if isinstance(figures.get("hours_stale"), int | float):
             figures["violation_hours"] = round(max(figures["hours_stale"] - sla.max_age_hours, 0.0), 3)
+        elif status == SlaStatus.FAIL:  # no rows in the window: stale by an unknown amount
+            figures["hours_stale"] = figures["violation_hours"] = None
         results[sla.name] = SlaResult(sla.name, sla.type, sla.table_id, sla.critical, status, check.message, target, figures)
     return results
 
@@ -131,28 +133,28 @@ def _freshness(config: SlaConfig, now: datetime, warehouse: Warehouse | None) ->
 def _quality(sla: QualitySla, warehouse: Warehouse | None) -> SlaResult:
     target = f"failure rate at most {sla.max_failure_rate:.2%}"
 
-    def unknown(reason: str) -> SlaResult:
+    def error(reason: str) -> SlaResult:
         return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.ERROR, reason, target)
 
     if warehouse is None:
-        return unknown("no warehouse configured")
+        return error("no warehouse configured")
     try:
         rows = warehouse.query_rows(for_warehouse(sla.query, sla.dialect, warehouse.url))
     except QuerySqlError as exc:
-        return unknown(str(exc))
+        return error(str(exc))
     except WarehouseError as exc:
-        return unknown(f"query failed: {exc}")
+        return error(f"query failed: {exc}")
     if len(rows) != 1 or not {"total_rows", "failed_rows"} <= {k.lower() for k in rows[0]}:
-        return unknown("the query must return one row with total_rows and failed_rows")
+        return error("the query must return one row with total_rows and failed_rows")
     row = {k.lower(): v for k, v in rows[0].items()}
     try:
         total, failed = int(row["total_rows"] or 0), int(row["failed_rows"] or 0)
     except (TypeError, ValueError, OverflowError):
-        return unknown("total_rows and failed_rows must be counts")
+        return error("total_rows and failed_rows must be counts")
     if total == 0:
-        return unknown("the query counted no rows")
+        return error("the query counted no rows")
     if total < 0 or not 0 <= failed <= total:
-        return unknown(f"the query counted {total} rows and {failed} failed ones: not a failure rate")
+        return error(f"the query counted {total} rows and {failed} failed ones: not a failure rate")
     rate = failed / total
     figures = {"total_rows": total, "failed_rows": failed, "failure_rate": round(rate, 6),
                "max_failure_rate": sla.max_failure_rate}

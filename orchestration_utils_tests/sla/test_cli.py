@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import jsonschema
 import pytest
 
@@ -324,3 +325,19 @@ def test_the_monitor_survives_an_evaluation_that_fails_and_goes_on(tmp_path, war
         process.terminate()
         assert process.wait(60) == 0
     assert "Traceback" not in err.read_text()
+
+
+def test_an_empty_table_is_stale_by_an_unknown_amount(tmp_path):
+    warehouse = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE TABLE marts.orders (id INTEGER, amount DOUBLE, ts TIMESTAMP)")
+    con.close()
+    config = _write(tmp_path, warehouse, [FRESH])
+    result = _run("--config", str(config), "--state-dir", str(tmp_path / "state"), "--as-of", AS_OF, "--no-alerts")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, OUTPUT_SCHEMA)
+    [violation] = report["violations"]
+    assert violation["hours_stale"] is None and violation["violation_hours"] is None
+    assert violation["max_age_hours"] == 6 and violation["status"] == "FAIL"
