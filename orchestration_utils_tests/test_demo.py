@@ -39,7 +39,7 @@ def test_demo_materializes_every_asset_into_duckdb(demo):
     assert (artifacts / "dagster_package" / "dbt" / "definitions.py").is_file()
     assert (artifacts / "health" / "health-report.json").is_file()
     assert "health of the demo tables (pipeline-health-monitor):\n  health score " in result.stdout
-    assert "SLAs of the demo (sla-tracker):\n  OK       marts_on_time (marts_layer)" in result.stdout
+    assert "SLAs of the demo (sla-tracker):\n  PASS     marts_on_time (marts_layer)" in result.stdout
     assert (artifacts / "sla" / "sla-report.md").read_text().startswith("# SLA report")
     with duckdb.connect(str(tmp_path / "home" / "warehouse" / "shop_sqlmesh.duckdb"), read_only=True) as con:
         assert con.execute("select sum(order_count) from shop_marts.fct_orders_daily").fetchone()[0] == 40

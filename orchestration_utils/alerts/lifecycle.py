@@ -3,6 +3,7 @@ interval, and resolves when the SLA holds again. UNKNOWN changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -24,8 +25,12 @@ class Incident:
 
 
 def dedup_key(sla_name: str) -> str:
-    """Stable per SLA, so PagerDuty folds repeats into one incident and a resolve finds it."""
-    return f"orchestration-utils/sla/{sla_name}"
+    """Stable per SLA, so PagerDuty folds repeats into one incident and a resolve finds it; a name
+    too long for PagerDuty's 255 characters keeps its start and a hash of the whole."""
+    key = f"orchestration-utils/sla/{sla_name}"
+    if len(key) <= 255:
+        return key
+    return f"{key[:230]}~{hashlib.sha1(sla_name.encode()).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)
@@ -43,14 +48,14 @@ def plan_notices(
     at = now.timestamp()
     for result in results:
         incident = incidents.get(result.name)
-        if result.status == SlaStatus.VIOLATED:
+        if result.status == SlaStatus.FAIL:
             if incident is None:
                 incidents[result.name] = Incident(result.name, result.critical, at, at, result.message)
                 notices.append(Notice("trigger", result, at))
             elif at - incident.last_sent_at >= suppression.total_seconds():
                 incident.last_sent_at, incident.message = at, result.message
                 notices.append(Notice("repeat", result, incident.opened_at))
-        elif result.status == SlaStatus.OK and incident is not None:
+        elif result.status == SlaStatus.PASS and incident is not None:
             del incidents[result.name]
             notices.append(Notice("resolve", result, incident.opened_at))
     # Critical first, then new violations, repeats, recoveries.

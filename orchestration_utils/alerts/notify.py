@@ -48,9 +48,15 @@ class NotifyReport:
     notices: list[Notice]
     delivery: DeliveryReport
     unrouted: list[str]  # channels a notice needed but the environment does not configure
+    note: str = ""  # why nothing was decided (another process holds the alert state)
+
+    @classmethod
+    def skipped(cls, reason: str) -> NotifyReport:
+        return cls([], DeliveryReport(), [], reason)
 
     def lines(self) -> list[str]:
-        lines = [f"{n.kind} {n.result.name}" for n in self.notices]
+        lines = [self.note] if self.note else []
+        lines += [f"{n.kind} {n.result.name}" for n in self.notices]
         lines += [f"sent to {i.channel}" for i in self.delivery.sent]
         lines += [f"pending {i.channel} ({i.last_error}, attempt {i.attempts})" for i in self.delivery.pending]
         lines += [f"rejected by {i.channel}: {i.last_error}" for i in self.delivery.rejected]

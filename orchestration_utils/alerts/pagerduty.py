@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-import requests
+import orjson
 
 from orchestration_utils.alerts.delivery import Outcome, classify_http, transport_error
+from orchestration_utils.alerts.http import TRANSPORT_ERRORS, check_token, check_url, post_json
 from orchestration_utils.alerts.lifecycle import Notice, dedup_key
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -42,9 +43,21 @@ def build_event(notice: Notice, source: str) -> dict:
 
 def send(body: dict, timeout_seconds: float = 10.0) -> Outcome:
     url = os.environ.get("PAGERDUTY_EVENTS_URL", EVENTS_URL)
+    key = os.environ.get("PAGERDUTY_ROUTING_KEY", "")
+    if problem := check_url("PAGERDUTY_EVENTS_URL", url) or check_token("PAGERDUTY_ROUTING_KEY", key):
+        return Outcome("misconfigured", problem)
     try:
-        response = requests.post(url, json={"routing_key": os.environ.get("PAGERDUTY_ROUTING_KEY", ""), **body},
-                                 timeout=timeout_seconds)
-    except requests.RequestException as exc:
+        answer = post_json(url, {"routing_key": key, **body}, timeout_seconds)
+    except TRANSPORT_ERRORS as exc:
         return transport_error(exc)
-    return classify_http(response, ok_statuses=(200, 201, 202))
+    outcome = classify_http(answer, ok_statuses=(200, 201, 202))
+    if outcome.kind != "delivered":
+        return outcome
+    try:
+        data = orjson.loads(answer.text)
+    except orjson.JSONDecodeError:
+        data = None
+    # Events v2 confirms with {"status": "success"}; anything else came from something in between.
+    if not isinstance(data, dict) or data.get("status") != "success":
+        return Outcome("retry", f"PagerDuty: HTTP {answer.status} without its confirmation ({answer.content_type})")
+    return outcome

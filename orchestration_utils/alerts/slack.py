@@ -7,9 +7,17 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import requests
+import orjson
 
 from orchestration_utils.alerts.delivery import Outcome, classify_http, transport_error
+from orchestration_utils.alerts.http import (
+    TRANSPORT_ERRORS,
+    check_token,
+    check_url,
+    one_line,
+    post_json,
+    retry_after_seconds,
+)
 from orchestration_utils.alerts.lifecycle import Notice
 
 _MAX_SECTIONS = 45  # Slack allows 50 blocks; a header, a context and a "more" line remain
@@ -52,28 +60,45 @@ def message(text: str, blocks: list[dict], channel: str | None) -> dict:
 
 
 def send(body: dict, timeout_seconds: float = 10.0) -> Outcome:
-    """The secret (webhook URL or token) is read here, never stored with the message."""
+    """The secret (webhook URL or token) is read here, never stored with the message. Every answer
+    is read inside the error handling: an HTML page from a proxy is a failed attempt, not a crash."""
     webhook = os.environ.get("SLACK_WEBHOOK_URL")
+    if webhook:
+        if problem := check_url("SLACK_WEBHOOK_URL", webhook):
+            return Outcome("misconfigured", problem)
+        try:
+            answer = post_json(webhook, body, timeout_seconds)
+        except TRANSPORT_ERRORS as exc:
+            return transport_error(exc)
+        outcome = classify_http(answer, ok_statuses=(200,))
+        if outcome.kind == "delivered" and answer.text.strip() != "ok":  # Slack's webhook answers "ok"
+            return Outcome("retry", f"Slack webhook: HTTP 200 but not Slack's answer ({answer.content_type})")
+        return outcome
+    api = os.environ.get("SLACK_API_URL", "https://slack.com/api").rstrip("/")
+    token = os.environ.get("SLACK_BOT_TOKEN", "")
+    if problem := check_url("SLACK_API_URL", api) or check_token("SLACK_BOT_TOKEN", token):
+        return Outcome("misconfigured", problem)
     try:
-        if webhook:
-            response = requests.post(webhook, json=body, timeout=timeout_seconds)
-            return classify_http(response, ok_statuses=(200,))
-        api = os.environ.get("SLACK_API_URL", "https://slack.com/api").rstrip("/")
-        response = requests.post(f"{api}/chat.postMessage", json=body, timeout=timeout_seconds,
-                                 headers={"Authorization": f"Bearer {os.environ.get('SLACK_BOT_TOKEN', '')}"})
-    except requests.RequestException as exc:
+        answer = post_json(f"{api}/chat.postMessage", body, timeout_seconds, {"Authorization": f"Bearer {token}"})
+    except TRANSPORT_ERRORS as exc:
         return transport_error(exc)
-    outcome = classify_http(response, ok_statuses=(200,))
+    outcome = classify_http(answer, ok_statuses=(200,))
     if outcome.kind != "delivered":
         return outcome
-    data = response.json()  # the Web API answers 200 with {"ok": false, "error": ...} on failure
-    if data.get("ok"):
+    try:
+        data = orjson.loads(answer.text)  # the Web API answers 200 with {"ok": false, "error": ...} on failure
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        return Outcome("retry", f"Slack API: HTTP 200 with a non-JSON answer ({answer.content_type})")
+    if data.get("ok") is True:
         return outcome
-    if data.get("error") == "ratelimited":
-        return Outcome("retry", "Slack: ratelimited", _retry_after(response))
-    return Outcome("rejected", f"Slack: {data.get('error', 'unknown error')}")
+    error = one_line(str(data.get("error", "unknown error")), 100)
+    if error in _TRANSIENT_ERRORS:
+        return Outcome("retry", f"Slack: {error}", retry_after_seconds(answer.headers.get("retry-after")))
+    return Outcome("rejected", f"Slack: {error}")
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    return float(value) if value and value.replace(".", "", 1).isdigit() else None
+# chat.postMessage errors that heal by themselves; the rest (channel_not_found, invalid_auth...) do not.
+_TRANSIENT_ERRORS = {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
+                     "request_timeout"}

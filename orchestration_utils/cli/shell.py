@@ -64,9 +64,13 @@ def write_atomic(output: Path, data: bytes) -> None:
     """The whole file or, if interrupted, the old one: never half a report."""
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, output)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)  # no hidden leftover beside the old file
+        raise
 
 
 def as_of_time(value: str | None) -> datetime:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration_utils.cli.shell import (
@@ -21,12 +24,16 @@ from orchestration_utils.settings import load_settings
 from orchestration_utils.sla.config import CompletionSla, SlaConfig, load_sla_config
 
 PROG = "sla-tracker"
+MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS = 1.0, 7 * 86_400.0
+# --as-of: the windows (up to ten years back) and the state's timestamps stay representable.
+EARLIEST_AS_OF, LATEST_AS_OF = datetime(1980, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 EPILOG = """\
 examples:
   sla-tracker --config sla-config.json                         # evaluate all, alert, JSON to stdout
   sla-tracker --config sla-config.json --output sla.json --no-alerts
   sla-tracker --config sla-config.json --report --format markdown --output sla-report.md
   sla-tracker --config sla-config.json --monitor --interval 300  # until SIGINT/SIGTERM
+  */5 * * * * sla-tracker --config /path/to/sla-config.json >> /var/log/sla-tracker.log 2>&1  # cron
 
 alerts (secrets only from the environment, never written anywhere):
   SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN with "alerts": {"slack_channel": "#data"} in the config
@@ -46,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--report", action="store_true", help="write a compliance report (no alerts)")
     mode.add_argument("--monitor", action="store_true", help="evaluate every --interval seconds until stopped")
     p.add_argument("--format", choices=["markdown", "json"], default="json", help="with --report (default: json)")
-    p.add_argument("--interval", type=float, default=300.0, help="with --monitor, seconds (default: 300)")
+    p.add_argument("--interval", type=float, default=300.0,
+                   help=f"with --monitor, seconds between evaluations, {MIN_INTERVAL_SECONDS:g} to "
+                        f"{MAX_INTERVAL_SECONDS:g} (default: 300)")
     p.add_argument("--output", type=Path, help="write JSON (or the report) here instead of stdout")
     p.add_argument("--state-dir", type=Path, default=Path(".orchestration_utils"),
                    help="where evaluations and alert state persist (default: .orchestration_utils/)")
@@ -62,16 +71,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    if args.interval <= 0:
-        raise UsageError("--interval must be positive")
+    _check_flags(args)
     config = load_sla_config(args.config)
     settings = load_settings()
     url = warehouse_url(args.warehouse, config.warehouse, settings.warehouse_url)
+    store = _state_store(args.state_dir)
     instance = _dagster_instance(config, settings)
-
-    from orchestration_utils.sla.state import StateStore
-
-    store = StateStore(args.state_dir)
     try:
         if args.monitor:
             return _monitor(args, config, url, instance, store)
@@ -81,15 +86,51 @@ def _main(args: argparse.Namespace) -> int:
         if instance is not None:
             instance.dispose()
     now = as_of_time(args.as_of)
-    if args.report and args.format == "markdown":
-        from orchestration_utils.sla.report import markdown_report
+    try:
+        if args.report and args.format == "markdown":
+            from orchestration_utils.sla.report import markdown_report
 
-        _write_text(markdown_report(results, now), args.output)
-    else:
-        from orchestration_utils.sla.report import json_report
+            _write_text(markdown_report(results, now), args.output)
+        else:
+            from orchestration_utils.sla.report import json_report
 
-        emit_json(json_report(results, now), args.output)
+            emit_json(json_report(results, now), args.output)
+    except OSError as exc:
+        raise UsageError(f"--output {args.output}: cannot write: {exc.strerror or exc}") from None
     return _exit(results)
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Every flag is checked before anything is evaluated, sent or written."""
+    if not math.isfinite(args.interval) or not MIN_INTERVAL_SECONDS <= args.interval <= MAX_INTERVAL_SECONDS:
+        raise UsageError(f"--interval: must be a number of seconds from {MIN_INTERVAL_SECONDS:g} to "
+                         f"{MAX_INTERVAL_SECONDS:g}, got {args.interval!r}")
+    if args.as_of is not None:
+        at = as_of_time(args.as_of)
+        if not EARLIEST_AS_OF <= at < LATEST_AS_OF:
+            raise UsageError(f"--as-of: must be from {EARLIEST_AS_OF:%Y} to {LATEST_AS_OF:%Y}, got {args.as_of!r}")
+    if args.output is not None:
+        if args.output.is_dir():
+            raise UsageError(f"--output {args.output}: is a directory; name a file")
+        parent = args.output.parent
+        if parent.exists() and not parent.is_dir():
+            raise UsageError(f"--output {args.output}: {parent} is not a directory")
+        if parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK):
+            raise UsageError(f"--output {args.output}: {parent} is not writable")
+        if len(args.output.name.encode()) > 200:  # the temporary file beside it needs room for a suffix
+            raise UsageError(f"--output: the file name is too long ({len(args.output.name.encode())} bytes)")
+
+
+def _state_store(state_dir: Path):
+    import sqlite3
+
+    from orchestration_utils.sla.state import StateStore
+
+    try:
+        return StateStore(state_dir)
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"--state-dir {state_dir}: cannot keep the state there: {reason}") from None
 
 
 def _evaluate(args, config: SlaConfig, url, instance, store, send_alerts: bool):
@@ -106,10 +147,10 @@ def _evaluate(args, config: SlaConfig, url, instance, store, send_alerts: bool):
         if warehouse is not None:
             warehouse.close()
     summary = summarize(results)
-    say(PROG, f"{summary['met']} of {summary['total_slas']} SLAs met, {summary['violated']} violated "
-              f"({summary['critical_violations']} critical), {summary['unknown']} unknown")
+    say(PROG, f"{summary['passed']} of {summary['total_checks']} SLAs met, {summary['failed']} violated "
+              f"({summary['critical_violations']} critical), {summary['errors']} could not be evaluated")
     for result in results:
-        if result.status != "OK":
+        if result.status != "PASS":
             say(PROG, f"  {result.status:8} {result.name} ({result.subject}): {result.message}")
     for line in alerts.lines() if alerts else ():
         say(PROG, f"  alert: {line}")
@@ -127,7 +168,11 @@ def _monitor(args, config, url, instance, store) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     say(PROG, f"monitoring {len(config.slas)} SLAs every {args.interval:g}s; state in {args.state_dir}")
     while not stop.is_set():
-        _evaluate(args, config, url, instance, store, send_alerts=not args.no_alerts)
+        try:
+            _evaluate(args, config, url, instance, store, send_alerts=not args.no_alerts)
+        except Exception as exc:  # noqa: BLE001 -- one evaluation's failure (warehouse, instance, disk) is not the monitor's end
+            say(PROG, f"evaluation failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}; "
+                      f"next in {args.interval:g}s")
         stop.wait(args.interval)
     return 0
 
@@ -140,7 +185,12 @@ def _dagster_instance(config: SlaConfig, settings):
         return None
     import dagster as dg
 
-    return dg.DagsterInstance.from_config(str(home))
+    try:
+        return dg.DagsterInstance.from_config(str(home))
+    except Exception as exc:  # noqa: BLE001 -- a broken instance makes the completion SLAs ERROR, not the whole run
+        say(PROG, f"the Dagster instance at {home} cannot be opened: {type(exc).__name__}; "
+                  f"completion-time SLAs cannot be evaluated")
+        return None
 
 
 def _write_text(text: str, output: Path | None) -> None:
@@ -153,7 +203,7 @@ def _write_text(text: str, output: Path | None) -> None:
 
 
 def _exit(results) -> int:
-    return 1 if any(r.status == "VIOLATED" for r in results) else 0
+    return 1 if any(r.status == "FAIL" for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@ asset), a sensor that evaluates them on its interval, records each evaluation in
 sends the alerts (its cursor holds the open incidents and the outbox), a run-failure sensor, and a
 scheduled job that writes the compliance report."""
 
+import hashlib
 import re
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,14 +22,21 @@ from orchestration_utils.dagster_defs.resources import WarehouseResource
 from orchestration_utils.settings import Settings
 from orchestration_utils.sla.budget import Sample
 from orchestration_utils.sla.config import CompletionSla, SlaConfig, load_sla_config
-from orchestration_utils.sla.evaluate import SlaResult, SlaStatus, evaluate_slas
+from orchestration_utils.sla.evaluate import SlaResult, SlaStatus, evaluate_slas, recorded_ok
 from orchestration_utils.sla.report import json_report, markdown_report, summarize
 from orchestration_utils.sla.tracker import run_source
 from orchestration_utils.warehouse.base import parse_table_id
 
 
-def check_name(sla_name: str) -> str:
-    return "sla_" + re.sub(r"[^A-Za-z0-9_]", "_", sla_name)
+def check_names(sla_names: Iterable[str]) -> dict[str, str]:
+    """`sla_<name>` with every character Dagster refuses made `_`; names that would meet after
+    that (`a.b` and `a-b`) each get a short hash of their own name, so the result is unique and
+    the same for the same config."""
+    names = list(sla_names)
+    base = {n: "sla_" + re.sub(r"[^A-Za-z0-9_]", "_", n) for n in names}
+    taken = Counter(base.values())
+    return {n: base[n] if taken[base[n]] == 1 else f"{base[n]}_{hashlib.sha1(n.encode()).hexdigest()[:8]}"
+            for n in names}
 
 
 class InstanceHistory:
@@ -48,7 +58,7 @@ class InstanceHistory:
                 if not isinstance(evaluation, dg.AssetCheckEvaluation):
                     continue
                 status = evaluation.metadata.get("sla_status")
-                ok = None if status is None or status.value == SlaStatus.UNKNOWN else status.value == SlaStatus.OK
+                ok = None if status is None else recorded_ok(status.value)
                 samples.append(Sample(datetime.fromtimestamp(record.create_timestamp, UTC), ok))
             if len(page) < 500:
                 return samples
@@ -59,12 +69,13 @@ def _evaluation(result: SlaResult, key: dg.AssetCheckKey) -> dg.AssetCheckEvalua
     return dg.AssetCheckEvaluation(
         asset_key=key.asset_key,
         check_name=key.name,
-        passed=result.status != SlaStatus.VIOLATED,
+        passed=result.status != SlaStatus.FAIL,
         severity=dg.AssetCheckSeverity.ERROR if result.critical else dg.AssetCheckSeverity.WARN,
         description=result.message,
         metadata={"sla_status": dg.MetadataValue.text(result.status.value), "message": result.message,
                   **check_metadata({k: v for k, v in result.to_json().items()
-                                    if k not in ("name", "type", "subject", "critical", "status", "message")})},
+                                    if k not in ("name", "sla_type", "subject", "table", "pipeline", "critical",
+                                               "status", "message")})},
     )
 
 
@@ -78,6 +89,7 @@ def build_sla_defs(settings: Settings, project_defs: dg.Definitions, health_defs
                for key in (a.keys if isinstance(a, dg.AssetsDefinition) else {a.key})}
     keys: dict[str, dg.AssetCheckKey] = {}
     extra_assets: dict[dg.AssetKey, dg.AssetSpec] = {}
+    names = check_names(s.name for s in config.slas)
     for sla in config.slas:
         if isinstance(sla, CompletionSla):
             asset = dg.AssetKey(["pipelines", sla.pipeline])
@@ -88,7 +100,7 @@ def build_sla_defs(settings: Settings, project_defs: dg.Definitions, health_defs
             if sla.table_id.lower() not in table_keys and asset not in defined:
                 extra_assets[asset] = dg.AssetSpec(asset, group_name="warehouse",
                                                    description=f"Warehouse table {sla.table_id}")
-        keys[sla.name] = dg.AssetCheckKey(asset, check_name(sla.name))
+        keys[sla.name] = dg.AssetCheckKey(asset, names[sla.name])
     warehouse = WarehouseResource(url=config.warehouse or settings.warehouse_url,
                                   max_bytes_billed=config.max_bytes_billed, timeout_seconds=config.query_timeout_seconds)
 
@@ -144,7 +156,8 @@ def build_sla_defs(settings: Settings, project_defs: dg.Definitions, health_defs
         emit_json(json_report(results, now), folder / "sla-report.json")
         summary = summarize(results)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(folder / "sla-report.md")),
-                                     **{k: dg.MetadataValue.int(v) for k, v in summary.items()}})
+                                     **{k: dg.MetadataValue.float(v) if isinstance(v, float) else dg.MetadataValue.int(v)
+                                        for k, v in summary.items()}})
 
     @dg.job(name="sla_report_job", description="Write the SLA compliance report (Markdown, JSON) to <artifacts>/sla/.")
     def sla_report_job():

@@ -34,7 +34,7 @@ class Coverage:
 def time_weighted(samples: Sequence[Sample], start: datetime, end: datetime, max_gap: timedelta) -> Coverage:
     """Each evaluation holds until the next one, or for `max_gap` at most; the first interval is
     clipped to the window start. Time no evaluation covers is no data, never silently good."""
-    ordered = sorted(samples)
+    ordered = sorted(samples, key=lambda s: s.at)  # `ok` may be None: never compared
     good = bad = 0.0
     for i, sample in enumerate(ordered):
         until = sample.at + max_gap

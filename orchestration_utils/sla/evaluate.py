@@ -1,4 +1,4 @@
-"""Evaluate every SLA once: the current state (OK, VIOLATED, UNKNOWN) and, from the recorded
+"""Evaluate every SLA once: the current state (PASS, FAIL, ERROR) and, from the recorded
 history, compliance, error budget and burn rate over its window."""
 
 from __future__ import annotations
@@ -26,14 +26,24 @@ from orchestration_utils.sla.config import (
     QualitySla,
     SlaConfig,
 )
+from orchestration_utils.sla.quality_sql import QuerySqlError, for_warehouse
 from orchestration_utils.sla.runs import PipelineRun
 from orchestration_utils.warehouse.base import Warehouse, WarehouseError
 
 
 class SlaStatus(StrEnum):
-    OK = "OK"
-    VIOLATED = "VIOLATED"
-    UNKNOWN = "UNKNOWN"  # could not be evaluated (warehouse error, no data): never alerts, never resolves
+    PASS = "PASS"  # the SLA is met
+    FAIL = "FAIL"  # violated
+    ERROR = "ERROR"  # could not be evaluated (warehouse error, no data): never alerts, never resolves
+
+
+# What a recorded status says about the SLA; OK and VIOLATED are how earlier versions recorded it.
+_RECORDED_OK = {"PASS": True, "OK": True, "FAIL": False, "VIOLATED": False}
+
+
+def recorded_ok(status: str) -> bool | None:
+    """True met, False violated, None not evaluated (counts as no data)."""
+    return _RECORDED_OK.get(status)
 
 
 @dataclass(frozen=True)
@@ -49,9 +59,11 @@ class SlaResult:
     compliance: Compliance | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "type": self.type, "subject": self.subject, "critical": self.critical,
-                "status": str(self.status), "message": self.message, "target": self.target, **self.figures,
-                **(self.compliance.to_json() if self.compliance else {})}
+        """The seed's keys (`table` or `pipeline`, `sla_type`, `status`, `critical`, the figures) and ours."""
+        where = "pipeline" if self.type == "completion_time" else "table"
+        return {where: self.subject, "sla_type": self.type, "status": str(self.status), "critical": self.critical,
+                "name": self.name, "subject": self.subject, "message": self.message, "target": self.target,
+                **self.figures, **(self.compliance.to_json() if self.compliance else {})}
 
 
 class History(Protocol):
@@ -103,12 +115,17 @@ def _freshness(config: SlaConfig, now: datetime, warehouse: Warehouse | None) ->
         target = f"newer than {sla.max_age_hours:g} h"
         check = checks.get(sla.table_id)
         if check is None:
-            results[sla.name] = SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.UNKNOWN,
+            results[sla.name] = SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.ERROR,
                                           "no warehouse configured", target)
             continue
-        status = {Status.PASS: SlaStatus.OK, Status.WARN: SlaStatus.OK, Status.FAIL: SlaStatus.VIOLATED}.get(
-            check.status, SlaStatus.UNKNOWN)
-        figures = {k: check.figures[k] for k in ("latest_update", "hours_stale", "max_age_hours") if k in check.figures}
+        status = {Status.PASS: SlaStatus.PASS, Status.WARN: SlaStatus.PASS, Status.FAIL: SlaStatus.FAIL}.get(
+            check.status, SlaStatus.ERROR)
+        figures = {k: check.figures[k] for k in ("latest_update", "hours_stale") if k in check.figures}
+        figures["max_age_hours"] = sla.max_age_hours
+        if isinstance(figures.get("hours_stale"), int | float):
+            figures["violation_hours"] = round(max(figures["hours_stale"] - sla.max_age_hours, 0.0), 3)
+        elif status == SlaStatus.FAIL:  # no rows in the window: stale by an unknown amount
+            figures["hours_stale"] = figures["violation_hours"] = None
         results[sla.name] = SlaResult(sla.name, sla.type, sla.table_id, sla.critical, status, check.message, target, figures)
     return results
 
@@ -116,27 +133,34 @@ def _freshness(config: SlaConfig, now: datetime, warehouse: Warehouse | None) ->
 def _quality(sla: QualitySla, warehouse: Warehouse | None) -> SlaResult:
     target = f"failure rate at most {sla.max_failure_rate:.2%}"
 
-    def unknown(reason: str) -> SlaResult:
-        return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.UNKNOWN, reason, target)
+    def error(reason: str) -> SlaResult:
+        return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.ERROR, reason, target)
 
     if warehouse is None:
-        return unknown("no warehouse configured")
+        return error("no warehouse configured")
     try:
-        rows = warehouse.query_rows(sla.query)
+        rows = warehouse.query_rows(for_warehouse(sla.query, sla.dialect, warehouse.url))
+    except QuerySqlError as exc:
+        return error(str(exc))
     except WarehouseError as exc:
-        return unknown(f"query failed: {exc}")
+        return error(f"query failed: {exc}")
     if len(rows) != 1 or not {"total_rows", "failed_rows"} <= {k.lower() for k in rows[0]}:
-        return unknown("the query must return one row with total_rows and failed_rows")
+        return error("the query must return one row with total_rows and failed_rows")
     row = {k.lower(): v for k, v in rows[0].items()}
-    total, failed = int(row["total_rows"] or 0), int(row["failed_rows"] or 0)
+    try:
+        total, failed = int(row["total_rows"] or 0), int(row["failed_rows"] or 0)
+    except (TypeError, ValueError, OverflowError):
+        return error("total_rows and failed_rows must be counts")
     if total == 0:
-        return unknown("the query counted no rows")
+        return error("the query counted no rows")
+    if total < 0 or not 0 <= failed <= total:
+        return error(f"the query counted {total} rows and {failed} failed ones: not a failure rate")
     rate = failed / total
     figures = {"total_rows": total, "failed_rows": failed, "failure_rate": round(rate, 6),
                "max_failure_rate": sla.max_failure_rate}
     ok = rate <= sla.max_failure_rate
     message = f"{failed} of {total} rows failed ({rate:.2%})"
-    return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.OK if ok else SlaStatus.VIOLATED,
+    return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.PASS if ok else SlaStatus.FAIL,
                      message, target, figures)
 
 
@@ -144,12 +168,12 @@ def _completion(sla: CompletionSla, now: datetime, runs: RunSource | None) -> Sl
     target = f"succeeds within {sla.target_duration_minutes:g} min"
     window = timedelta(hours=sla.lookback_hours)
     if runs is None:
-        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.UNKNOWN,
+        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.ERROR,
                          f"no {sla.source} run history available", target)
     try:
         finished = [r for r in runs(sla, now - window) if r.ended is not None]
     except WarehouseError as exc:
-        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.UNKNOWN, str(exc), target)
+        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.ERROR, str(exc), target)
     finished.sort(key=lambda r: r.ended, reverse=True)
 
     def good(run: PipelineRun) -> bool:
@@ -157,7 +181,7 @@ def _completion(sla: CompletionSla, now: datetime, runs: RunSource | None) -> Sl
 
     compliance = count_compliance([(r.ended, good(r)) for r in finished], now, window, sla.objective_percent)
     if not finished:
-        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.VIOLATED,
+        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.FAIL,
                          f"no run finished in the last {sla.lookback_hours:g} h", target,
                          {"runs": 0, "target_duration_minutes": sla.target_duration_minutes}, compliance)
     latest = finished[0]
@@ -166,13 +190,14 @@ def _completion(sla: CompletionSla, now: datetime, runs: RunSource | None) -> Sl
         "runs": len(finished), "late_or_failed_runs": sum(not good(r) for r in finished),
         "latest_run_id": latest.run_id, "latest_duration_minutes": None if duration is None else round(duration, 2),
         "latest_succeeded": latest.succeeded, "target_duration_minutes": sla.target_duration_minutes,
+        "violation_minutes": None if duration is None else round(max(duration - sla.target_duration_minutes, 0.0), 2),
     }
     if not latest.succeeded:
-        status, message = SlaStatus.VIOLATED, f"latest run {latest.run_id} failed"
+        status, message = SlaStatus.FAIL, f"latest run {latest.run_id} failed"
     elif not good(latest):
-        status, message = SlaStatus.VIOLATED, f"latest run took {duration:.1f} min, over {sla.target_duration_minutes:g}"
+        status, message = SlaStatus.FAIL, f"latest run took {duration:.1f} min, over {sla.target_duration_minutes:g}"
     else:
-        status, message = SlaStatus.OK, f"latest run took {duration or 0:.1f} min"
+        status, message = SlaStatus.PASS, f"latest run took {duration or 0:.1f} min"
     return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, status, message, target, figures, compliance)
 
 
@@ -200,16 +225,16 @@ def _availability(sla: AvailabilitySla, source: str, fresh_now: SlaResult, now: 
         "freshness_sla": source,
     }
     if coverage.good_ratio is None:
-        return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.UNKNOWN,
+        return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.ERROR,
                          f"no freshness evaluations of {source} in the window", target, figures, compliance)
     availability = 100 * coverage.good_ratio
     ok = availability >= sla.target_availability
     message = f"fresh {availability:.2f}% of measured time (target {sla.target_availability:g}%)"
     if coverage.no_data_seconds:
         message += f"; {coverage.no_data_seconds / 3600:.1f} h without evaluations"
-    return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.OK if ok else SlaStatus.VIOLATED,
+    return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.PASS if ok else SlaStatus.FAIL,
                      message, target, figures, compliance)
 
 
 def _sample(result: SlaResult, now: datetime) -> Sample:
-    return Sample(now, None if result.status == SlaStatus.UNKNOWN else result.status == SlaStatus.OK)
+    return Sample(now, None if result.status == SlaStatus.ERROR else result.status == SlaStatus.PASS)

@@ -1,10 +1,17 @@
-"""SLA results as the seed's JSON (`summary`, `violations`) and as Markdown that reads well on a
-pull request: summary, violations (critical first) with their figures, a table per SLA type."""
+"""SLA results as the seed's JSON (`timestamp`, `summary`, `violations`, and our `slas`) and as
+Markdown that reads well on a pull request: summary, violations (critical first) with their
+figures, a table per SLA type. `schemas/sla-output.schema.json` describes the JSON.
+
+Compliance rate = 100 x passed / total checks: an SLA that could not be evaluated (ERROR) proves
+nothing good, as in the health score."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
 
 from orchestration_utils.sla.evaluate import SlaResult, SlaStatus
 
@@ -12,24 +19,27 @@ _TYPES = (("completion_time", "Completion time"), ("freshness", "Freshness"), ("
           ("availability", "Availability"))
 _FIGURES = {
     "completion_time": ("latest_duration_minutes", "runs", "late_or_failed_runs"),
-    "freshness": ("hours_stale", "latest_update"),
+    "freshness": ("hours_stale", "violation_hours", "latest_update"),
     "quality": ("failed_rows", "total_rows", "failure_rate"),
     "availability": ("availability_percent", "stale_hours", "no_data_hours"),
 }
 
 
 def violations(results: Sequence[SlaResult]) -> list[SlaResult]:
-    return sorted((r for r in results if r.status == SlaStatus.VIOLATED), key=lambda r: (not r.critical, r.name))
+    return sorted((r for r in results if r.status == SlaStatus.FAIL), key=lambda r: (not r.critical, r.name))
 
 
 def summarize(results: Sequence[SlaResult]) -> dict[str, object]:
     broken = violations(results)
+    passed = sum(r.status == SlaStatus.PASS for r in results)
     return {
-        "total_slas": len(results),
-        "met": sum(r.status == SlaStatus.OK for r in results),
-        "violated": len(broken),
-        "unknown": sum(r.status == SlaStatus.UNKNOWN for r in results),
+        "total_checks": len(results),
+        "passed": passed,
+        "failed": len(broken),
+        "errors": sum(r.status == SlaStatus.ERROR for r in results),
+        "violations": len(broken),
         "critical_violations": sum(r.critical for r in broken),
+        "compliance_rate": round(100 * passed / len(results), 1) if results else 100.0,
     }
 
 
@@ -59,8 +69,9 @@ def markdown_report(results: Sequence[SlaResult], now: datetime) -> str:
     lines = [
         f"# SLA report · {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        (f"**{summary['met']} of {summary['total_slas']} SLAs met** · {summary['violated']} violated "
-         f"({summary['critical_violations']} critical) · {summary['unknown']} could not be evaluated"),
+        (f"**{summary['passed']} of {summary['total_checks']} SLAs met** ({summary['compliance_rate']:g}%) · "
+         f"{summary['failed']} violated ({summary['critical_violations']} critical) · "
+         f"{summary['errors']} could not be evaluated"),
         "",
     ]
     broken = violations(results)
@@ -78,9 +89,9 @@ def markdown_report(results: Sequence[SlaResult], now: datetime) -> str:
         lines += [f"## {title}", "",
                   "| SLA | on | target | status | compliance | objective | budget left | burn rate | measured |",
                   "|---|---|---|---|---|---|---|---|---|"]
-        for r in sorted(of_type, key=lambda r: (r.status != SlaStatus.VIOLATED, not r.critical, r.name)):
+        for r in sorted(of_type, key=lambda r: (r.status != SlaStatus.FAIL, not r.critical, r.name)):
             c = r.compliance
-            status = {"OK": "✅ met", "VIOLATED": "❌ violated", "UNKNOWN": "❔ unknown"}[r.status]
+            status = {"PASS": "✅ met", "FAIL": "❌ violated", "ERROR": "❔ error"}[r.status]
             lines.append(
                 f"| `{_cell(r.name)}`{' (critical)' if r.critical else ''} | `{_cell(r.subject)}` | {_cell(r.target)} | "
                 f"{status} | {_percent(c.compliance_percent if c else None)} | {_percent(c.objective_percent if c else None)} | "
@@ -92,3 +103,8 @@ def markdown_report(results: Sequence[SlaResult], now: datetime) -> str:
                "when overspent. Burn rate: how fast the budget is spent over the last twelfth of the window "
                "(1x spends exactly the budget over the window)."), ""]
     return "\n".join(lines)
+
+
+OUTPUT_SCHEMA_PATH = Path(__file__).parent / "schemas" / "sla-output.schema.json"
+# The JSON Schema of `json_report` (the CLI's JSON, with or without --report), shipped in the package.
+OUTPUT_SCHEMA = orjson.loads(OUTPUT_SCHEMA_PATH.read_bytes())

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from orchestration_utils.sla.config import SlaConfig
+from orchestration_utils.sla.config import SlaConfig, parse_sla_config
 from orchestration_utils.sla.state import StateStore
 from orchestration_utils.sla.tracker import run_source, track_once
 from orchestration_utils.warehouse.duckdb import DuckDBWarehouse
@@ -37,15 +37,15 @@ def endpoints(monkeypatch):
 
 
 def _config(**alerts) -> SlaConfig:
-    return SlaConfig.model_validate_json(json.dumps({
-        "slas": [
-            {"name": "orders_fresh", "type": "freshness", "table_id": "shop.marts.orders", "timestamp_column": "ts",
-             "max_age_hours": 6, "critical": True},
-            {"name": "customers_fresh", "type": "freshness", "table_id": "shop.marts.customers",
-             "timestamp_column": "ts", "max_age_hours": 6},
+    return parse_sla_config(json.dumps({
+        "tables": [
+            {"table_id": "shop.marts.orders", "critical": True,
+             "freshness_sla": {"name": "orders_fresh", "timestamp_column": "ts", "max_age_hours": 6}},
+            {"table_id": "shop.marts.customers",
+             "freshness_sla": {"name": "customers_fresh", "timestamp_column": "ts", "max_age_hours": 6}},
         ],
         "alerts": {"suppression_minutes": 60, "timeout_seconds": 1, **alerts},
-    }))
+    }), "test")
 
 
 def _track(config, warehouse, state_dir, at, **options):
@@ -159,11 +159,11 @@ def test_bot_token_posts_to_the_channel_and_retries_ratelimited(warehouse, monke
 
 
 def test_history_survives_and_feeds_availability(warehouse, endpoints, tmp_path):
-    config = SlaConfig.model_validate_json(json.dumps({"slas": [
-        {"name": "orders_fresh", "type": "freshness", "table_id": "shop.marts.orders", "timestamp_column": "ts",
-         "max_age_hours": 6},
-        {"name": "orders_available", "type": "availability", "table_id": "shop.marts.orders",
-         "target_availability": 90, "lookback_hours": 8, "max_evaluation_gap_minutes": 60}]}))
+    config = parse_sla_config(json.dumps({"tables": [
+        {"table_id": "shop.marts.orders",
+         "freshness_sla": {"name": "orders_fresh", "timestamp_column": "ts", "max_age_hours": 6},
+         "availability_sla": {"name": "orders_available", "target_availability": 90, "lookback_hours": 8,
+                              "max_evaluation_gap_minutes": 60}}]}), "test")
     state = tmp_path / "state"
     # Hourly evaluations from T0-1h to T0+7h. The newest row is at T0-2h, so evaluations at -1..4 h
     # find it at most 6 h old (fresh) and those at 5..7 h find it stale. Each holds until the next.
@@ -175,5 +175,5 @@ def test_history_survives_and_feeds_availability(warehouse, endpoints, tmp_path)
     assert availability.figures["availability_percent"] == 75.0
     assert availability.figures["stale_hours"] == 2.0
     assert availability.figures["no_data_hours"] == 0.0
-    assert availability.status == "VIOLATED"
+    assert availability.status == "FAIL"
     assert json.dumps(availability.to_json())  # serializable for reports

@@ -51,3 +51,10 @@ def test_count_compliance_for_runs():
     assert compliance.compliance_percent == 75.0
     assert compliance.budget_remaining_percent == pytest.approx(-150.0)  # 25 % errors vs a 10 % budget
     assert compliance.burn_rate == 0.0 and compliance.measured == "4 runs"
+
+
+def test_evaluations_recorded_at_one_instant_of_different_outcomes():
+    # Replays (--as-of) record several evaluations at the same time, some of which could not evaluate.
+    samples = [Sample(h(1), True), Sample(h(1), None), Sample(h(1), False), Sample(h(2), True)]
+    coverage = time_weighted(samples, h(0), h(3), timedelta(hours=1))
+    assert coverage.good_seconds + coverage.bad_seconds + coverage.no_data_seconds == 3 * 3600

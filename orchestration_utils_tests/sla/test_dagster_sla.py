@@ -21,14 +21,12 @@ def location(demo_manifest, tmp_path, monkeypatch):
     config = tmp_path / "sla-config.json"
     config.write_text(json.dumps({
         "warehouse": f"duckdb://{warehouse}",
-        "slas": [
-            {"name": "clicks_fresh", "type": "freshness", "table_id": "lake.landing.clicks", "timestamp_column": "ts",
-             "max_age_hours": 1, "critical": True},
-            {"name": "clicks_available", "type": "availability", "table_id": "lake.landing.clicks",
-             "target_availability": 99},
-            {"name": "nightly_on_time", "type": "completion_time", "pipeline": "nightly_load",
-             "target_duration_minutes": 5, "critical": True},
-        ],
+        "pipelines": [{"name": "nightly_load", "critical": True,
+                       "completion_time_sla": {"name": "nightly_on_time", "target_duration_minutes": 5}}],
+        "tables": [{"table_id": "lake.landing.clicks",
+                    "freshness_sla": {"name": "clicks_fresh", "critical": True, "timestamp_column": "ts",
+                                      "max_age_hours": 1},
+                    "availability_sla": {"name": "clicks_available", "target_availability": 99}}],
         "alerts": {"timeout_seconds": 2},
     }))
     slack, pd = slack_webhook(), pagerduty()
@@ -63,7 +61,7 @@ def test_the_sensor_records_evaluations_and_alerts_once(location):
         key = dg.AssetCheckKey(dg.AssetKey(["warehouse", "lake", "landing", "clicks"]), "sla_clicks_fresh")
         history = instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
         assert len(history) == 3 and not history[0].evaluation.passed
-        assert history[0].evaluation.metadata["sla_status"] == dg.TextMetadataValue("VIOLATED")
+        assert history[0].evaluation.metadata["sla_status"] == dg.TextMetadataValue("FAIL")
         assert isinstance(history[0].evaluation.metadata["hours_stale"], dg.FloatMetadataValue)
     # Tick 1: two violations, one grouped Slack message and a page per critical SLA. Tick 2: the
     # availability SLA now has measured (stale) time and triggers. Tick 3: nothing new to say.
@@ -86,7 +84,7 @@ def test_history_in_the_instance_feeds_availability(location):
     # The second run sees the first run's freshness evaluation: stale for the time between them.
     assert latest.metadata["availability_percent"] == dg.FloatMetadataValue(0.0)
     assert latest.metadata["compliance_percent"] == dg.FloatMetadataValue(0.0)  # None if nothing were measured
-    assert latest.metadata["sla_status"] == dg.TextMetadataValue("VIOLATED")
+    assert latest.metadata["sla_status"] == dg.TextMetadataValue("FAIL")
 
 
 def test_run_failure_sensor_alerts(location):
@@ -118,7 +116,20 @@ def test_report_job_writes_markdown_and_json(location):
         assert definitions.resolve_job_def("sla_report_job").execute_in_process(instance=instance).success
     folder = tmp_path / "artifacts" / "sla"
     assert (folder / "sla-report.md").read_text().startswith("# SLA report")
-    assert json.loads((folder / "sla-report.json").read_text())["summary"]["total_slas"] == 3
+    assert json.loads((folder / "sla-report.json").read_text())["summary"]["total_checks"] == 3
     schedules = {s.name: s.cron_schedule for s in definitions.get_repository_def().schedule_defs}
     assert schedules["sla_report_job_schedule"] == "0 6 * * *"
     assert os.environ["ORCHESTRATION_UTILS_SLA_CONFIG"]
+
+
+def test_check_names_are_valid_unique_and_stable():
+    from orchestration_utils.dagster_defs.sla import check_names
+
+    names = ["orders_fresh", "project.dataset.events freshness", "a.b", "a-b", "a_b", "my-project.d.t quality"]
+    checks = check_names(names)
+    assert checks["orders_fresh"] == "sla_orders_fresh"
+    assert checks["project.dataset.events freshness"] == "sla_project_dataset_events_freshness"
+    assert len(set(checks.values())) == len(names)  # a.b, a-b and a_b would all be sla_a_b
+    assert all(dg._core.definitions.utils.is_valid_name(c) for c in checks.values())
+    assert check_names(reversed(names)) == checks  # the same names give the same checks
+    assert checks["a.b"].startswith("sla_a_b_") and checks["a_b"].startswith("sla_a_b_")
