@@ -286,7 +286,8 @@ def parse_config(model: type[BaseModel], text: bytes | str, source: str):
         # JSON mode: arrays are accepted where tuples are declared, nothing else is coerced.
         return model.model_validate_json(text, strict=True)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        # An unknown key first: a misspelt key also leaves its real one "required", and the typo is the cause.
+        error = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(f"{source}: {json_path(error['loc'])}: {_reason(error)}{more}") from None
 
