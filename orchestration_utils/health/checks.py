@@ -60,9 +60,10 @@ class UnreadableTimestamp(ValueError):
     """`str()` says what the column holds instead of a time."""
 
 
-# Epoch magnitudes (up to 9999-12-31) by unit: the number of digits says seconds, ms, µs or ns.
-_EPOCH_UNITS = ((253_402_300_800, 1), (253_402_300_800_000, 1_000), (253_402_300_800_000_000, 1_000_000),
-                (253_402_300_800_000_000_000, 1_000_000_000))
+# An epoch's magnitude says its unit: below 1e11 seconds (until year 5138), below 1e14 milliseconds,
+# below 1e17 microseconds, below 1e20 nanoseconds. Data times after 1973 read unambiguously.
+_EPOCH_UNITS = ((10**11, 1), (10**14, 1_000), (10**17, 1_000_000), (10**20, 1_000_000_000))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NUMERIC_TYPES = {"INT64", "INTEGER", "NUMERIC", "BIGNUMERIC", "FLOAT64"}  # BigQuery's names (canonical types)
 
 
@@ -90,7 +91,8 @@ def parse_timestamp(value: object, column: str, column_type: str | None = None) 
         raise UnreadableTimestamp(f"{held}, not a Unix epoch time")
     for limit, per_second in _EPOCH_UNITS:
         if value < limit:
-            return datetime.fromtimestamp(float(value) / per_second, UTC)
+            seconds = Decimal(value) / per_second  # exact: a float would lose nanoseconds' digits
+            return _EPOCH + timedelta(seconds=int(seconds), microseconds=int(seconds % 1 * 1_000_000))
     raise UnreadableTimestamp(f"{held}, too large for a Unix epoch time")
 
 

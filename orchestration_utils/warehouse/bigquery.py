@@ -212,9 +212,9 @@ class BigQueryWarehouse:
         )
         counts: dict[str, dict[str, int]] = {t: {} for t in tables}
         for table, partition_id, total_rows in rows:
-            if partition_id in (None, "__UNPARTITIONED__", "__NULL__"):
+            request = by_table.get(table)
+            if request is None or partition_id in (None, "__UNPARTITIONED__", "__NULL__"):
                 continue
-            request = by_table[table]
             low = request.since.astimezone(UTC).strftime(PARTITION_ID_FORMAT[request.granularity])
             high = request.until.astimezone(UTC).strftime(PARTITION_ID_FORMAT[request.granularity])
             if low <= partition_id < high:
