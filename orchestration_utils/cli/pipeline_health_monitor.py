@@ -97,6 +97,8 @@ def _main(args: argparse.Namespace) -> int:
     now = as_of_time(args.as_of)
     if not _AS_OF_RANGE[0] <= now <= _AS_OF_RANGE[1]:
         raise UsageError(f"--as-of: {args.as_of!r} is out of range: give a time from 1970-01-01 to 2999-12-31")
+    if args.output is not None and args.output.is_dir():
+        raise UsageError(f"--output: {args.output} is a directory; give the report's file path")
     url = warehouse_url(args.warehouse, config.warehouse, settings.warehouse_url)
     project = None
     if args.manifest:
@@ -124,13 +126,20 @@ def _main(args: argparse.Namespace) -> int:
         cost = next(r for r in results if r.check == "cost")
         report = {"timestamp": report["timestamp"], "warehouse": report["warehouse"], "hours": args.hours,
                   "status": str(cost.status), "message": cost.message, **cost.figures, "monitoring": report["monitoring"]}
-        emit_json(report, args.output)
+        _emit(report, args.output)
         say(PROG, f"{cost.message}; {report.get('jobs', 0)} jobs")
         return exit_status([cost])
-    emit_json(report, args.output)
+    _emit(report, args.output)
     for line in human_summary(report):
         say(PROG, line)
     return exit_status(results)
+
+
+def _emit(report: dict, output: Path | None) -> None:
+    try:
+        emit_json(report, output)
+    except OSError as exc:  # an unwritable place: the previous report stays as it was
+        raise UsageError(f"--output: cannot write {output}: {exc.strerror or exc}") from None
 
 
 def _config(args: argparse.Namespace) -> HealthConfig:
