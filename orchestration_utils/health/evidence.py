@@ -18,9 +18,14 @@ from orchestration_utils.warehouse.types import canonical_type
 
 TIMESTAMP_TYPES = {"TIMESTAMP", "DATETIME"}
 TIME_TYPES = TIMESTAMP_TYPES | {"DATE"}
-# Names that say "when this row arrived or changed", for tables with several time columns.
-_CONVENTIONAL = re.compile(r"(?i)^(_?(loaded|updated|ingested|modified|inserted|created|event|processed)_(at|time|timestamp|ts)"
-                           r"|_?(updated|loaded|modified|ingested)|timestamp|event_time)$")
+# Names that say "when this row arrived or changed", for tables with several time columns; the
+# first tier with exactly one match wins (arrival beats change beats creation).
+_CONVENTIONAL_TIERS = tuple(re.compile(p, re.IGNORECASE) for p in (
+    r"_?(loaded|ingested|inserted|synced|extracted)_?(at|time|timestamp|ts)?",
+    r"_?(updated|modified|processed|changed)_?(at|time|timestamp|ts)?",
+    r"_?(created|event)_?(at|time|timestamp|ts)",
+    r"_?(timestamp|ts)",
+))
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,11 @@ def from_table(meta: TableMeta) -> FreshnessEvidence:
     timestamps = [f.name for f in times if f.type in TIMESTAMP_TYPES]
     if len(timestamps) == 1:
         return FreshnessEvidence(f"column {timestamps[0]} (only timestamp column)", column=timestamps[0])
-    conventional = [f.name for f in times if _CONVENTIONAL.match(f.name)]
-    if len(conventional) == 1:
-        return FreshnessEvidence(f"column {conventional[0]} (conventionally named time column)", column=conventional[0])
+    for tier in _CONVENTIONAL_TIERS:
+        conventional = [f.name for f in times if tier.fullmatch(f.name)]
+        if len(conventional) == 1:
+            return FreshnessEvidence(f"column {conventional[0]} (conventionally named time column)",
+                                     column=conventional[0])
     if len(times) == 1:
         return FreshnessEvidence(f"column {times[0].name} (only date column)", column=times[0].name)
     if times:
