@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from orchestration_utils.cli.pipeline_health_monitor import main
+from orchestration_utils.health.report import SCHEMA_PATH
 
-SCHEMA = json.loads((Path(__file__).parents[2] / "orchestration_utils/health/report.schema.json").read_text())
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
 AS_OF = "2026-03-01T10:30:00Z"
 
 

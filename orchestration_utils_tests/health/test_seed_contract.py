@@ -14,8 +14,10 @@ import duckdb
 import jsonschema
 import pytest
 
+from orchestration_utils.health.report import SCHEMA_PATH
+
 BIN_DIR = Path(sys.executable).parent
-SCHEMA = json.loads((Path(__file__).parents[2] / "orchestration_utils/health/report.schema.json").read_text())
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
 
 # The seed's "Configuration Example", byte for byte.
 SEED_CONFIG = """{
