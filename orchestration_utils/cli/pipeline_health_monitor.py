@@ -178,11 +178,11 @@ def _table_freshness(table: TableConfig, warehouse, now: datetime, project, sett
         found = _last_materialization(settings, table.table_id, unique_ids)
         if found:
             evidence = materialization_evidence(*found)
-    if evidence is None or evidence.column:
+    if evidence is None:
         meta = warehouse.describe(table.ref.dataset_key, [table.ref.table])[table.ref.table]
         if isinstance(meta, WarehouseError):
             return [error_result(table.table_id, "freshness", str(meta), table.critical)]
-        evidence = evidence or from_table(meta)
+        evidence = from_table(meta)
     if evidence.known_time is not None:
         return [judge_freshness(table, evidence.known_time, now, "Dagster materialization", evidence.description)]
     if not evidence.found:
