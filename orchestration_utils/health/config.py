@@ -35,9 +35,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class ExpectedField(_Strict):
-    name: str
-    type: str
+class ExpectedField(BaseModel):
+    # Strict field by field, as TableConfig (below) explains: nested `fields` arrive as JSON arrays.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    name: StrictStr
+    type: StrictStr
     mode: Literal["NULLABLE", "REQUIRED", "REPEATED"] = "NULLABLE"
     fields: tuple[ExpectedField, ...] = ()
 

@@ -119,3 +119,17 @@ def test_flat_keys_of_the_earlier_format_are_read_with_a_warning(tmp_path, wareh
     assert result.stdout == expected.stdout
     assert (f"{flat}: $.tables[0].max_age_hours: deprecated flat key, write it in \"freshness\": {{...}} (and 2 more)"
             in result.stderr.splitlines())
+
+
+def test_nested_expected_schema_in_json(tmp_path, warehouse):
+    config = _config(tmp_path, warehouse, expected_schema=[
+        {"name": "id", "type": "INT64"},
+        {"name": "ordered_at", "type": "TIMESTAMP"},
+        {"name": "address", "type": "RECORD", "fields": [{"name": "city", "type": "STRING"}]}])
+    result = _run("--config", str(config), "--as-of", AS_OF)
+    assert result.returncode == 1, result.stderr
+    drift = json.loads(result.stdout)["checks"][0]
+    assert drift["status"] == "FAIL" and drift["message"] == "breaking: address removed"
+    bad = _config(tmp_path, warehouse, expected_schema=[{"name": "a", "type": "RECORD", "fields": [{"name": 1, "type": "X"}]}])
+    refused = _run("--config", str(bad))
+    assert refused.returncode == 2 and "$.tables[0].expected_schema[0].fields[0].name: Input should be a valid string" in refused.stderr
