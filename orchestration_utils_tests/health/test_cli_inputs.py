@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from orchestration_utils.cli.pipeline_health_monitor import main
+from orchestration_utils.health.config import ConfigError, parse_health_config
 from orchestration_utils.health.report import SCHEMA_PATH
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
@@ -171,3 +172,20 @@ def test_fuzzed_invocations_exit_cleanly_and_never_damage_the_output(tmp_path, c
         assert err.strip().splitlines()[-1].startswith(("pipeline-health-monitor: error:", "usage:")) or "error:" in err
     else:
         jsonschema.validate(json.loads(output.read_bytes()), SCHEMA)
+
+
+_json = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.integers()
+                     | st.text(max_size=8),
+                     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+                     max_leaves=12)
+
+
+@given(st.one_of(_json, _config, _config.map(lambda c: {**c, "tables": [{**t, "freshness": None} for t in c["tables"]]})))
+@settings(max_examples=200, deadline=None)
+def test_any_json_is_a_config_or_one_config_error(document):
+    try:
+        config = parse_health_config(json.dumps(document), "h.json")
+    except ConfigError as exc:
+        assert str(exc).startswith("h.json: ") and "\n" not in str(exc)
+    else:
+        assert all(t.ref for t in config.tables)
