@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import orjson
+from croniter import croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -156,7 +157,8 @@ class TableConfig(_Strict):
 
     def __init__(self, **data: object):
         # Python callers (the SLA tracker) may pass the flat keywords: `max_age_hours=...`.
-        # (Not a before-validator: that would make JSON input validate in Python mode.)
+        # With a custom __init__ pydantic validates JSON input through it too, in Python mode:
+        # hence strict field by field above, not by model.
         super().__init__(**nest_flat_keys(data))
 
     @field_validator("table_id")
@@ -203,9 +205,18 @@ class TableConfig(_Strict):
         return self.row_count.lookback_days if self.row_count else 7
 
 
+def _cron(value: str) -> str:
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a 5-field cron")
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+
+
 class ScheduleConfig(_Strict):
-    critical_cron: str = "*/15 * * * *"
-    default_cron: str = "0 * * * *"
+    critical_cron: Cron = "*/15 * * * *"
+    default_cron: Cron = "0 * * * *"
 
 
 def _warehouse_url(value: str) -> str:

@@ -84,6 +84,8 @@ def test_out_of_range_flags_are_one_line_and_exit_2(capsys, argv, named):
     ({}, {"usd_per_tib": 0}, "$.usd_per_tib"),
     ({}, {"max_bytes_billed": 0}, "$.max_bytes_billed"),
     ({}, {"query_timeout_seconds": 1e12}, "$.query_timeout_seconds"),
+    ({}, {"schedule": {"critical_cron": "*/15 * * *"}}, "$.schedule.critical_cron: '*/15 * * *' is not a 5-field cron"),
+    ({}, {"schedule": {"default_cron": "61 * * * *"}}, "$.schedule.default_cron"),
 ])
 def test_out_of_range_config_numbers_name_the_json_path(capsys, tmp_path, table, top, path):
     config = tmp_path / "health-config.json"
