@@ -142,6 +142,10 @@ def _invocations(draw):
             argv.append(f"--max-age-hours={draw(_number_text)}")
     else:
         argv += ["--check-failures" if mode == "failures" else "--cost-report", f"--hours={draw(_number_text)}"]
+    if draw(st.integers(0, 4)) == 0:  # never a real bigquery:// (no network in tests)
+        argv.append(f"--warehouse={draw(st.sampled_from(['duckdb:///nowhere/x.duckdb', 'duckdb://relative.duckdb', 'postgres://h/db', '', 'duckdb:///']))}")
+    if draw(st.integers(0, 4)) == 0:
+        argv.append(f"--manifest={draw(st.sampled_from(['/nowhere/manifest.json', '{config}']))}")
     as_of = draw(_as_of)
     if as_of is not None:
         argv.append(f"--as-of={as_of}")
