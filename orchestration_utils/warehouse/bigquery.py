@@ -43,8 +43,8 @@ def quote(*parts: str) -> str:
 
 
 def _message(exc: gexc.GoogleAPICallError) -> str:
-    """The service's words, without the request line the client puts first."""
-    return _REQUEST_LINE.sub("", exc.message or "", count=1)
+    """The service's words on one line, without the request line the client puts first."""
+    return " ".join(_REQUEST_LINE.sub("", exc.message or "", count=1).split())
 
 
 def _as_warehouse_error(exc: Exception) -> WarehouseError:
@@ -161,9 +161,13 @@ class BigQueryWarehouse:
                 return self.client.get_table(ref.id, retry=None, timeout=self.timeout_seconds)
 
             try:
-                return _table_meta(ref, _call(fetch))
+                table = _call(fetch)
             except WarehouseError as exc:
                 return exc
+            try:
+                return _table_meta(ref, table)
+            except Exception as exc:  # noqa: BLE001 -- a shape this code does not know is that table's error
+                return WarehouseError(f"unreadable tables.get answer for {ref.id}: {type(exc).__name__}: {exc}")
 
         # tables.get is free and per table; threads keep it from being per-table latency.
         with concurrent.futures.ThreadPoolExecutor(_METADATA_WORKERS) as pool:

@@ -216,3 +216,14 @@ def test_any_value_parses_or_says_why(value):
         assert str(exc).startswith("c (") and "\n" not in str(exc)
     else:
         assert parsed is None or parsed.tzinfo == UTC
+
+
+def test_an_unreadable_table_answer_is_that_tables_error(recorded_bigquery):
+    _serve_tables(recorded_bigquery, {
+        "odd": _table("odd", rows=None, numRows="many"),
+        "fine": _table("fine"),
+    })
+    results = _run_bigquery(recorded_bigquery, *(TableConfig(table_id=f"p.d.{name}", row_count={"min_rows": 1})
+                                                 for name in ("odd", "fine")))
+    assert results["odd", "row_count"].status == "ERROR" and "p.d.odd" in results["odd", "row_count"].message
+    assert results["fine", "row_count"].status == "PASS"
