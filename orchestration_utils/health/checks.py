@@ -77,7 +77,9 @@ def parse_timestamp(value: object, column: str, column_type: str | None = None) 
         raise UnreadableTimestamp(f"{held}, not a timestamp")
     if isinstance(value, str):
         text = value.strip()
-        numeric = (column_type or "").upper() in _NUMERIC_TYPES
+        # Digits are an epoch, not ISO's basic format (which would read 1796040000000 as year 1796),
+        # except the 8 of a basic date (YYYYMMDD).
+        numeric = (column_type or "").upper() in _NUMERIC_TYPES or (text.isdigit() and len(text) != 8)
         if not numeric:
             try:
                 return as_utc(datetime.fromisoformat(text.replace(" UTC", "+00:00")))

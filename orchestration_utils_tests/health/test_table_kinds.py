@@ -193,6 +193,8 @@ def test_string_and_epoch_timestamp_columns(tmp_path):
     ("1796040000", "INT64", datetime(2026, 11, 30, 12, tzinfo=UTC)),  # was read as a DATE
     ("1796040000000", "INT64", datetime(2026, 11, 30, 12, tzinfo=UTC)),
     ("2026-11-30 12:00:00 UTC", "STRING", datetime(2026, 11, 30, 12, tzinfo=UTC)),
+    ("1796040000000", "STRING", datetime(2026, 11, 30, 12, tzinfo=UTC)),  # digits: an epoch, not ISO basic
+    ("20261130", "STRING", datetime(2026, 11, 30, tzinfo=UTC)),  # except a basic date
 ])
 def test_bigquery_max_as_string(value, column_type, expected):
     assert parse_timestamp(value, "c", column_type) == expected
@@ -200,7 +202,7 @@ def test_bigquery_max_as_string(value, column_type, expected):
 
 @given(at=st.datetimes(datetime(1974, 1, 1), datetime(2999, 12, 31), timezones=st.just(UTC)),
        unit=st.sampled_from([1, 1_000, 1_000_000, 1_000_000_000]), as_text=st.booleans())
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=300, deadline=None)
 def test_epochs_in_every_unit_read_back(at, unit, as_text):
     epoch = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(seconds=1) * unit
     value = str(epoch) if as_text else epoch
