@@ -41,8 +41,8 @@ def build(tables: int, datasets: int) -> tuple[Path, Path]:
                 f"- INTERVAL (i % 5) HOUR AS ts, random() AS value FROM range(200) r(i) WHERE i % 14 != {skip}"
             )
             entries.append({
-                "table_id": f"bench.{name}", "max_age_hours": 24, "timestamp_column": "ts", "min_rows": 1,
-                "partition_column": "ts", "lookback_days": 7, "check_partitions": True,
+                "table_id": f"bench.{name}", "freshness": {"max_age_hours": 24, "timestamp_column": "ts"},
+                "row_count": {"min_rows": 1, "partition_column": "ts", "lookback_days": 7}, "check_partitions": True,
                 "expected_schema": [{"name": "id", "type": "INT64"}, {"name": "ts", "type": "TIMESTAMP"},
                                     {"name": "value", "type": "FLOAT64"}],
             })

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from orchestration_utils.cli.shell import (
     UsageError,
@@ -16,16 +18,34 @@ from orchestration_utils.cli.shell import (
     say,
     warehouse_url,
 )
-from orchestration_utils.health.config import HealthConfig, TableConfig, load_health_config
+from orchestration_utils.health.checks import (
+    CheckResult,
+    error_result,
+    judge_freshness,
+    with_evidence,
+)
+from orchestration_utils.health.config import (
+    FreshnessConfig,
+    HealthConfig,
+    TableConfig,
+    load_health_config,
+)
+from orchestration_utils.health.evidence import (
+    column_from_project,
+    from_table,
+    materialization_evidence,
+)
 from orchestration_utils.health.monitor import expectations_from_project, run_health_checks
 from orchestration_utils.health.report import build_report, exit_status, human_summary
 from orchestration_utils.settings import load_settings
+from orchestration_utils.warehouse.base import WarehouseError
 
 PROG = "pipeline-health-monitor"
 EPILOG = """\
 examples:
   pipeline-health-monitor --config health-config.json --output health-report.json
   pipeline-health-monitor --table shop.marts.fct_orders --check-freshness --timestamp-column ordered_at
+  pipeline-health-monitor --table shop.marts.fct_orders --check-freshness   (the evidence used is in the output)
   pipeline-health-monitor --check-failures --hours 24 --warehouse 'bigquery://my-project?location=US'
   pipeline-health-monitor --cost-report --hours 24 --warehouse 'bigquery://my-project?location=EU'
 
@@ -50,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--cost-report", action="store_true", help="bytes billed and USD by user, table and label")
     p.add_argument("--check-freshness", action="store_true", help="with --table: how old its newest data is")
     p.add_argument("--max-age-hours", type=float, default=24.0, help="with --table (default: 24)")
-    p.add_argument("--timestamp-column", help="with --table: MAX(column) instead of the table's metadata")
+    p.add_argument("--timestamp-column",
+                   help="with --table: MAX(column); without it: the dbt model's column (--manifest), the last "
+                        "Dagster materialization, the table's modification time or its one timestamp column")
     p.add_argument("--hours", type=float, default=24.0, help="lookback for --check-failures / --cost-report (default: 24)")
     p.add_argument("--warehouse", help="warehouse URL; overrides the config's \"warehouse\"")
     p.add_argument("--manifest", type=Path,
@@ -65,26 +87,39 @@ def main(argv: list[str] | None = None) -> int:
     return run(lambda: _main(args), PROG)
 
 
+# --as-of far enough from year 1 and 9999 that every lookback window stays a datetime.
+_AS_OF_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2999, 12, 31, tzinfo=UTC))
+
+
 def _main(args: argparse.Namespace) -> int:
     config = _config(args)
     settings = load_settings()
     now = as_of_time(args.as_of)
+    if not _AS_OF_RANGE[0] <= now <= _AS_OF_RANGE[1]:
+        raise UsageError(f"--as-of: {args.as_of!r} is out of range: give a time from 1970-01-01 to 2999-12-31")
+    if args.output is not None and args.output.is_dir():
+        raise UsageError(f"--output: {args.output} is a directory; give the report's file path")
     url = warehouse_url(args.warehouse, config.warehouse, settings.warehouse_url)
-    expectations = {}
+    project = None
     if args.manifest:
         from orchestration_utils.project.dbt_manifest import load_dbt_manifest
 
-        expectations = expectations_from_project(load_dbt_manifest(args.manifest))
+        project = load_dbt_manifest(args.manifest)
+    # --table checks freshness only; the manifest is evidence there, not a schema expectation.
+    expectations = expectations_from_project(project) if project and not args.table else {}
 
     from orchestration_utils.warehouse.url import connect
 
     warehouse = connect(url, config.max_bytes_billed, config.query_timeout_seconds)
     try:
-        results = run_health_checks(
-            config, warehouse, now, expectations,
-            failed_runs=_failed_runs(settings) if config.check_failures else None,
-            progress=lambda message: say(PROG, message),
-        )
+        if args.table and not args.timestamp_column:
+            results = _table_freshness(config.tables[0], warehouse, now, project, settings)
+        else:
+            results = run_health_checks(
+                config, warehouse, now, expectations,
+                failed_runs=_failed_runs(settings) if config.check_failures else None,
+                progress=lambda message: say(PROG, message),
+            )
     finally:
         warehouse.close()
     report = build_report(results, now, str(url), warehouse.usage, config.usd_per_tib)
@@ -92,34 +127,87 @@ def _main(args: argparse.Namespace) -> int:
         cost = next(r for r in results if r.check == "cost")
         report = {"timestamp": report["timestamp"], "warehouse": report["warehouse"], "hours": args.hours,
                   "status": str(cost.status), "message": cost.message, **cost.figures, "monitoring": report["monitoring"]}
-        emit_json(report, args.output)
+        _emit(report, args.output)
         say(PROG, f"{cost.message}; {report.get('jobs', 0)} jobs")
         return exit_status([cost])
-    emit_json(report, args.output)
+    _emit(report, args.output)
     for line in human_summary(report):
         say(PROG, line)
     return exit_status(results)
 
 
+def _emit(report: dict, output: Path | None) -> None:
+    try:
+        emit_json(report, output)
+    except OSError as exc:  # an unwritable place: the previous report stays as it was
+        raise UsageError(f"--output: cannot write {output}: {exc.strerror or exc}") from None
+
+
 def _config(args: argparse.Namespace) -> HealthConfig:
+    """The run as a typed config: every flag goes through the same bounds as the config file."""
     if args.config:
         return load_health_config(args.config)
     if args.table:
         if not args.check_freshness:
             raise UsageError("--table needs --check-freshness")
-        try:
-            table = TableConfig(table_id=args.table, max_age_hours=args.max_age_hours, timestamp_column=args.timestamp_column)
-        except ValueError as exc:
-            raise UsageError(f"--table: {_first_error(exc)}") from None
+        freshness = _flag("--max-age-hours", lambda: FreshnessConfig(max_age_hours=args.max_age_hours,
+                                                                      timestamp_column=args.timestamp_column))
+        table = _flag("--table", lambda: TableConfig(table_id=args.table, freshness=freshness))
         return HealthConfig(tables=(table,))
     if args.check_failures:
-        return HealthConfig(check_failures=True, failure_lookback_hours=args.hours)
-    return HealthConfig(check_costs=True, cost_lookback_hours=args.hours)
+        return _flag("--hours", lambda: HealthConfig(check_failures=True, failure_lookback_hours=args.hours))
+    return _flag("--hours", lambda: HealthConfig(check_costs=True, cost_lookback_hours=args.hours))
 
 
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    return errors()[0]["msg"].removeprefix("Value error, ") if errors else str(exc)
+def _flag(flag: str, build):
+    """A model built from flags; its first validation error names the flag."""
+    try:
+        return build()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = error["loc"][-1] if error["loc"] else ""
+        name = "--timestamp-column" if field == "timestamp_column" else flag
+        raise UsageError(f"{name}: {error['msg'].removeprefix('Value error, ')}") from None
+
+
+def _table_freshness(table: TableConfig, warehouse, now: datetime, project, settings) -> list[CheckResult]:
+    """`--table T --check-freshness` without a column: the first evidence found decides (health/evidence.py)."""
+    evidence = column_from_project(project, table.table_id) if project else None
+    if evidence is None:
+        unique_ids = {n.unique_id for n in project.models() if n.table_id.lower() == table.table_id.lower()} if project else set()
+        found = _last_materialization(settings, table.table_id, unique_ids)
+        if found:
+            evidence = materialization_evidence(*found)
+    if evidence is None:
+        meta = warehouse.describe(table.ref.dataset_key, [table.ref.table])[table.ref.table]
+        if isinstance(meta, WarehouseError):
+            return [error_result(table.table_id, "freshness", str(meta), table.critical)]
+        evidence = from_table(meta)
+    if evidence.known_time is not None:
+        return [judge_freshness(table, evidence.known_time, now, "Dagster materialization", evidence.description)]
+    if not evidence.found:
+        return [error_result(table.table_id, "freshness", evidence.description, table.critical)]
+    if evidence.column:
+        freshness = table.freshness.model_copy(update={"timestamp_column": evidence.column})
+        table = table.model_copy(update={"freshness": freshness})
+    results = run_health_checks(HealthConfig(tables=(table,)), warehouse, now)
+    return [with_evidence(r, evidence.description) for r in results]
+
+
+def _last_materialization(settings, table_id: str, unique_ids: set[str]):
+    home = settings.dagster_home
+    if not (home / "dagster.yaml").is_file() and not (home / "storage").is_dir():
+        return None
+    import dagster as dg
+
+    from orchestration_utils.health.dagster_runs import last_materialization
+
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            return last_materialization(instance, table_id, unique_ids)
+    except Exception as exc:  # noqa: BLE001 -- an unreadable instance is missing evidence, not a failed run
+        say(PROG, f"Dagster instance {home}: {type(exc).__name__}: {exc}; not used as evidence")
+        return None
 
 
 def _failed_runs(settings):

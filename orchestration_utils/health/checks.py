@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from orchestration_utils.health.config import TableConfig
@@ -36,6 +38,11 @@ class CheckResult:
                 "critical": self.critical, "message": self.message, **self.figures}
 
 
+def with_evidence(result: CheckResult, evidence: str) -> CheckResult:
+    """The same result, saying what it was judged from."""
+    return replace(result, figures={**result.figures, "evidence": evidence})
+
+
 def error_result(table: str, check: str, reason: str, critical: bool = False) -> CheckResult:
     return CheckResult(table, check, Status.ERROR, reason, {}, critical)
 
@@ -49,39 +56,103 @@ def as_utc(value: datetime | date | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class UnreadableTimestamp(ValueError):
+    """`str()` says what the column holds instead of a time."""
+
+
+# An epoch's magnitude says its unit: below 1e11 seconds (until year 5138), below 1e14 milliseconds,
+# below 1e17 microseconds, below 1e20 nanoseconds. Data times after 1973 read unambiguously.
+_EPOCH_UNITS = ((10**11, 1), (10**14, 1_000), (10**17, 1_000_000), (10**20, 1_000_000_000))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NUMERIC_TYPES = {"INT64", "INTEGER", "NUMERIC", "BIGNUMERIC", "FLOAT64"}  # BigQuery's names (canonical types)
+
+
+def parse_timestamp(value: object, column: str, column_type: str | None = None) -> datetime | None:
+    """MAX(column) as the warehouse returned it: a timestamp or date, an ISO string, or a Unix
+    epoch in s/ms/µs/ns (a number, or digits in a string). Anything else raises UnreadableTimestamp."""
+    if value is None or isinstance(value, datetime | date):
+        return as_utc(value)  # type: ignore[arg-type]
+    held = f"{column} ({column_type or type(value).__name__}) holds {str(value)[:40]!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise UnreadableTimestamp(f"{held}, not a timestamp")
+    if isinstance(value, str):
+        text = value.strip()
+        # Digits are an epoch, not ISO's basic format (which would read 1796040000000 as year 1796),
+        # except the 8 of a basic date (YYYYMMDD).
+        numeric = (column_type or "").upper() in _NUMERIC_TYPES or (text.isdigit() and len(text) != 8)
+        if not numeric:
+            try:
+                return as_utc(datetime.fromisoformat(text.replace(" UTC", "+00:00")))
+            except ValueError:
+                pass
+        try:
+            value = Decimal(text)
+        except ArithmeticError:
+            raise UnreadableTimestamp(f"{held}, not an ISO time or a Unix epoch") from None
+    if not math.isfinite(value) or value < 0:
+        raise UnreadableTimestamp(f"{held}, not a Unix epoch time")
+    for limit, per_second in _EPOCH_UNITS:
+        if value < limit:
+            seconds = Decimal(value) / per_second  # exact: a float would lose nanoseconds' digits
+            return _EPOCH + timedelta(seconds=int(seconds), microseconds=int(seconds % 1 * 1_000_000))
+    raise UnreadableTimestamp(f"{held}, too large for a Unix epoch time")
+
+
 def freshness_window_start(table: TableConfig, now: datetime) -> datetime:
     """How far back `MAX(timestamp_column)` looks: wide enough to say how stale, never the whole table."""
     hours = max(2 * (table.max_age_hours or 24), (table.max_age_hours or 24) + 24)
     return (now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
 
 
-def check_freshness(table: TableConfig, meta: TableMeta, latest: datetime | None, now: datetime) -> CheckResult:
+# Table kinds whose metadata time is not when their data changed: a view's is when its SQL
+# changed, an external table's when its definition did (its files change on their own).
+NO_DATA_TIME = {"VIEW": "a view", "EXTERNAL": "an external table"}
+
+
+def check_freshness(
+    table: TableConfig, meta: TableMeta, latest: object, now: datetime, evidence: str | None = None
+) -> CheckResult:
     """`latest` is MAX(timestamp_column) when one is configured, else the table's metadata decides."""
-    max_age = table.max_age_hours
     if table.timestamp_column:
-        source = f"MAX({table.timestamp_column})"
-        newest = as_utc(latest)
+        column = table.timestamp_column
+        try:
+            newest = parse_timestamp(latest, column, meta.column_type(column))
+        except UnreadableTimestamp as exc:
+            return error_result(table.table_id, "freshness", f"{exc}: cannot tell how fresh it is", table.critical)
+        evidence = evidence or f"column {column} (configured)"
         if newest is None:
             since = freshness_window_start(table, now)
             return CheckResult(
-                table.table_id, "freshness", Status.FAIL,
-                f"no rows with {table.timestamp_column} since {since.isoformat()}",
-                {"latest_update": None, "hours_stale": None, "max_age_hours": max_age, "source": source},
+                table.table_id, "freshness", Status.FAIL, f"no rows with {column} since {since.isoformat()}",
+                {"latest_update": None, "hours_stale": None, "max_age_hours": table.max_age_hours,
+                 "source": f"MAX({column})", "evidence": evidence},
                 table.critical,
             )
-    else:
-        source = "table metadata"
-        # Rows still in the streaming buffer are newer than the table's last commit.
-        candidates = [t for t in (as_utc(meta.modified), as_utc(meta.streaming_oldest)) if t is not None]
-        if not candidates:
-            return error_result(
-                table.table_id, "freshness",
-                f"{meta.ref.id} ({meta.kind}) has no modification time in its metadata; set timestamp_column",
-                table.critical,
-            )
-        newest = max(candidates)
+        return judge_freshness(table, newest, now, f"MAX({column})", evidence)
+    if meta.kind in NO_DATA_TIME:
+        return error_result(
+            table.table_id, "freshness",
+            f"{meta.ref.id} is {NO_DATA_TIME[meta.kind]}: it has no data modification time (its metadata time is "
+            "when its definition changed); set freshness.timestamp_column",
+            table.critical,
+        )
+    # Rows still in the streaming buffer are newer than the table's last commit.
+    candidates = [t for t in (as_utc(meta.modified), as_utc(meta.streaming_oldest)) if t is not None]
+    if not candidates:
+        return error_result(
+            table.table_id, "freshness",
+            f"{meta.ref.id} ({meta.kind}) has no modification time in its metadata; set freshness.timestamp_column",
+            table.critical,
+        )
+    return judge_freshness(table, max(candidates), now, "table metadata", evidence or f"{meta.kind.lower()} metadata modification time")
+
+
+def judge_freshness(table: TableConfig, newest: datetime, now: datetime, source: str, evidence: str) -> CheckResult:
+    """PASS, WARN or FAIL for the newest data time, whatever told it."""
+    max_age = table.max_age_hours
     hours_stale = round(max((now - newest).total_seconds(), 0.0) / 3600, 3)
-    figures = {"latest_update": newest.isoformat(), "hours_stale": hours_stale, "max_age_hours": max_age, "source": source}
+    figures = {"latest_update": newest.isoformat(), "hours_stale": hours_stale, "max_age_hours": max_age,
+               "source": source, "evidence": evidence}
     if hours_stale > max_age:
         status, message = Status.FAIL, f"{hours_stale:.1f}h stale, over the {max_age:g}h limit"
     elif table.warn_age_hours is not None and hours_stale > table.warn_age_hours:
@@ -92,7 +163,12 @@ def check_freshness(table: TableConfig, meta: TableMeta, latest: datetime | None
 
 
 def check_row_count(table: TableConfig, meta: TableMeta, partitions: Mapping[str, int] | None) -> CheckResult:
-    rows = (meta.row_count or 0) + meta.streaming_rows
+    if meta.row_count is None:
+        # "No count" is not "0 rows": a false FAIL would page someone about data nobody looked at.
+        what = "views report" if meta.kind == "VIEW" else f"{meta.kind.lower().replace('_', ' ')} tables report"
+        return error_result(table.table_id, "row_count",
+                            f"{meta.ref.id} is {meta.kind}: {what} no row count in their metadata", table.critical)
+    rows = meta.row_count + meta.streaming_rows
     figures: dict[str, object] = {"row_count": rows, "min_rows": table.min_rows, "max_rows": table.max_rows}
     if partitions is not None:
         figures["partition_rows"] = dict(sorted(partitions.items()))
@@ -106,6 +182,7 @@ def check_row_count(table: TableConfig, meta: TableMeta, partitions: Mapping[str
 
 
 _STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+TIME_GRANULARITIES = ("hour", "day", "month", "year")
 
 
 def partition_window(granularity: str, lookback_days: int, now: datetime) -> tuple[datetime, datetime, list[str]]:
@@ -113,13 +190,21 @@ def partition_window(granularity: str, lookback_days: int, now: datetime) -> tup
 
     The partition `now` falls in is still filling and is left out."""
     now = now.astimezone(UTC)
-    if granularity == "month":
-        until = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        cursor = (now - timedelta(days=lookback_days)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if granularity in ("month", "year"):
+        # Calendar units: whole months (years) that overlap the lookback, ending before the current one.
+        def start_of(t: datetime) -> datetime:
+            t = t.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            return t.replace(month=1) if granularity == "year" else t
+
+        def following(t: datetime) -> datetime:
+            return t.replace(year=t.year + 1) if granularity == "year" else (t + timedelta(days=32)).replace(day=1)
+
+        until = start_of(now)
+        cursor = start_of(now - timedelta(days=lookback_days))
         since, ids = cursor, []
         while cursor < until:
-            ids.append(cursor.strftime(PARTITION_ID_FORMAT["month"]))
-            cursor = (cursor + timedelta(days=32)).replace(day=1)
+            ids.append(cursor.strftime(PARTITION_ID_FORMAT[granularity]))
+            cursor = following(cursor)
         return since, until, ids
     until = now.replace(minute=0, second=0, microsecond=0)
     if granularity == "day":

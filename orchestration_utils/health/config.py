@@ -4,17 +4,19 @@ A bad file gives one line naming the file, the JSON path and the reason (`Config
 
 from __future__ import annotations
 
+import logging
+import math
 from pathlib import Path
 from typing import Annotated, Literal
 
 import orjson
+from croniter import croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    Field,
-    PositiveFloat,
-    PositiveInt,
+    StrictBool,
+    StrictStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -22,6 +24,8 @@ from pydantic import (
 
 from orchestration_utils.warehouse.base import TableRef, check_column_name, parse_table_id
 from orchestration_utils.warehouse.url import parse_warehouse_url
+
+_log = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -32,30 +36,130 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class ExpectedField(_Strict):
-    name: str
-    type: str
+class ExpectedField(BaseModel):
+    # Strict field by field, as TableConfig (below) explains: nested `fields` arrive as JSON arrays.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    name: StrictStr
+    type: StrictStr
     mode: Literal["NULLABLE", "REQUIRED", "REPEATED"] = "NULLABLE"
     fields: tuple[ExpectedField, ...] = ()
 
 
+# Upper bounds keep every window a datetime can hold (and every figure a sane one): ten years.
+MAX_HOURS = 87_600.0
+MAX_LOOKBACK_DAYS = 3_650
+MAX_ROWS = 2**63 - 1
+
+
+def _bounded(low: float, high: float, what: str, low_open: bool = True):
+    """A finite number in (low, high] (or [low, high]); the message states the allowed range."""
+    opening = "(" if low_open else "["
+
+    def check(value):
+        if not math.isfinite(value) or value > high or (value <= low if low_open else value < low):
+            raise ValueError(f"must be {what} in {opening}{low:g}, {high:g}], got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+Hours = Annotated[float, _bounded(0, MAX_HOURS, "a number of hours")]
+LookbackDays = Annotated[int, _bounded(0, MAX_LOOKBACK_DAYS, "a whole number of days")]
+RowLimit = Annotated[int, _bounded(0, MAX_ROWS, "a row count", low_open=False)]
+Usd = Annotated[float, _bounded(0, 1e12, "an amount in USD", low_open=False)]
+UsdPerTib = Annotated[float, _bounded(0, 1e6, "a price in USD per TiB")]
+ByteCap = Annotated[int, _bounded(0, MAX_ROWS, "a number of bytes")]
+Seconds = Annotated[float, _bounded(0, 86_400, "a number of seconds")]
+
+
+def _column(value: str | None) -> str | None:
+    return None if value is None else check_column_name(value)
+
+
+ColumnName = Annotated[str, AfterValidator(_column)]
+
+
+class FreshnessConfig(_Strict):
+    """The seed's `freshness`: how old the newest data may be. Without `timestamp_column` the
+    table's metadata decides (BigQuery's modification time; views and DuckDB have none)."""
+
+    max_age_hours: Hours
+    timestamp_column: ColumnName | None = None
+    warn_age_hours: Hours | None = None
+
+    @model_validator(mode="after")
+    def _warn_below_max(self) -> FreshnessConfig:
+        if self.warn_age_hours is not None and self.warn_age_hours > self.max_age_hours:
+            raise ValueError("warn_age_hours is greater than max_age_hours")
+        return self
+
+
+class RowCountConfig(_Strict):
+    """The seed's `row_count`: total rows within bounds, and rows per partition over the lookback.
+
+    `partition_column`, `partition_granularity` and `lookback_days` also drive `check_partitions`;
+    a table's own partitioning (BigQuery) is used where the config names none."""
+
+    min_rows: RowLimit | None = None
+    max_rows: RowLimit | None = None
+    partition_column: ColumnName | None = None
+    partition_granularity: Literal["hour", "day", "month", "year"] | None = None
+    lookback_days: LookbackDays = 7
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RowCountConfig:
+        if self.min_rows is not None and self.max_rows is not None and self.min_rows > self.max_rows:
+            raise ValueError("min_rows is greater than max_rows")
+        return self
+
+
+# Keys of the earlier flat format, and the seed block each one now lives in.
+_FLAT_KEYS = {
+    "max_age_hours": "freshness", "warn_age_hours": "freshness", "timestamp_column": "freshness",
+    "min_rows": "row_count", "max_rows": "row_count", "partition_column": "row_count",
+    "partition_granularity": "row_count", "lookback_days": "row_count",
+}
+
+
+def nest_flat_keys(table: dict) -> dict:
+    """The earlier flat keys (`max_age_hours` beside `table_id`) moved into their seed block."""
+    if not _FLAT_KEYS.keys() & table.keys():
+        return table
+    table = dict(table)
+    blocks: dict[str, dict] = {}
+    for key in [k for k in table if k in _FLAT_KEYS]:
+        value = table.pop(key)
+        block = _FLAT_KEYS[key]
+        if block in table:
+            raise ValueError(f"{key} is given both beside table_id and in {block}: write it in {block} only")
+        if value is not None:
+            blocks.setdefault(block, {})[key] = value
+    table.update(blocks)
+    return table
+
+
 class TableConfig(_Strict):
-    table_id: str
-    critical: bool = False
-    # freshness
-    max_age_hours: PositiveFloat | None = None
-    warn_age_hours: PositiveFloat | None = None
-    timestamp_column: str | None = None
-    # row count
-    min_rows: int | None = Field(default=None, ge=0)
-    max_rows: int | None = Field(default=None, ge=0)
-    # partitions
-    partition_column: str | None = None
-    partition_granularity: Literal["hour", "day", "month"] = "day"
-    lookback_days: PositiveInt = 7
-    check_partitions: bool = False
+    """One entry of `tables`, in the seed's shape. Its checks: `freshness` and `row_count` when
+    their blocks are given, `partitions` with `check_partitions`, `schema_drift` with `expected_schema`."""
+
+    # Strict field by field, not by model: the custom __init__ below validates in Python mode,
+    # where a strict model would refuse the JSON arrays that `expected_schema` arrives as.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    table_id: StrictStr
+    critical: StrictBool = False
+    freshness: FreshnessConfig | None = None
+    row_count: RowCountConfig | None = None
+    check_partitions: StrictBool = False
     # schema drift; without it, a dbt model's declared column types are the expectation
     expected_schema: tuple[ExpectedField, ...] | None = None
+
+    def __init__(self, **data: object):
+        # Python callers (the SLA tracker) may pass the flat keywords: `max_age_hours=...`.
+        # With a custom __init__ pydantic validates JSON input through it too, in Python mode:
+        # hence strict field by field above, not by model.
+        super().__init__(**nest_flat_keys(data))
 
     @field_validator("table_id")
     @classmethod
@@ -63,27 +167,56 @@ class TableConfig(_Strict):
         parse_table_id(value)
         return value
 
-    @field_validator("timestamp_column", "partition_column")
-    @classmethod
-    def _column(cls, value: str | None) -> str | None:
-        return None if value is None else check_column_name(value)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TableConfig:
-        if self.min_rows is not None and self.max_rows is not None and self.min_rows > self.max_rows:
-            raise ValueError("min_rows is greater than max_rows")
-        if self.warn_age_hours is not None and (self.max_age_hours is None or self.warn_age_hours > self.max_age_hours):
-            raise ValueError("warn_age_hours needs a max_age_hours at least as large")
-        return self
-
     @property
     def ref(self) -> TableRef:
         return parse_table_id(self.table_id)
 
+    # What the checks read, whichever block holds it.
+    @property
+    def max_age_hours(self) -> float | None:
+        return self.freshness.max_age_hours if self.freshness else None
+
+    @property
+    def warn_age_hours(self) -> float | None:
+        return self.freshness.warn_age_hours if self.freshness else None
+
+    @property
+    def timestamp_column(self) -> str | None:
+        return self.freshness.timestamp_column if self.freshness else None
+
+    @property
+    def min_rows(self) -> int | None:
+        return self.row_count.min_rows if self.row_count else None
+
+    @property
+    def max_rows(self) -> int | None:
+        return self.row_count.max_rows if self.row_count else None
+
+    @property
+    def partition_column(self) -> str | None:
+        return self.row_count.partition_column if self.row_count else None
+
+    @property
+    def partition_granularity(self) -> str | None:
+        return self.row_count.partition_granularity if self.row_count else None
+
+    @property
+    def lookback_days(self) -> int:
+        return self.row_count.lookback_days if self.row_count else 7
+
+
+def _cron(value: str) -> str:
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a 5-field cron")
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+
 
 class ScheduleConfig(_Strict):
-    critical_cron: str = "*/15 * * * *"
-    default_cron: str = "0 * * * *"
+    critical_cron: Cron = "*/15 * * * *"
+    default_cron: Cron = "0 * * * *"
 
 
 def _warehouse_url(value: str) -> str:
@@ -99,13 +232,13 @@ class HealthConfig(_Strict):
     warehouse: WarehouseUrlField | None = None  # default: ORCHESTRATION_UTILS_WAREHOUSE, else the demo's DuckDB
     tables: tuple[TableConfig, ...] = ()
     check_failures: bool = False
-    failure_lookback_hours: PositiveFloat = 24
+    failure_lookback_hours: Hours = 24
     check_costs: bool = False
-    cost_lookback_hours: PositiveFloat = 24
-    cost_threshold_usd: PositiveFloat | None = None
-    usd_per_tib: PositiveFloat = 6.25  # BigQuery on-demand list price; varies by region and edition
-    max_bytes_billed: PositiveInt = 10 * 1024**3  # the cap on every query the monitor sends
-    query_timeout_seconds: PositiveFloat = 60
+    cost_lookback_hours: Hours = 24
+    cost_threshold_usd: Usd | None = None
+    usd_per_tib: UsdPerTib = 6.25  # BigQuery on-demand list price; varies by region and edition
+    max_bytes_billed: ByteCap = 10 * 1024**3  # the cap on every query the monitor sends
+    query_timeout_seconds: Seconds = 60
     schedule: ScheduleConfig = ScheduleConfig()
 
     @model_validator(mode="after")
@@ -130,7 +263,29 @@ def read_config_file(path: Path | str) -> bytes:
 
 
 def parse_health_config(text: bytes | str, source: str) -> HealthConfig:
-    return parse_config(HealthConfig, text, source)
+    """The seed's shape; the earlier flat keys are still read, into their blocks, with a warning."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        data = None
+    tables = data.get("tables") if isinstance(data, dict) else None
+    flat = [(i, key) for i, table in enumerate(tables if isinstance(tables, list) else ())
+            if isinstance(table, dict) for key in table if key in _FLAT_KEYS]
+    if flat:
+        for i, table in enumerate(tables):
+            if isinstance(table, dict):
+                try:
+                    tables[i] = nest_flat_keys(table)
+                except ValueError as exc:
+                    raise ConfigError(f"{source}: $.tables[{i}]: {exc}") from None
+        text = orjson.dumps(data)
+    config = parse_config(HealthConfig, text, source)
+    if flat:
+        i, key = flat[0]
+        more = f" (and {len(flat) - 1} more)" if len(flat) > 1 else ""
+        _log.warning(f"{source}: $.tables[{i}].{key}: deprecated flat key, write it in "
+                     f"\"{_FLAT_KEYS[key]}\": {{...}}{more}")
+    return config
 
 
 def parse_config(model: type[BaseModel], text: bytes | str, source: str):
@@ -145,7 +300,8 @@ def parse_config(model: type[BaseModel], text: bytes | str, source: str):
         # JSON mode: arrays are accepted where tuples are declared, nothing else is coerced.
         return model.model_validate_json(text, strict=True)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        # An unknown key first: a misspelt key also leaves its real one "required", and the typo is the cause.
+        error = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(f"{source}: {json_path(error['loc'])}: {_reason(error)}{more}") from None
 

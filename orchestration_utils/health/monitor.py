@@ -44,9 +44,9 @@ def expectations_from_project(project: Project) -> dict[str, Expectation]:
 def table_checks(table: TableConfig, expectations: Mapping[str, Expectation]) -> list[str]:
     """Which checks a table gets, from what its config asks for."""
     names = []
-    if table.max_age_hours is not None:
+    if table.freshness is not None:
         names.append("freshness")
-    if table.min_rows is not None or table.max_rows is not None or table.partition_column:
+    if table.row_count is not None:
         names.append("row_count")
     if table.check_partitions:
         names.append("partitions")
@@ -95,15 +95,17 @@ def _dataset_checks(
         if isinstance(meta, WarehouseError):
             continue
         partition_column = table.partition_column or meta.partition_column
+        granularity = meta.partition_granularity or table.partition_granularity or "day"
+        # Only a time partition prunes by time; an integer range one cannot take a time filter.
+        time_column = partition_column if granularity in checks.TIME_GRANULARITIES else None
         if "freshness" in wanted[table.table_id] and table.timestamp_column:
             latest_requests.append(LatestRequest(
-                meta, table.timestamp_column, checks.freshness_window_start(table, now), partition_column,
+                meta, table.timestamp_column, checks.freshness_window_start(table, now), time_column,
             ))
-        if {"row_count", "partitions"} & set(wanted[table.table_id]) and partition_column:
-            granularity = meta.partition_granularity or table.partition_granularity
+        if {"row_count", "partitions"} & set(wanted[table.table_id]) and time_column:
             since, until, ids = checks.partition_window(granularity, table.lookback_days, now)
             spines[table.table_id] = (granularity, ids)
-            partition_requests.append(PartitionRequest(meta, partition_column, granularity, since, until))
+            partition_requests.append(PartitionRequest(meta, time_column, granularity, since, until))
     latest = warehouse.latest(dataset, latest_requests) if latest_requests else {}
     partitions = warehouse.partition_counts(dataset, partition_requests) if partition_requests else {}
 
@@ -111,10 +113,18 @@ def _dataset_checks(
     for table in tables:
         meta = metas[table.ref.table]
         results[table.table_id] = [
-            _one_check(name, table, meta, latest, partitions, spines, expectations, now)
+            _guarded_check(name, table, meta, latest, partitions, spines, expectations, now)
             for name in wanted[table.table_id]
         ]
     return results
+
+
+def _guarded_check(name: str, table: TableConfig, *context: object) -> CheckResult:
+    """One check's unforeseen failure is that check's ERROR: the report always completes."""
+    try:
+        return _one_check(name, table, *context)
+    except Exception as exc:  # noqa: BLE001 -- the promise is per check, whatever went wrong
+        return error_result(table.table_id, name, f"the check failed: {type(exc).__name__}: {exc}", table.critical)
 
 
 def _one_check(
@@ -142,7 +152,7 @@ def _one_check(
         return checks.check_row_count(table, meta, counts)
     if name == "partitions":
         if table.table_id not in spines:
-            return error_result(table.table_id, name, "not partitioned: set partition_column", table.critical)
+            return error_result(table.table_id, name, _no_time_partitions(table, meta), table.critical)
         granularity, expected = spines[table.table_id]
         return checks.check_partitions(table, granularity, expected, counts or {})
     if table.expected_schema is not None:
@@ -150,6 +160,13 @@ def _one_check(
     expectation = expectations[table.table_id]
     # A dbt model documents the columns it promises; undocumented extra columns are not drift.
     return checks.check_schema_drift(table, expectation.fields, meta, expectation.source, report_added=False)
+
+
+def _no_time_partitions(table: TableConfig, meta: TableMeta) -> str:
+    if meta.partition_granularity == "integer_range":
+        return (f"{meta.ref.id} is partitioned by integer range on {meta.partition_column}: the partitions check "
+                "compares time partitions, and a range has no missing days to find")
+    return "not partitioned by time: set row_count.partition_column"
 
 
 def _field(expected: ExpectedField) -> Field:

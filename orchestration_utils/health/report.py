@@ -8,9 +8,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from orchestration_utils.health.checks import CheckResult, Status, bytes_to_usd
 from orchestration_utils.warehouse.base import Usage
+
+# The JSON Schema of both outputs (the health report and --cost-report's), shipped for users' own checks.
+SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 
 _WEIGHT = {Status.PASS: 1.0, Status.WARN: 0.5, Status.FAIL: 0.0, Status.ERROR: 0.0}
 

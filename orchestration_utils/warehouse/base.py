@@ -86,7 +86,7 @@ class TableMeta:
     row_count: int | None
     modified: datetime | None  # None where the warehouse keeps no modification time (DuckDB, views)
     partition_column: str | None = None
-    partition_granularity: str | None = None  # hour | day | month | year
+    partition_granularity: str | None = None  # hour | day | month | year | integer_range
     streaming_rows: int = 0
     streaming_oldest: datetime | None = None
 
@@ -144,7 +144,10 @@ class Warehouse(Protocol):
 
     def describe(self, dataset: tuple[str, str], tables: Sequence[str]) -> dict[str, TableMeta | WarehouseError]: ...
 
-    def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, datetime | None | WarehouseError]: ...
+    def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, object]:
+        """MAX(column) per table as the warehouse returns it (a datetime, date, string or number;
+        None for no rows), or the WarehouseError of that table."""
+        ...
 
     def partition_counts(
         self, dataset: tuple[str, str], requests: Sequence[PartitionRequest]

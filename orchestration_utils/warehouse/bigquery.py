@@ -6,7 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import requests
 from google.api_core import exceptions as gexc
@@ -43,8 +43,8 @@ def quote(*parts: str) -> str:
 
 
 def _message(exc: gexc.GoogleAPICallError) -> str:
-    """The service's words, without the request line the client puts first."""
-    return _REQUEST_LINE.sub("", exc.message or "", count=1)
+    """The service's words on one line, without the request line the client puts first."""
+    return " ".join(_REQUEST_LINE.sub("", exc.message or "", count=1).split())
 
 
 def _as_warehouse_error(exc: Exception) -> WarehouseError:
@@ -161,18 +161,22 @@ class BigQueryWarehouse:
                 return self.client.get_table(ref.id, retry=None, timeout=self.timeout_seconds)
 
             try:
-                return _table_meta(ref, _call(fetch))
+                table = _call(fetch)
             except WarehouseError as exc:
                 return exc
+            try:
+                return _table_meta(ref, table)
+            except Exception as exc:  # noqa: BLE001 -- a shape this code does not know is that table's error
+                return WarehouseError(f"unreadable tables.get answer for {ref.id}: {type(exc).__name__}: {exc}")
 
         # tables.get is free and per table; threads keep it from being per-table latency.
         with concurrent.futures.ThreadPoolExecutor(_METADATA_WORKERS) as pool:
             return dict(zip(tables, pool.map(get, tables), strict=True))
 
-    def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, datetime | None | WarehouseError]:
+    def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, object]:
         by_table = {r.meta.ref.table: r for r in requests}
 
-        def run(tables: Sequence[str]) -> dict[str, datetime | None]:
+        def run(tables: Sequence[str]) -> dict[str, str | None]:
             parts, params = [], []
             for i, table in enumerate(tables):
                 request = by_table[table]
@@ -188,7 +192,9 @@ class BigQueryWarehouse:
                     f"FROM {quote(*dataset, table)}{where}"
                 )
                 params.append(bigquery.ScalarQueryParameter(f"table{i}", "STRING", table))
-            return {row[0]: _parse_latest(row[1]) for row in self._query(" UNION ALL ".join(parts), params)}
+            # MAX() cast to STRING comes back alike for every column type; the freshness check
+            # parses it knowing the column's type (DATE, TIMESTAMP, ISO strings, epoch integers).
+            return {row[0]: row[1] for row in self._query(" UNION ALL ".join(parts), params)}
 
         return batched(list(by_table), run)
 
@@ -210,9 +216,9 @@ class BigQueryWarehouse:
         )
         counts: dict[str, dict[str, int]] = {t: {} for t in tables}
         for table, partition_id, total_rows in rows:
-            if partition_id in (None, "__UNPARTITIONED__", "__NULL__"):
+            request = by_table.get(table)
+            if request is None or partition_id in (None, "__UNPARTITIONED__", "__NULL__"):
                 continue
-            request = by_table[table]
             low = request.since.astimezone(UTC).strftime(PARTITION_ID_FORMAT[request.granularity])
             high = request.until.astimezone(UTC).strftime(PARTITION_ID_FORMAT[request.granularity])
             if low <= partition_id < high:
@@ -260,26 +266,22 @@ def _table_meta(ref: TableRef, table: bigquery.Table) -> TableMeta:
     partition_column = granularity = None
     if partitioning is not None:
         partition_column = partitioning.field or "_PARTITIONTIME"
-        granularity = _GRANULARITY.get(partitioning.type_ or "DAY", "day")
+        # An unknown future unit is named as it is, so the partitions check can say it cannot compare it.
+        granularity = _GRANULARITY.get(partitioning.type_ or "DAY", (partitioning.type_ or "").lower())
+    elif table.range_partitioning is not None:
+        partition_column, granularity = table.range_partitioning.field, "integer_range"
     buffer = table.streaming_buffer
+    kind = table.table_type or "TABLE"
+    # A materialized view's data time is its last refresh; its lastModifiedTime is its DDL's.
+    modified = table.mview_last_refresh_time if kind == "MATERIALIZED_VIEW" else table.modified
     return TableMeta(
         ref=ref,
-        kind=table.table_type or "TABLE",
+        kind=kind,
         schema=tuple(bigquery_field(f.to_api_repr()) for f in table.schema),
         row_count=table.num_rows,
-        modified=table.modified,
+        modified=modified,
         partition_column=partition_column,
         partition_granularity=granularity,
         streaming_rows=int(buffer.estimated_rows or 0) if buffer else 0,
         streaming_oldest=buffer.oldest_entry_time if buffer else None,
     )
-
-
-def _parse_latest(value: str | None) -> datetime | None:
-    """MAX() is cast to STRING so that DATE, DATETIME and TIMESTAMP columns come back alike."""
-    if value is None:
-        return None
-    if len(value) == 10:
-        return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
-    parsed = datetime.fromisoformat(value.replace(" UTC", "+00:00").replace("T", " "))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

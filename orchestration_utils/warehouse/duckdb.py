@@ -116,10 +116,10 @@ class DuckDBWarehouse:
         sql = " UNION ALL ".join(f"SELECT ? AS t, count(*) FROM {self._table(dataset, t)}" for t in tables)
         return dict(self._query(sql, list(tables)))
 
-    def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, datetime | None | WarehouseError]:
+    def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, object]:
         by_table = {r.meta.ref.table: r for r in requests}
 
-        def run(tables: Sequence[str]) -> dict[str, datetime | None]:
+        def run(tables: Sequence[str]) -> dict[str, object]:
             parts, params = [], []
             for table in tables:
                 request = by_table[table]

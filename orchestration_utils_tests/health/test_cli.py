@@ -34,7 +34,8 @@ def _config(tmp_path, warehouse, **table) -> Path:
 
 
 def test_all_pass_exits_0_and_writes_the_report(tmp_path, warehouse):
-    config = _config(tmp_path, warehouse, max_age_hours=6, timestamp_column="ordered_at", min_rows=1)
+    config = _config(tmp_path, warehouse, freshness={"max_age_hours": 6, "timestamp_column": "ordered_at"},
+                     row_count={"min_rows": 1})
     result = _run("--config", str(config), "--output", str(tmp_path / "out" / "report.json"), "--as-of", AS_OF)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
@@ -48,7 +49,7 @@ def test_all_pass_exits_0_and_writes_the_report(tmp_path, warehouse):
 
 
 def test_a_failing_check_exits_1_with_json_on_stdout(tmp_path, warehouse):
-    config = _config(tmp_path, warehouse, max_age_hours=1, timestamp_column="ordered_at")
+    config = _config(tmp_path, warehouse, freshness={"max_age_hours": 1, "timestamp_column": "ordered_at"})
     result = _run("--config", str(config), "--as-of", AS_OF)
     assert result.returncode == 1
     assert json.loads(result.stdout)["checks"][0]["status"] == "FAIL"
@@ -71,10 +72,21 @@ def test_cost_report_and_failures_on_duckdb(warehouse):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ('{"tables": [{"table_id": "shop.marts.orders", "max_age_hourz": 3}]}', "$.tables[0].max_age_hourz: unknown key"),
-    ('{"tables": [{"table_id": "shop.marts.orders", "max_age_hours": "3"}]}', "$.tables[0].max_age_hours: Input should be a valid number"),
+    ('{"tables": [{"table_id": "shop.marts.orders", "freshness": {"max_age_hourz": 3}}]}',
+     "$.tables[0].freshness.max_age_hourz: unknown key"),
+    ('{"tables": [{"table_id": "shop.marts.orders", "freshness": {"max_age_hours": "3"}}]}',
+     "$.tables[0].freshness.max_age_hours: Input should be a valid number"),
     ('{"tables": [{"table_id": "shop.marts`; DROP TABLE x; --"}]}', "$.tables[0].table_id: malformed table_id"),
-    ('{"tables": [{"table_id": "a.b.c", "timestamp_column": "ts) OR 1=1"}]}', "$.tables[0].timestamp_column: malformed column name"),
+    ('{"tables": [{"table_id": "a.b.c", "freshness": {"max_age_hours": 1, "timestamp_column": "ts) OR 1=1"}}]}',
+     "$.tables[0].freshness.timestamp_column: malformed column name"),
+    ('{"tables": [{"table_id": "a.b.c", "row_count": {"partition_column": "d", "partition_granularity": "week"}}]}',
+     "$.tables[0].row_count.partition_granularity: Input should be 'hour', 'day', 'month' or 'year'"),
+    ('{"tables": [{"table_id": "a.b.c", "freshness": {"max_age_hours": 2, "warn_age_hours": 3}}]}',
+     "$.tables[0].freshness: warn_age_hours is greater than max_age_hours"),
+    ('{"tables": [{"table_id": "a.b.c", "row_count": {"min_rows": 5, "max_rows": 1}}]}',
+     "$.tables[0].row_count: min_rows is greater than max_rows"),
+    ('{"tables": [{"table_id": "a.b.c", "max_age_hours": 2, "freshness": {"max_age_hours": 3}}]}',
+     "$.tables[0]: max_age_hours is given both beside table_id and in freshness"),
     ('{"warehouse": "postgres://x", "tables": []}', "$.warehouse: 'postgres://x': unknown warehouse"),
     ('{"check_costs": "yes"}', "$.check_costs: Input should be a valid boolean"),
     ('{"tables": [{"table_id": "a.b.c"}, {"table_id": "a.b.c"}]}', "$: table_id 'a.b.c' appears twice"),
@@ -95,3 +107,29 @@ def test_bad_usage_exits_2(tmp_path):
     assert _run("--config", str(tmp_path / "missing.json")).returncode == 2
     bad = _run("--cost-report", "--warehouse", "duckdb://relative.duckdb")
     assert bad.returncode == 2 and "absolute" in bad.stderr
+
+
+def test_flat_keys_of_the_earlier_format_are_read_with_a_warning(tmp_path, warehouse):
+    nested = _config(tmp_path, warehouse, freshness={"max_age_hours": 6, "timestamp_column": "ordered_at"},
+                     row_count={"min_rows": 1})
+    expected = _run("--config", str(nested), "--as-of", AS_OF)
+    flat = _config(tmp_path, warehouse, max_age_hours=6, timestamp_column="ordered_at", min_rows=1)
+    result = _run("--config", str(flat), "--as-of", AS_OF)
+    assert result.returncode == expected.returncode == 0
+    assert result.stdout == expected.stdout
+    assert (f"{flat}: $.tables[0].max_age_hours: deprecated flat key, write it in \"freshness\": {{...}} (and 2 more)"
+            in result.stderr.splitlines())
+
+
+def test_nested_expected_schema_in_json(tmp_path, warehouse):
+    config = _config(tmp_path, warehouse, expected_schema=[
+        {"name": "id", "type": "INT64"},
+        {"name": "ordered_at", "type": "TIMESTAMP"},
+        {"name": "address", "type": "RECORD", "fields": [{"name": "city", "type": "STRING"}]}])
+    result = _run("--config", str(config), "--as-of", AS_OF)
+    assert result.returncode == 1, result.stderr
+    drift = json.loads(result.stdout)["checks"][0]
+    assert drift["status"] == "FAIL" and drift["message"] == "breaking: address removed"
+    bad = _config(tmp_path, warehouse, expected_schema=[{"name": "a", "type": "RECORD", "fields": [{"name": 1, "type": "X"}]}])
+    refused = _run("--config", str(bad))
+    assert refused.returncode == 2 and "$.tables[0].expected_schema[0].fields[0].name: Input should be a valid string" in refused.stderr

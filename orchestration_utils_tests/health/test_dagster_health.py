@@ -6,7 +6,10 @@ import os
 
 import dagster as dg
 import duckdb
+import jsonschema
 import pytest
+
+from orchestration_utils.health.report import SCHEMA_PATH
 
 
 @pytest.fixture
@@ -22,10 +25,10 @@ def location(demo_manifest, tmp_path):
     config.write_text(json.dumps({
         "warehouse": f"duckdb://{warehouse}",
         "tables": [
-            {"table_id": "lake.landing.clicks", "critical": True, "max_age_hours": 1, "timestamp_column": "ts",
-             "min_rows": 1},
-            {"table_id": "lake.landing.empty", "min_rows": 1},
-            {"table_id": "shop.marts.fct_orders", "min_rows": 1},
+            {"table_id": "lake.landing.clicks", "critical": True,
+             "freshness": {"max_age_hours": 1, "timestamp_column": "ts"}, "row_count": {"min_rows": 1}},
+            {"table_id": "lake.landing.empty", "row_count": {"min_rows": 1}},
+            {"table_id": "shop.marts.fct_orders", "row_count": {"min_rows": 1}},
         ],
         "check_failures": True,
         "schedule": {"critical_cron": "*/5 * * * *", "default_cron": "30 * * * *"},
@@ -95,3 +98,4 @@ def test_jobs_record_evaluations_observations_and_failed_runs(location):
         assert report.success
         written = json.loads((tmp_path / "artifacts" / "health" / "health-report.json").read_text())
         assert written["summary"]["total_checks"] == len(written["checks"]) >= 5
+        jsonschema.validate(written, json.loads(SCHEMA_PATH.read_text()))  # the CLI's report, same shape

@@ -92,7 +92,8 @@ def test_missing_tables_and_bad_columns_error_alone(warehouse_file):
     assert results["wh.crm.customers", "freshness"].status == "ERROR"
     assert results["wh.sales.orders", "row_count"].status == "PASS"
     view = results["wh.crm.customer_view", "freshness"]
-    assert view.status == "ERROR" and "set timestamp_column" in view.message
+    assert view.status == "ERROR" and "is a view: it has no data modification time" in view.message
+    assert "set freshness.timestamp_column" in view.message
 
 
 def test_dbt_declared_columns_are_the_expectation_without_reporting_undeclared_ones(warehouse_file):
