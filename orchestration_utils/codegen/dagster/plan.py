@@ -11,8 +11,7 @@ import dagster as dg
 
 from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY
 from orchestration_utils.project.model import Project
-
-_GRANULARITY = {"0 * * * *": "hour", "0 0 * * *": "day", "0 0 1 * *": "month"}
+from orchestration_utils.project.schedule import GRANULARITY_BY_CRON
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
         part_name = None
         p = assets_def.partitions_def
         if p is not None:
-            granularity, start = _GRANULARITY[p.cron_schedule], p.start.strftime("%Y-%m-%d")
+            granularity, start = GRANULARITY_BY_CRON[p.cron_schedule].name, p.start.strftime("%Y-%m-%d")
             part_name = f"{granularity}_from_{start.replace('-', '')}"
             partitions[part_name] = (granularity, start)
         checks_by_key: dict[dg.AssetKey, list[CheckPlan]] = {}
