@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY
+from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY, TIMEZONE_METADATA_KEY
 from orchestration_utils.project.model import Project
 from orchestration_utils.project.schedule import GRANULARITY_BY_CRON
 
@@ -37,6 +37,7 @@ class AssetPlan:
     timestamp_field: str | None  # for freshness checks
     freshness_hours: float | None
     checks: tuple[CheckPlan, ...]
+    timezone: str = "UTC"  # the zone `cron` is read in
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
                 timestamp_field=node.partitioning.field if node.partitioning else None,
                 freshness_hours=node.freshness_hours,
                 checks=tuple(sorted(checks_by_key.get(spec.key, []), key=lambda c: c.name)),
+                timezone=str(spec.metadata.get(TIMEZONE_METADATA_KEY, "UTC")),
             ))
         groups.append(GroupPlan(name=assets_def.node_def.name, partitions=part_name, assets=tuple(plans)))
     package = "".join(c if c.isalnum() else "_" for c in project.name.lower()).strip("_") + "_dagster"
