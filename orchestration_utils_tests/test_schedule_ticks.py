@@ -62,6 +62,8 @@ def test_project_schedules_request_the_latest_complete_partition(defs, instance)
     schedules = {s.name: s for s in defs.schedules}
     for name, ticks in PROJECT_SCHEDULES.items():
         schedule = schedules[name]
+        assert schedule.job_name == name.removesuffix("_schedule") + "_job"
+        assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
         job = repo.get_job(schedule.job_name)
         for at, expected in ticks:
             result = _tick(schedule, instance, repo, at)

@@ -80,7 +80,8 @@ def _cause(exc: BaseException) -> str:
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         text = " ".join(str(exc).split()) or type(exc).__name__
-        if not any(text in p for p in parts):
+        # A worker process's error arrives with its remote stack as a cause: the message is enough.
+        if type(exc).__name__ != "_RemoteTraceback" and not any(text in p for p in parts):
             parts.append(text)
         exc = exc.__cause__ or exc.__context__
     return ": ".join(parts)
