@@ -124,3 +124,19 @@ def test_two_tables_of_one_name_in_two_catalogs_are_refused():
                   database=c, schema="s", identifier="t", relation_name=None, depends_on=()) for c in ("a", "b")]
     with pytest.raises(ProjectError, match=r'"a"."s"."t" and "b"."s"."t" would share the Dagster asset key s/t'):
         sqlmesh_specs(build_project("p", "sqlmesh", "p", nodes), "@daily")
+
+
+def test_audits_that_read_alike_get_distinct_check_names():
+    from orchestration_utils.dagster_defs.sqlmesh import audit_check_specs, check_names
+    from orchestration_utils.project.model import Test
+
+    tests = tuple(Test(unique_id=f'"c"."s"."t"#not_null({cols})', name="not_null", test_type="not_null", column=cols,
+                       severity="error") for cols in ("a,b", "a_b", "c"))
+    node = Node(unique_id='"c"."s"."t"', name="s.t", resource_type=ResourceType.MODEL, layer=Layer.OTHER,
+                database="c", schema="s", identifier="t", relation_name=None, depends_on=(), tests=tests)
+    project = build_project("p", "sqlmesh", "p", [node])
+    names = check_names(project)
+    assert names['"c"."s"."t"#not_null(c)'] == "not_null_c"
+    alike = [names[t.unique_id] for t in tests[:2]]
+    assert len(set(alike)) == 2 and all(n.startswith("not_null_a_b_") for n in alike)
+    assert len({s.name for s in audit_check_specs(project, names)}) == 3

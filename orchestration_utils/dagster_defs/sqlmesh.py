@@ -12,8 +12,8 @@ from orchestration_utils.dagster_defs import policy
 from orchestration_utils.dagster_defs.jobs import partitions_names
 from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
 from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
-from orchestration_utils.project.model import Node, Project, ProjectError
-from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
+from orchestration_utils.project.model import Node, Project, ProjectError, Test
+from orchestration_utils.project.sqlmesh_project import audit_test_id, load_sqlmesh_project
 from orchestration_utils.settings import Settings
 
 
@@ -51,8 +51,7 @@ def _refuse_shared_keys(project: Project) -> None:
                                f"asset key {asset_key(node).to_user_string()}")
 
 
-def audit_check_specs(project: Project) -> list[dg.AssetCheckSpec]:
-    names = check_names(project)
+def audit_check_specs(project: Project, names: dict[str, str]) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(name=names[test.unique_id], asset=asset_key(node), blocking=test.severity == "error",
                           description=f"SQLMesh audit {test.name}" + (f" on {test.column}" if test.column else "")
@@ -84,7 +83,8 @@ def build_sqlmesh_assets(project: Project, project_dir: Path, default_schedule: 
     """One multi-asset per partitions definition (`sqlmesh_<daily|...>`, with the start date when
     two definitions share a unit), each running `sqlmesh run` for its selection."""
     specs = sqlmesh_specs(project, default_schedule)
-    checks = audit_check_specs(project)
+    check_name_of = check_names(project)
+    checks = audit_check_specs(project, check_name_of)
     nodes = {asset_key(n): n for n in project.runnable()}
     by_partitions: dict[object, list[dg.AssetSpec]] = defaultdict(list)
     for spec in specs:
@@ -94,7 +94,7 @@ def build_sqlmesh_assets(project: Project, project_dir: Path, default_schedule: 
     for partitions, group in sorted(by_partitions.items(), key=lambda kv: names[kv[0]]):
         keys = {s.key for s in group}
         assets.append(_sqlmesh_assets(project_dir, f"sqlmesh_{names[partitions]}", group,
-                                      [c for c in checks if c.asset_key in keys], nodes, check_names(project)))
+                                      [c for c in checks if c.asset_key in keys], nodes, check_name_of))
     return assets
 
 
@@ -121,12 +121,12 @@ def _sqlmesh_assets(project_dir: Path, name: str, specs, check_specs, nodes: dic
     return _assets
 
 
-def audit_result(check: dg.AssetCheckKey, test, counts: dict[str, int | None]) -> dg.AssetCheckResult:
+def audit_result(check: dg.AssetCheckKey, test: Test, counts: dict[str, int | None]) -> dg.AssetCheckResult:
     """Green only for an audit SQLMesh evaluated with no failing row; a failing non-blocking
     audit is a WARN with its row count (a failing blocking one already failed the run)."""
-    count = counts.get(test.unique_id, None)
+    count = counts.get(test.unique_id)
     severity = dg.AssetCheckSeverity.ERROR if test.severity == "error" else dg.AssetCheckSeverity.WARN
-    if test.unique_id not in counts or count is None:
+    if count is None:
         return dg.AssetCheckResult(asset_key=check.asset_key, check_name=check.name, passed=False, severity=severity,
                                    description=f"SQLMesh did not evaluate audit {test.name} (skipped)")
     return dg.AssetCheckResult(
@@ -141,8 +141,6 @@ def run_sqlmesh(project_dir: Path, models: list[str], window) -> dict[str, int |
     test id -> failing rows (None when SQLMesh skipped it)."""
     from sqlmesh import Context
     from sqlmesh.utils.date import now
-
-    from orchestration_utils.project.sqlmesh_project import audit_test_id
 
     context = Context(paths=[str(project_dir)])
     if context.state_reader.get_environment("prod") is None:
