@@ -34,6 +34,11 @@ class Settings:
         return os.environ.get("ORCHESTRATION_UTILS_WAREHOUSE") or f"duckdb://{self.dbt_duckdb_path}"
 
     @property
+    def dbt_profiles_dir(self) -> Path:
+        """dbt's `DBT_PROFILES_DIR` when set, else the project directory."""
+        return Path(os.environ.get("DBT_PROFILES_DIR") or self.dbt_project_dir or ".")
+
+    @property
     def dbt_target_dir(self) -> Path:
         return self.home / "dbt_target"
 
@@ -69,6 +74,8 @@ def load_settings() -> Settings:
     home = Path(os.environ.get("ORCHESTRATION_UTILS_HOME") or Path.cwd() / ".orchestration_utils").resolve()
     manifest = os.environ.get("ORCHESTRATION_UTILS_DBT_MANIFEST")
     dbt_project_dir = _optional_path("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", DEMO_DBT_PROJECT)
+    # The demo's monitors watch the demo's tables only; a manifest of another project beside the
+    # default (demo) directory stops the location from loading (dagster_defs/dbt.py).
     on_demo = dbt_project_dir == DEMO_DBT_PROJECT
     return Settings(
         home=home,

@@ -20,6 +20,23 @@ def _loadable():
     return out
 
 
+def _project_dir_for(manifest, root):
+    """A project directory the manifest belongs to (its name, as dbt hashes it into `project_id`):
+    the location runs dbt only in the manifest's own project."""
+    import hashlib
+    import json
+
+    metadata = json.loads(manifest.read_text()).get("metadata") or {}
+    names = {metadata.get("project_name")} | {n.get("package_name") for n in
+                                              json.loads(manifest.read_text()).get("nodes", {}).values()}
+    name = next((n for n in names if n and (n == metadata.get("project_name") or
+                                            hashlib.md5(n.encode()).hexdigest() == metadata.get("project_id"))), "x")
+    root.mkdir()
+    (root / "dbt_project.yml").write_text(f"name: {name}\n")
+    (root / "profiles.yml").write_text("{}\n")
+    return root
+
+
 def _case(path):
     return pytest.param(path, id=str(path.parent.relative_to(CORPUS)))
 
@@ -40,8 +57,9 @@ def test_plain_dagster_dbt_fails_where_the_location_patches_its_manifest():
 
 
 @pytest.mark.parametrize("manifest", [_case(p) for p in _loadable()])
-def test_code_location_loads(manifest, monkeypatch):
+def test_code_location_loads(manifest, monkeypatch, tmp_path):
     monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_MANIFEST", str(manifest))
+    monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", str(_project_dir_for(manifest, tmp_path / "project")))
     monkeypatch.setenv("ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR", "")
     from orchestration_utils.definitions import defs
 

@@ -24,8 +24,8 @@ from orchestration_utils.dagster_defs.op_groups import OpGroup, op_groups
 from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
 from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
 from orchestration_utils.project.dbt_manifest import project_from_manifest, read_manifest
-from orchestration_utils.project.model import Project
-from orchestration_utils.settings import Settings
+from orchestration_utils.project.model import Project, ProjectError
+from orchestration_utils.settings import DEMO_DBT_PROJECT, Settings
 
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
@@ -99,9 +99,10 @@ def _drop_sources_of_produced_relations(manifest: dict[str, Any]) -> None:
             props["depends_on"]["nodes"] = kept
 
 
-def build_dbt_assets(manifest_path: Path, default_schedule: str) -> list[dg.AssetsDefinition]:
+def build_dbt_assets(manifest_path: Path, default_schedule: str,
+                     manifest: dict[str, Any] | None = None) -> list[dg.AssetsDefinition]:
     """One `@dbt_assets` per op group (layer, schedule and partitions; see op_groups)."""
-    manifest = read_manifest(manifest_path)
+    manifest = manifest if manifest is not None else read_manifest(manifest_path)
     project = project_from_manifest(manifest, manifest_path)  # validates, with one-line errors
     manifest = patch_for_dagster_dbt(manifest)
     translator = ProjectDbtTranslator(project, manifest, default_schedule)
@@ -114,17 +115,67 @@ def build_dbt_assets(manifest_path: Path, default_schedule: str) -> list[dg.Asse
 
 @functools.cache
 def load_dbt_defs(settings: Settings) -> dg.Definitions:
-    """Read once per process: the manifest is parsed only when none exists yet (the demo)."""
+    """Read once per process: the manifest is parsed only when none exists yet (the demo).
+    Refuses (one line, `ProjectError`) a manifest whose dbt project is not configured, so runs
+    never go to another project (the demo's) and build nothing."""
+    project_dir = dbt_project_dir(settings)
+    manifest_path = ensure_manifest(settings)
+    manifest = read_manifest(manifest_path)
+    check_manifest_project(manifest, manifest_path, project_dir)
     return dg.Definitions(
-        assets=build_dbt_assets(ensure_manifest(settings), settings.default_schedule),
+        assets=build_dbt_assets(manifest_path, settings.default_schedule, manifest),
         resources={
             "dbt": DbtCliResource(
-                project_dir=str(settings.dbt_project_dir),
-                profiles_dir=str(settings.dbt_project_dir),
+                project_dir=str(project_dir),
+                profiles_dir=str(settings.dbt_profiles_dir),
                 dbt_executable=DBT_EXECUTABLE,
             )
         },
     )
+
+
+_SET_PROJECT = "set ORCHESTRATION_UTILS_DBT_PROJECT_DIR to the manifest's dbt project directory"
+
+
+def dbt_project_dir(settings: Settings) -> Path:
+    """The configured dbt project directory, holding `dbt_project.yml` and (unless
+    `DBT_PROFILES_DIR` is set) `profiles.yml`."""
+    if settings.dbt_project_dir is None:
+        raise ProjectError("ORCHESTRATION_UTILS_DBT_MANIFEST", f"{settings.dbt_manifest_path} is set but "
+                           f"ORCHESTRATION_UTILS_DBT_PROJECT_DIR is empty (dbt disabled): {_SET_PROJECT}, or unset the manifest")
+    project_dir = settings.dbt_project_dir
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise ProjectError(f"ORCHESTRATION_UTILS_DBT_PROJECT_DIR={project_dir}",
+                           f"no dbt_project.yml there: {_SET_PROJECT}")
+    if not (settings.dbt_profiles_dir / "profiles.yml").is_file():
+        raise ProjectError(f"ORCHESTRATION_UTILS_DBT_PROJECT_DIR={project_dir}",
+                           f"no profiles.yml in {settings.dbt_profiles_dir}: add one, or set DBT_PROFILES_DIR "
+                           "to the directory that holds it")
+    return project_dir
+
+
+def check_manifest_project(manifest: Mapping[str, Any], manifest_path: Path, project_dir: Path) -> None:
+    """The manifest must come from the project runs go to: its `project_name` (or `project_id`,
+    dbt's md5 of the name) against the project's `dbt_project.yml`."""
+    import hashlib
+
+    import yaml
+
+    try:
+        name = str((yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}).get("name") or "")
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProjectError(project_dir / "dbt_project.yml", f"cannot read: {exc}") from None
+    metadata = manifest.get("metadata") or {}
+    if metadata.get("project_name"):
+        same = metadata["project_name"] == name
+    elif metadata.get("project_id"):
+        same = metadata["project_id"] == hashlib.md5(name.encode()).hexdigest()
+    else:
+        return  # an old manifest that does not say: runs will tell (a dbt run building nothing fails)
+    if not same:
+        which = "the embedded demo's" if project_dir == DEMO_DBT_PROJECT else f"{project_dir}'s"
+        raise ProjectError(f"ORCHESTRATION_UTILS_DBT_MANIFEST={manifest_path}",
+                           f"built from another dbt project than {which} ({name!r}): {_SET_PROJECT}")
 
 
 # Each group is selected with one `tag:` term that exists only in the in-memory manifest
@@ -165,7 +216,14 @@ def _dbt_assets(manifest: dict[str, Any], translator: "ProjectDbtTranslator", gr
         window = run_window(context)
         if window:
             args += ["--vars", json.dumps({"min_date": window.start.isoformat(), "max_date": window.end.isoformat()})]
-        yield from dbt.cli(args, context=context).stream()
+        built = 0
+        for event in dbt.cli(args, context=context).stream():
+            built += isinstance(event, dg.Output | dg.MaterializeResult | dg.AssetMaterialization)
+            yield event
+        if named and not built:
+            # dbt says "Nothing to do" and exits 0 when the project holds none of the nodes.
+            raise dg.Failure(f"dbt built none of the {len(named)} selected node(s) in {dbt.project_dir}: "
+                             "is ORCHESTRATION_UTILS_DBT_PROJECT_DIR the manifest's project?")
 
     return _assets
 
@@ -222,7 +280,7 @@ def ensure_manifest(settings: Settings) -> Path:
     if not manifest.exists():
         subprocess.run(
             [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(settings.dbt_project_dir),
-             "--profiles-dir", str(settings.dbt_project_dir), "--target-path", str(settings.dbt_target_dir)],
+             "--profiles-dir", str(settings.dbt_profiles_dir), "--target-path", str(settings.dbt_target_dir)],
             check=True,
         )
     return manifest

@@ -6,27 +6,33 @@ import functools
 
 import dagster as dg
 
-_SLUG_BY_CRON = {"0 * * * *": "hourly", "0 0 * * *": "daily", "0 0 1 * *": "monthly"}
+from orchestration_utils.project.schedule import GRANULARITIES, GRANULARITY_BY_CRON
 
 
 def partitions_slug(partitions: dg.PartitionsDefinition | None) -> str:
-    """`unpartitioned`, `hourly`, `daily`, `monthly` (else `partitioned`): for job and op names."""
+    """`unpartitioned`, `hourly`, `daily`, ... (else `partitioned`): for job and op names."""
     if partitions is None:
         return "unpartitioned"
     if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
-        return _SLUG_BY_CRON.get(partitions.cron_schedule, "partitioned")
+        granularity = GRANULARITY_BY_CRON.get(partitions.cron_schedule)
+        return granularity.slug if granularity else "partitioned"
     return "partitioned"
 
 
 @functools.cache
 def partitions_def(granularity: str, start: str) -> dg.TimeWindowPartitionsDefinition:
+    """`start` is an ISO date; every unit of `GRANULARITIES` (five minutes to a year)."""
     if granularity == "hour":
         return dg.HourlyPartitionsDefinition(start_date=f"{start}-00:00")
     if granularity == "day":
         return dg.DailyPartitionsDefinition(start_date=start)
     if granularity == "month":
         return dg.MonthlyPartitionsDefinition(start_date=start)
-    raise ValueError(f"no partitions for granularity {granularity!r}")
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"no partitions for granularity {granularity!r}")
+    unit = GRANULARITIES[granularity]
+    return dg.TimeWindowPartitionsDefinition(cron_schedule=unit.cron, fmt=unit.fmt, start=start + (
+        "-00:00" if "%H" in unit.fmt else ""))
 
 
 def run_window(context: dg.AssetExecutionContext) -> dg.TimeWindow | None:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from croniter import croniter
 
 from orchestration_utils.project.model import Node
-from orchestration_utils.project.schedule import schedule_cron, schedule_slug
+from orchestration_utils.project.schedule import GRANULARITIES, schedule_cron, schedule_slug, schedule_timezone
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TAG_OK = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
@@ -74,11 +74,16 @@ def automation_cron(node: Node, default_schedule: str) -> str:
     return schedule_cron(node.schedule or default_schedule)
 
 
+def automation_timezone(node: Node, default_schedule: str) -> str:
+    """The zone the node's cron is read in (SQLMesh `cron_tz`, or a zone after a dbt schedule)."""
+    return schedule_timezone(node.schedule or default_schedule) or "UTC"
+
+
 def partition_spec(node: Node) -> tuple[str, str] | None:
     """(granularity, start date) of a time-partitioned node; None when not time-partitioned."""
     p = node.partitioning
-    if p is None or p.granularity not in {"hour", "day", "month"}:
-        return None  # year and integer-range partitions have no Dagster time window here
+    if p is None or p.granularity not in GRANULARITIES:
+        return None  # integer-range partitions have no Dagster time window
     start = (p.start or DEFAULT_PARTITION_START)[:10]
     return p.granularity, start
 

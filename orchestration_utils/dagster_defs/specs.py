@@ -17,14 +17,15 @@ def spec_attributes(node: Node, default_schedule: str) -> dict[str, Any]:
         "owners": policy.owners(node),
         "tags": policy.tags(node, schedule),
         "freshness_policy": _freshness_policy(windows) if windows else None,
-        "automation_condition": _on_cron(policy.automation_cron(node, default_schedule)),
+        "automation_condition": _on_cron(policy.automation_cron(node, default_schedule),
+                                         policy.automation_timezone(node, default_schedule)),
     }
 
 
 # Shared immutable objects: building one per asset costs seconds at 5,000 assets.
 @functools.cache
-def _on_cron(cron: str) -> dg.AutomationCondition:
-    return dg.AutomationCondition.on_cron(cron)
+def _on_cron(cron: str, timezone: str) -> dg.AutomationCondition:
+    return dg.AutomationCondition.on_cron(cron, cron_timezone=timezone)
 
 
 @functools.cache
@@ -33,8 +34,11 @@ def _freshness_policy(windows: policy.FreshnessWindows) -> dg.FreshnessPolicy:
 
 
 SCHEDULE_METADATA_KEY = "orchestration_utils/cron"
+TIMEZONE_METADATA_KEY = "orchestration_utils/cron_timezone"  # only when not UTC
 
 
 def schedule_metadata(node: Node, default_schedule: str) -> dict[str, str]:
-    """The node's cron, read back by the schedules built per schedule value."""
-    return {SCHEDULE_METADATA_KEY: policy.automation_cron(node, default_schedule)}
+    """The node's cron (and its time zone), read back by the schedules built per schedule value."""
+    timezone = policy.automation_timezone(node, default_schedule)
+    return {SCHEDULE_METADATA_KEY: policy.automation_cron(node, default_schedule),
+            **({TIMEZONE_METADATA_KEY: timezone} if timezone != "UTC" else {})}

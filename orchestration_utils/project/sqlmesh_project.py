@@ -8,6 +8,7 @@ SQLMesh has no `meta`: SLA, freshness and criticality come from tags
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,8 @@ from orchestration_utils.project.model import (
     build_project,
     infer_layer,
 )
-from orchestration_utils.project.schedule import normalize_schedule
+from orchestration_utils.project.schedule import GRANULARITIES, normalize_schedule
 
-_GRANULARITY = {"HOUR": "hour", "DAY": "day", "MONTH": "month", "YEAR": "year"}
 _NUMERIC_TAGS = ("sla_hours", "freshness_hours")
 
 
@@ -40,7 +40,24 @@ def load_sqlmesh_project(path: Path | str, gateway: str | None = None) -> Projec
         raise ProjectError(path, "not a SQLMesh project (no config.yaml or config.py)")
     context = _open_context(path, gateway)
     nodes = [_node(path, model) for model in context.models.values()]
-    return build_project(path.resolve().name, "sqlmesh", path, nodes)
+    return build_project(path.resolve().name, "sqlmesh", path, [*nodes, *_undeclared_externals(nodes)])
+
+
+def _undeclared_externals(nodes: list[Node]) -> list[Node]:
+    """Tables models read that no model or `external_models.yaml` declares: SQLMesh loads them as
+    external, so they are sources here too (lineage only)."""
+    known = {n.unique_id for n in nodes}
+    missing = sorted({up for n in nodes for up in n.depends_on} - known)
+    sources = []
+    for fqn in missing:
+        table = exp.to_table(fqn)
+        sources.append(Node(
+            unique_id=fqn, name=".".join(p for p in (table.db, table.name) if p), resource_type=ResourceType.SOURCE,
+            layer=Layer.RAW, database=table.catalog or None, schema=table.db or None, identifier=table.name,
+            relation_name=fqn, depends_on=(), materialization="external",
+            description="Read by the project without a declaration in external_models.yaml.",
+        ))
+    return sources
 
 
 def _open_context(path: Path, gateway: str | None) -> Any:
@@ -51,10 +68,23 @@ def _open_context(path: Path, gateway: str | None) -> Any:
     try:
         return Context(paths=[str(path)], gateway=gateway, load=True)
     except Exception as exc:  # SQLMesh raises many types; the user needs the message, not the stack
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ProjectError(path, f"SQLMesh project does not load: {first_line}") from None
+        raise ProjectError(path, f"SQLMesh project does not load: {_cause(exc)}") from None
     finally:
         os.chdir(cwd)
+
+
+def _cause(exc: BaseException) -> str:
+    """The error and what caused it (`No module named 'faker'`, a missing seed file), on one line."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        # A worker process's error arrives with its remote stack as a cause: the message is enough.
+        if type(exc).__name__ != "_RemoteTraceback" and not any(text in p for p in parts):
+            parts.append(text)
+        exc = exc.__cause__ or exc.__context__
+    return ": ".join(parts)
 
 
 def _node(path: Path, model: Any) -> Node:
@@ -72,7 +102,7 @@ def _node(path: Path, model: Any) -> Node:
         if layer == Layer.OTHER:
             layer = next((Layer(t) for t in tags if t in {"staging", "intermediate", "marts"}), layer)
     try:
-        schedule = normalize_schedule(model.cron)
+        schedule = normalize_schedule(model.cron, timezone=getattr(model.cron_tz, "key", None))
     except ValueError as exc:
         raise ProjectError(path, f"{model.name}: cron: {exc}") from None
     descriptions = model.column_descriptions or {}
@@ -99,7 +129,7 @@ def _node(path: Path, model: Any) -> Node:
         critical=critical,
         owner=model.owner or None,
         tags=tags,
-        partitioning=_partitioning(model, kind),
+        partitioning=_partitioning(path, model, kind),
         columns=columns,
         tests=tuple(_audit(model, name, args) for name, args in model.audits),
     )
@@ -118,9 +148,12 @@ def _split_tags(path: Path, model: str, raw: list[str]) -> tuple[tuple[str, ...]
         key, sep, value = tag.partition(":")
         if sep and key in _NUMERIC_TAGS:
             try:
-                numbers[key] = float(value)
+                hours = float(value)
             except ValueError:
-                raise ProjectError(path, f"{model}: tag {tag!r}: expected {key}:<hours>") from None
+                hours = math.nan
+            if not (math.isfinite(hours) and hours > 0):
+                raise ProjectError(path, f"{model}: tag {tag!r}: expected a positive number of hours")
+            numbers[key] = hours
         elif tag == "critical":
             critical = True
         else:
@@ -128,26 +161,48 @@ def _split_tags(path: Path, model: str, raw: list[str]) -> tuple[tuple[str, ...]
     return tuple(tags), numbers, critical
 
 
-def _partitioning(model: Any, kind: str) -> Partitioning | None:
+def _partitioning(path: Path, model: Any, kind: str) -> Partitioning | None:
     if kind != "INCREMENTAL_BY_TIME_RANGE":
         return None
-    unit = model.interval_unit.name if model.interval_unit else "DAY"
-    start = model.start
+    unit = model.interval_unit.value if model.interval_unit else "day"
     return Partitioning(
         field=model.kind.time_column.column.name,
         data_type="timestamp",
-        granularity=_GRANULARITY.get(unit, "day"),
-        start=str(start) if start else None,
+        granularity=unit if unit in GRANULARITIES else "day",
+        start=_start_date(path, model),
     )
 
 
-def _audit(model: Any, name: str, args: dict[str, Any]) -> Test:
+def _start_date(path: Path, model: Any) -> str | None:
+    """The model's `start` as an ISO date, resolved as SQLMesh resolves it (`'1 week ago'` is a
+    week before today)."""
+    if not model.start:
+        return None
+    from sqlmesh.utils.date import to_ds
+
+    try:
+        return to_ds(model.start)
+    except Exception:  # SQLMesh's date parser raises several types
+        raise ProjectError(path, f"{model.name}: start {model.start!r}: not a date SQLMesh can resolve") from None
+
+
+def _audit_column(args: dict[str, Any]) -> str | None:
     columns = args.get("columns")
-    column = ",".join(c.name for c in columns.find_all(exp.Column)) if columns is not None else None
+    return ",".join(c.name for c in columns.find_all(exp.Column)) or None if columns is not None else None
+
+
+def audit_test_id(model: Any, name: str, args: dict[str, Any]) -> str:
+    """`<model fqn>#<audit>(<columns>)`: the id of an audit, at load and in run results alike."""
+    column = _audit_column(args)
+    return f"{model.fqn}#{name}" + (f"({column})" if column else "")
+
+
+def _audit(model: Any, name: str, args: dict[str, Any]) -> Test:
+    column = _audit_column(args)
     blocking = args.get("blocking")
     non_blocking = blocking is not None and blocking.sql().lower() == "false"
     return Test(
-        unique_id=f"{model.fqn}#{name}" + (f"({column})" if column else ""),
+        unique_id=audit_test_id(model, name, args),
         name=name,
         test_type=name,
         column=column or None,

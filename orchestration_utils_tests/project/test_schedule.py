@@ -23,3 +23,104 @@ def test_cron_and_slug():
     assert schedule_cron("@hourly") == "0 * * * *"
     assert schedule_slug("@daily") == "daily"
     assert schedule_slug("*/15 * * * *") == "cron_every15_x_x_x_x"
+
+
+# --- time zones, distinct names, every interval unit -------------------------------------------
+from datetime import UTC, datetime  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from orchestration_utils.project.schedule import (  # noqa: E402
+    GRANULARITIES,
+    schedule_timezone,
+    with_timezone,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "timezone", "expected"),
+    [("0 6 * * * America/Los_Angeles", None, "0 6 * * * America/Los_Angeles"),
+     ("0 6 * * *", "Europe/Paris", "0 6 * * * Europe/Paris"),
+     ("daily Asia/Tokyo", None, "@daily Asia/Tokyo"),
+     ("0 6 * * *", "UTC", "0 6 * * *"), ("@hourly Etc/UTC", None, "@hourly")],
+)
+def test_schedules_carry_their_time_zone(value, timezone, expected):
+    schedule = normalize_schedule(value, timezone=timezone)
+    assert schedule == expected
+    assert schedule_cron(schedule) == schedule_cron(expected.split()[0] if expected.startswith("@") else
+                                                    " ".join(expected.split()[:5]))
+    assert schedule_timezone(schedule) == (expected.split()[-1] if len(expected.split()) in (2, 6) else None)
+
+
+@pytest.mark.parametrize("value", ["0 6 * * * Mars/Olympus", "0 6 * * * America/Los_Angeles Europe/Paris",
+                                   "@daily nowhere"])
+def test_unknown_time_zones_are_refused(value):
+    with pytest.raises(ValueError):
+        normalize_schedule(value)
+
+
+def test_slugs_that_read_alike_stay_apart():
+    """The handed case: `0 9-17` and `0 9,17` both slugged `cron_0_9_17_x_x_x`."""
+    assert schedule_slug("0 9-17 * * *") == "cron_0_9to17_x_x_x"
+    assert schedule_slug("0 9,17 * * *") == "cron_0_9and17_x_x_x"
+    assert schedule_slug("0 0 * * MON-FRI") != schedule_slug("0 0 * * mon-fri")
+    la = schedule_slug("0 6 * * * America/Los_Angeles")
+    assert la.startswith("cron_0_6_x_x_x_america_los_angeles_h") and la != schedule_slug("0 6 * * *")
+
+
+_FIELD = st.one_of(
+    st.just("*"), st.integers(0, 12).map(str),
+    st.tuples(st.integers(0, 5), st.integers(6, 12)).map(lambda t: f"{t[0]}-{t[1]}"),
+    st.tuples(st.integers(0, 5), st.integers(6, 12)).map(lambda t: f"{t[0]},{t[1]}"),
+    st.integers(1, 9).map(lambda n: f"*/{n}"),
+    st.sampled_from(["MON-FRI", "mon-fri", "SUN", "L", "1#2", "5L", "?", "JAN", "jan"]),
+)
+_ZONES = st.sampled_from([None, "America/Los_Angeles", "Europe/Paris", "Etc/GMT+5", "Etc/GMT-5", "Asia/Tokyo"])
+
+
+def _schedule(fields, zone):
+    try:
+        return normalize_schedule(" ".join(fields), timezone=zone)
+    except ValueError:
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.lists(_FIELD, min_size=5, max_size=5), _ZONES), min_size=2, max_size=6))
+def test_distinct_schedules_never_share_a_slug(entries):
+    schedules = {s for s in (_schedule(f, z) for f, z in entries) if s}
+    slugs = {schedule_slug(s) for s in schedules}
+    assert len(slugs) == len(schedules)
+    for slug in slugs:  # usable as a Dagster name and an Airflow dag id part
+        assert slug.replace("_", "").isalnum() and slug == slug.lower()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_FIELD, min_size=5, max_size=5), _ZONES)
+def test_slug_and_time_zone_are_stable(fields, zone):
+    schedule = _schedule(fields, zone)
+    if schedule:
+        assert normalize_schedule(schedule) == schedule
+        assert schedule_timezone(schedule) == zone
+        assert with_timezone(schedule_cron(schedule), schedule_timezone(schedule)) == schedule
+
+
+@pytest.mark.parametrize("name", sorted(GRANULARITIES))
+def test_every_interval_unit_has_partitions_and_a_schedule(name):
+    """Five minutes to a year: a Dagster partitions definition whose windows follow the unit, and
+    a schedule on its cron that ticks at the end of each window."""
+    import dagster as dg
+
+    from orchestration_utils.dagster_defs.partitions import partitions_def, partitions_slug
+    from orchestration_utils.dagster_defs.schedules import latest_partition_request
+
+    unit = GRANULARITIES[name]
+    partitions = partitions_def(name, "2024-01-01")
+    assert partitions.cron_schedule == unit.cron and partitions_slug(partitions) == unit.slug
+    at = datetime(2026, 7, 1, 10, 7, tzinfo=UTC)
+    request = latest_partition_request(partitions, at)
+    assert isinstance(request, dg.RunRequest)
+    window = partitions.time_window_for_partition_key(request.partition_key)
+    assert window.end <= at < window.end + (window.end - window.start) + (window.end - window.start)
+    assert normalize_schedule(unit.cron) == unit.cron and schedule_slug(unit.cron)

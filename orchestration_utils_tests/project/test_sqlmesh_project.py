@@ -36,3 +36,99 @@ def test_missing_sqlmesh_project(tmp_path):
         load_sqlmesh_project(tmp_path / "nope")
     with pytest.raises(ProjectError, match="not a SQLMesh project"):
         load_sqlmesh_project(tmp_path)
+
+
+# --- fidelity to SQLMesh: externals, time zones, starts, units, tags, load errors -------------
+import math  # noqa: E402
+from datetime import date, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+_CONFIG = ("gateways:\n  local:\n    connection:\n      type: duckdb\n      database: wh.duckdb\n"
+           "default_gateway: local\nmodel_defaults:\n  dialect: duckdb\n  start: '2026-01-01'\n")
+
+
+def sqlmesh_project(root: Path, models: dict[str, str]) -> Path:
+    """A small SQLMesh project on DuckDB: file name -> model SQL."""
+    (root / "models").mkdir(parents=True)
+    (root / "config.yaml").write_text(_CONFIG)
+    for name, sql in models.items():
+        (root / "models" / name).write_text(sql)
+    return root
+
+
+def test_a_table_sqlmesh_treats_as_external_is_a_source(tmp_path):
+    project = load_sqlmesh_project(sqlmesh_project(tmp_path, {
+        "orders.sql": "MODEL (name mart.orders, kind FULL); SELECT id FROM landing.shop_orders",
+    }))
+    source = project.nodes['"wh"."landing"."shop_orders"']
+    assert source.resource_type == ResourceType.SOURCE
+    assert (source.database, source.schema, source.identifier) == ("wh", "landing", "shop_orders")
+    assert project.nodes['"wh"."mart"."orders"'].depends_on == ('"wh"."landing"."shop_orders"',)
+
+
+def test_cron_tz_is_kept(tmp_path):
+    project = load_sqlmesh_project(sqlmesh_project(tmp_path, {
+        "r.sql": "MODEL (name mart.r, kind FULL, cron '30 7 * * 1', cron_tz 'Europe/Berlin'); SELECT 1 AS x",
+        "u.sql": "MODEL (name mart.u, kind FULL, cron '@daily'); SELECT 1 AS x",
+    }))
+    assert project.nodes['"wh"."mart"."r"'].schedule == "30 7 * * 1 Europe/Berlin"
+    assert project.nodes['"wh"."mart"."u"'].schedule == "@daily"
+
+
+@pytest.mark.parametrize(("cron", "unit"), [("*/5 * * * *", "five_minute"), ("*/15 * * * *", "quarter_hour"),
+                                            ("*/30 * * * *", "half_hour"), ("@hourly", "hour"), ("@daily", "day"),
+                                            ("@monthly", "month"), ("@yearly", "year")])
+def test_every_interval_unit_becomes_the_partitioning(tmp_path, cron, unit):
+    project = load_sqlmesh_project(sqlmesh_project(tmp_path, {
+        "e.sql": f"MODEL (name mart.e, kind INCREMENTAL_BY_TIME_RANGE (time_column ts), cron '{cron}');"
+                 " SELECT @start_ts::TIMESTAMP AS ts",
+    }))
+    assert project.nodes['"wh"."mart"."e"'].partitioning.granularity == unit
+
+
+def test_relative_start_is_resolved_as_sqlmesh_does(tmp_path):
+    project = load_sqlmesh_project(sqlmesh_project(tmp_path, {
+        "m.sql": "MODEL (name mart.m, kind INCREMENTAL_BY_TIME_RANGE (time_column ds), start '3 days ago',"
+                 " cron '@daily'); SELECT @start_ds::DATE AS ds",
+    }))
+    start = date.fromisoformat(project.nodes['"wh"."mart"."m"'].partitioning.start)
+    assert date.today() - timedelta(days=4) <= start <= date.today() - timedelta(days=2)
+
+
+@pytest.mark.parametrize("tag", ["sla_hours:nan", "sla_hours:inf", "sla_hours:-1", "sla_hours:0",
+                                 "freshness_hours:nan", "freshness_hours:-inf", "freshness_hours:soon"])
+def test_hour_tags_must_be_a_positive_number(tmp_path, tag):
+    root = sqlmesh_project(tmp_path / "proj", {
+        "f.sql": f"MODEL (name mart.f, kind FULL, tags ['{tag}']); SELECT 1 AS x",
+    })
+    with pytest.raises(ProjectError) as err:
+        load_sqlmesh_project(root)
+    assert str(err.value) == f"{root}: mart.f: tag '{tag}': expected a positive number of hours"
+
+
+def test_good_hour_tags_are_numbers(tmp_path):
+    project = load_sqlmesh_project(sqlmesh_project(tmp_path, {
+        "f.sql": "MODEL (name mart.f, kind FULL, tags ['sla_hours:0.5', 'freshness_hours:26']); SELECT 1 AS x",
+    }))
+    node = project.nodes['"wh"."mart"."f"']
+    assert (node.sla_hours, node.freshness_hours) == (0.5, 26) and math.isfinite(node.sla_hours)
+
+
+def test_load_errors_keep_their_cause(tmp_path):
+    root = sqlmesh_project(tmp_path, {})
+    (root / "models" / "py_model.py").write_text(
+        "import no_such_module_for_tests\n"
+        "from sqlmesh import model\n")
+    with pytest.raises(ProjectError) as err:
+        load_sqlmesh_project(root)
+    assert "No module named 'no_such_module_for_tests'" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_missing_seed_file_is_named(tmp_path):
+    root = sqlmesh_project(tmp_path, {
+        "s.sql": "MODEL (name raw.s, kind SEED (path '../seeds/missing.csv')); ",
+    })
+    with pytest.raises(ProjectError) as err:
+        load_sqlmesh_project(root)
+    assert "No such file or directory" in str(err.value) and "missing.csv" in str(err.value)
+    assert "\n" not in str(err.value) and "Traceback" not in str(err.value)

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from orchestration_utils.dagster_defs.policy import schedule_interval
 from orchestration_utils.project.model import Layer, Node, Project, ProjectError, ResourceType
-from orchestration_utils.project.schedule import normalize_schedule, schedule_cron, schedule_slug
+from orchestration_utils.project.schedule import normalize_schedule, schedule_cron, schedule_slug, schedule_timezone
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9_-]+")
@@ -75,6 +75,7 @@ class DagPlan:
     sla_models: tuple[tuple[str, float], ...]
     groups: tuple[str, ...]
     tasks: tuple[TaskPlan, ...]
+    timezone: str = "UTC"  # the zone `cron` is read in (SQLMesh `cron_tz`)
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ def _plan_dag(project, options, schedule, nodes, schedule_of, task_id_of, dag_id
         file_name=f"{dag_id}.py",
         schedule=schedule,
         cron=schedule_cron(schedule),
+        timezone=schedule_timezone(schedule) or "UTC",
         trigger_assets=tuple(sorted(trigger_assets)),
         tags=tuple(sorted({project.kind, slug(project.name), schedule_slug(schedule)})),
         owner=owners[0] if len(owners) == 1 else "data-platform",

@@ -44,7 +44,9 @@ def _render_dag(plan: AirflowPlan, dag: DagPlan, source_hash: str) -> GeneratedF
     if uses["assets"]:
         sdk_imports.append("Asset")
     if dag.trigger_assets:
-        sdk_imports += ["AssetAll", "AssetOrTimeSchedule", "CronTriggerTimetable"]
+        sdk_imports += ["AssetAll", "AssetOrTimeSchedule"]
+    if dag.trigger_assets or dag.timezone != "UTC":
+        sdk_imports.append("CronTriggerTimetable")
     if dag.deadline_hours:
         sdk_imports += ["AsyncCallback", "DeadlineAlert", "DeadlineReference"]
     body = _ENV.get_template("dag.py.j2").render(plan=plan, dag=dag, uses=uses, sdk_imports=sorted(sdk_imports))

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY
+from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY, TIMEZONE_METADATA_KEY
 from orchestration_utils.project.model import Project
-
-_GRANULARITY = {"0 * * * *": "hour", "0 0 * * *": "day", "0 0 1 * *": "month"}
+from orchestration_utils.project.schedule import GRANULARITY_BY_CRON
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,7 @@ class AssetPlan:
     timestamp_field: str | None  # for freshness checks
     freshness_hours: float | None
     checks: tuple[CheckPlan, ...]
+    timezone: str = "UTC"  # the zone `cron` is read in
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
         part_name = None
         p = assets_def.partitions_def
         if p is not None:
-            granularity, start = _GRANULARITY[p.cron_schedule], p.start.strftime("%Y-%m-%d")
+            granularity, start = GRANULARITY_BY_CRON[p.cron_schedule].name, p.start.strftime("%Y-%m-%d")
             part_name = f"{granularity}_from_{start.replace('-', '')}"
             partitions[part_name] = (granularity, start)
         checks_by_key: dict[dg.AssetKey, list[CheckPlan]] = {}
@@ -95,6 +95,7 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
                 timestamp_field=node.partitioning.field if node.partitioning else None,
                 freshness_hours=node.freshness_hours,
                 checks=tuple(sorted(checks_by_key.get(spec.key, []), key=lambda c: c.name)),
+                timezone=str(spec.metadata.get(TIMEZONE_METADATA_KEY, "UTC")),
             ))
         groups.append(GroupPlan(name=assets_def.node_def.name, partitions=part_name, assets=tuple(plans)))
     package = "".join(c if c.isalnum() else "_" for c in project.name.lower()).strip("_") + "_dagster"
