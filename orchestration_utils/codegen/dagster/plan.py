@@ -39,6 +39,9 @@ class AssetPlan:
     checks: tuple[CheckPlan, ...]
     timezone: str = "UTC"  # the zone `cron` is read in
 
+    unique_id: str = ""  # the dbt node or SQLMesh model the asset is
+    audits: tuple[tuple[str, str], ...] = ()  # SQLMesh: (check name, audit id), evaluated after a run
+
 
 @dataclass(frozen=True)
 class GroupPlan:
@@ -61,6 +64,7 @@ class DagsterPlan:
 def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, project_dir: str,
                  warehouse_url: str) -> DagsterPlan:
     node_by_key = _nodes_by_key(project, assets_defs)
+    audit_names = _audit_check_names(project)
     partitions: dict[str, tuple[str, str]] = {}
     groups = []
     for assets_def in sorted(assets_defs, key=lambda a: a.node_def.name):
@@ -96,6 +100,9 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
                 freshness_hours=node.freshness_hours,
                 checks=tuple(sorted(checks_by_key.get(spec.key, []), key=lambda c: c.name)),
                 timezone=str(spec.metadata.get(TIMEZONE_METADATA_KEY, "UTC")),
+
+                unique_id=node.unique_id,
+                audits=tuple((audit_names[t.unique_id], t.unique_id) for t in node.tests) if audit_names else (),
             ))
         groups.append(GroupPlan(name=assets_def.node_def.name, partitions=part_name, assets=tuple(plans)))
     package = "".join(c if c.isalnum() else "_" for c in project.name.lower()).strip("_") + "_dagster"
@@ -103,6 +110,15 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
         package = "p_" + package
     return DagsterPlan(project.name, project.kind, package, project_dir, warehouse_url,
                        dict(sorted(partitions.items())), tuple(groups))
+
+
+def _audit_check_names(project: Project) -> dict[str, str]:
+    """SQLMesh audit id -> its check's name, as the live location names it."""
+    if project.kind != "sqlmesh":
+        return {}
+    from orchestration_utils.dagster_defs.sqlmesh import check_names
+
+    return check_names(project)
 
 
 def _seconds(window) -> int | None:
