@@ -123,10 +123,12 @@ def test_regeneration_is_byte_identical_and_check_names_changes(dbt_package):
     assert _gen(*args).returncode == 0 and assets.read_text() == original
 
 
-def _run_layers(defs: dg.Definitions, instance) -> dict[str, bool]:
-    """Every layer job in dependency order, as the demo runs them: job -> success."""
+def _run_layers(defs: dg.Definitions, instance, until: str | None = None) -> dict[str, bool]:
+    """The layer jobs in dependency order (all, or up to `until`), as the demo runs them: job -> success."""
     outcome = {}
     for job_name, partitions_def in layer_jobs_in_order(defs):
+        if until in outcome:
+            break
         key = partitions_def.get_last_partition_key() if partitions_def else None
         result = defs.resolve_job_def(job_name).execute_in_process(instance=instance, partition_key=key,
                                                                    raise_on_error=False)
@@ -145,12 +147,13 @@ def test_generated_dbt_package_materializes_on_duckdb_with_checks(dbt_package, m
         outcome = _run_layers(defs, instance)
         print(f"demo materialized through the generated package in {time.monotonic() - started:.1f}s")
         assert all(outcome.values()), outcome
+        nodes = json.loads((warehouse.parent.parent / "dbt_project" / "target" / "manifest.json").read_text())["nodes"]
         for spec in (s for a in generated.assets for s in a.specs):
             event = instance.get_latest_materialization_event(spec.key)
             assert event is not None, spec.key
-            if spec.metadata["dagster_dbt/unique_id"].startswith("model."):
-                # dagster-dbt's row count, fetched through the dbt adapter after each model
-                assert event.asset_materialization.metadata["dagster/row_count"].value >= 0, spec.key
+            if nodes[spec.metadata["dagster_dbt/unique_id"]]["config"]["materialized"] != "view":
+                # dagster-dbt's row count of each table, read through the dbt adapter
+                assert event.asset_materialization.metadata["dagster/row_count"].value > 0, spec.key
         orders = instance.get_latest_materialization_event(dg.AssetKey(["marts", "fct_orders"])).asset_materialization
         graph = defs.resolve_asset_graph()
         evaluations = {
@@ -169,8 +172,8 @@ def test_generated_dbt_package_materializes_on_duckdb_with_checks(dbt_package, m
 
 
 def test_a_failing_dbt_model_fails_alone_and_its_siblings_materialize(tmp_path, monkeypatch):
-    """One broken model in a copy of the demo: the models of its op that do not read it
-    materialize, it fails, and what reads it is skipped, not built."""
+    """One broken model in a copy of the demo: the other models of its op (one `dbt build`)
+    materialize, and it fails."""
     out, warehouse, project = _generate_dbt(tmp_path)
     (project / "models" / "staging" / "stg_products.sql").write_text("select * from no_such_table\n")
     monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_EXECUTABLE", str(BIN / "dbt"))
@@ -181,12 +184,11 @@ def test_a_failing_dbt_model_fails_alone_and_its_siblings_materialize(tmp_path, 
     staging_op = next(a for a in generated.assets if broken in a.keys)
     assert sibling in staging_op.keys  # one `dbt build` for both
     with dg.instance_for_test() as instance:
-        outcome = _run_layers(defs, instance)
-        assert not outcome["staging_layer"]
+        outcome = _run_layers(defs, instance, until="staging_layer")
+        assert outcome == {"raw_layer": True, "staging_layer": False}
         assert instance.get_latest_materialization_event(broken) is None
         assert instance.get_latest_materialization_event(sibling) is not None
         for key in staging_op.keys - {broken}:
             assert instance.get_latest_materialization_event(key) is not None, key
         failures = instance.fetch_failed_materializations(dg.AssetRecordsFilter(asset_key=broken), limit=10).records
         assert failures
-        assert instance.get_latest_materialization_event(dg.AssetKey(["marts", "dim_products"])) is None
