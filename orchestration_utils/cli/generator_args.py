@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestration_utils.cli.shell import EXIT_FAILED, EXIT_OK, UsageError, say
-from orchestration_utils.codegen.writer import WriteResult
+from orchestration_utils.codegen.writer import OutputDirError, WriteResult
 from orchestration_utils.project.schedule import normalize_schedule
 
 
@@ -24,6 +25,14 @@ def add_project_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project-dir", help="the project's path where the generated code runs (default: the "
                                          "SQLMesh project path, or the dbt project holding the manifest's target/, else '.')")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 naming the files that would change")
+
+
+def generating(generate: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a generation; an output directory that cannot be written is bad usage (exit 2)."""
+    try:
+        return generate(args)
+    except OutputDirError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def project_source(args: argparse.Namespace) -> Path:
