@@ -1,4 +1,5 @@
 import ast
+import dataclasses
 import json
 import subprocess
 import sys
@@ -34,9 +35,11 @@ def test_demo_dbt_plan_splits_by_schedule_and_keeps_every_edge(demo_manifest):
             uri = next(iter(tasks[(u["dag_id"], u["task_id"])].outlets))
             assert uri in down_task.inlets
     # The daily seed feeds the hourly staging model: the hourly DAG is also triggered by it.
-    assert dags["shop__hourly"].trigger_assets == ("bigquery://shop/raw/raw_events",)
+    assert dags["shop__hourly"].trigger_assets == ("duckdb://shop/raw/raw_events",)  # the adapter's scheme
     assert dags["shop__daily"].deadline_hours == 4  # strictest sla_hours of the daily models
-    health = [t.full_id for t in dags["shop__daily"].tasks if t.kind == "health"]
+    assert not [t for d in plan.dags for t in d.tasks if t.kind == "health"]  # DuckDB: no BigQuery checks
+    as_bigquery = plan_airflow(dataclasses.replace(project, adapter="bigquery"), GeneratorOptions())
+    health = [t.full_id for d in as_bigquery.dags if d.dag_id == "shop__daily" for t in d.tasks if t.kind == "health"]
     assert "marts_health" in health and "marts.health__fct_orders" in health
     assert "staging.health__stg_customers" not in health  # not critical
 
@@ -52,13 +55,14 @@ def test_default_schedule_applies_only_where_metadata_names_none(demo_manifest):
 def _node(uid, name, deps=(), layer=Layer.MARTS, critical=False):
     return Node(unique_id=uid, name=name, resource_type=ResourceType.MODEL, layer=layer, database="proj",
                 schema="ds", identifier=name, relation_name=None, depends_on=tuple(deps), package=uid.split(".")[1],
-                description=f"about {name}", owner=name, critical=critical, sla_hours=2, tags=(name,))
+                description=f"about {name}", owner=name, critical=critical, sla_hours=2, tags=(name,),
+                materialization="table")
 
 
 def hostile_project():
     nodes = [_node(f"model.p.m{i}", name, [f"model.p.m{i-1}"] if i else [], critical=True)
              for i, name in enumerate(HOSTILE)]
-    return build_project('evil"; import os', "dbt", 'dir/"\nimport os', nodes)
+    return build_project('evil"; import os', "dbt", 'dir/"\nimport os', nodes, adapter="bigquery")
 
 
 def test_hostile_names_stay_data(tmp_path):
