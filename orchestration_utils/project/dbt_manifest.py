@@ -159,7 +159,7 @@ class _NodeReader:
             fqn=tuple(props.get("fqn") or ()),
             compiled_sql=props.get("compiled_code") or props.get("compiled_sql") or None,
             language=props.get("language") or "sql",
-            materialization_options=tuple(sorted(k for k in _MATERIALIZATION_OPTIONS if config.get(k))),
+            materialization_options=_materialization_options(config),
             meta=meta,
         )
 
@@ -247,6 +247,18 @@ class _NodeReader:
                 raise self._fail(uid, "partition_by.granularity", f"unknown {granularity!r}")
         start = meta.get("partition_start")
         return Partitioning(field, data_type, granularity, str(start) if start else None)
+
+
+def _materialization_options(config: Mapping[str, Any]) -> tuple[str, ...]:
+    def set_(key: str) -> bool:
+        value = config.get(key)
+        if isinstance(value, Mapping) and key == "contract":
+            return value.get("enforced") is True  # dbt writes the contract block for every model
+        if isinstance(value, Mapping) and key == "persist_docs":
+            return any(v is True for v in value.values())
+        return bool(value)
+
+    return tuple(sorted(k for k in _MATERIALIZATION_OPTIONS if set_(k)))
 
 
 def merged_meta(props: Mapping[str, Any]) -> dict[str, Any]:
