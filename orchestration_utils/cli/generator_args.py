@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -51,14 +52,20 @@ def default_schedule(args: argparse.Namespace) -> str:
 
 
 def project_dir(args: argparse.Namespace, source: Path) -> str:
+    """`--project-dir`, else the project's directory relative to the working directory: run from a
+    checkout's root, the generated files are the same in every checkout (no absolute path in them)."""
     if args.project_dir:
         return args.project_dir
     if args.project_type == "sqlmesh":
-        return str(source)
+        return _relative(source)
     candidate = source.resolve().parent.parent
     if source.resolve().parent.name == "target" and (candidate / "dbt_project.yml").exists():
-        return str(candidate)
+        return _relative(candidate)
     return "."
+
+
+def _relative(path: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), Path.cwd().resolve())).as_posix()
 
 
 def report(prog: str, args: argparse.Namespace, result: WriteResult, details: dict, done: str) -> int:

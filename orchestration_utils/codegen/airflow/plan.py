@@ -306,7 +306,9 @@ def _dag_doc(project, schedule, nodes, slas, trigger_assets) -> str:
     lines = [
         f"# {project.name}: {schedule}",
         "",
-        f"{len(nodes)} {project.kind} nodes that run on `{schedule}`, generated from `{project.source}`.",
+        # The source by name (its hash is in the file header), never by path: the file is the same
+        # from any checkout.
+        f"{len(nodes)} {project.kind} nodes of project `{project.name}` that run on `{schedule}`.",
     ]
     if slas:
         lines += ["", "## SLA (deadline alert)",
