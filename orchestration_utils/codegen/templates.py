@@ -66,4 +66,5 @@ def environment(template_dir: Path) -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["py"] = py
+    env.filters["jinja_text"] = jinja_text
     return env

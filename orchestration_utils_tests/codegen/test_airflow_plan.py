@@ -10,7 +10,7 @@ import pytest
 from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
 from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions, plan_airflow
 from orchestration_utils.codegen.airflow.render import render_airflow
-from orchestration_utils.project.dbt_manifest import load_dbt_manifest
+from orchestration_utils.project.dbt_manifest import load_dbt_manifest, project_from_manifest
 from orchestration_utils.project.model import Layer, Node, ProjectError, ResourceType, build_project
 
 BIN = Path(sys.executable).parent
@@ -133,3 +133,70 @@ def test_versioned_and_clashing_names_get_unique_task_ids():
     ]
     plan = plan_airflow(build_project("p", "dbt", "m", nodes), GeneratorOptions(health_checks=False))
     assert sorted(t.task_id for t in plan.dags[0].tasks) == ["a__dim", "b__dim", "cust_v1", "cust_v2"]
+
+
+def _bq_manifest(models, adapter="bigquery"):
+    """models: name -> (config, language, deps)."""
+    nodes = {}
+    for name, (config, language, deps) in models.items():
+        nodes[f"model.p.{name}"] = {
+            "unique_id": f"model.p.{name}", "name": name, "resource_type": "model", "package_name": "p",
+            "fqn": ["p", "marts", name], "database": "proj", "schema": "marts", "language": language,
+            "original_file_path": f"models/marts/{name}.{'py' if language == 'python' else 'sql'}",
+            "depends_on": {"nodes": [f"model.p.{d}" for d in deps]}, "config": config,
+            "compiled_code": "def model(dbt, session):\n    return None" if language == "python" else "select 1 as id",
+            "meta": {"critical": True},
+        }
+    return {"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+                         "project_name": "p", "adapter_type": adapter}, "nodes": nodes, "sources": {}}
+
+
+def test_bigquery_mode_keeps_dbt_for_python_models_and_dbt_bigquery_options(tmp_path):
+    manifest = _bq_manifest({
+        "plain": ({"materialized": "table", "contract": {"enforced": False}}, "sql", []),
+        "scored": ({"materialized": "table"}, "python", ["plain"]),
+        "by_day": ({"materialized": "table", "partition_by": {"field": "d", "data_type": "date"}}, "sql", []),
+        "clustered": ({"materialized": "view", "cluster_by": ["id"]}, "sql", []),
+        "labelled": ({"materialized": "table", "labels": {"team": "x"}}, "sql", []),
+        "hooked": ({"materialized": "table", "post-hook": ["grant select on {{ this }} to x"]}, "sql", []),
+        "contracted": ({"materialized": "table", "contract": {"enforced": True}}, "sql", []),
+    })
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    plan, _ = generate_airflow_dags("dbt", path, tmp_path / "out", GeneratorOptions(mode=ExecutionMode.BIGQUERY))
+    kinds = {t.task_id: t.kind for t in plan.dags[0].tasks if t.kind != "health"}
+    assert kinds == {"plain": "bigquery_sql", "scored": "dbt", "by_day": "dbt", "clustered": "dbt",
+                     "labelled": "dbt", "hooked": "dbt", "contracted": "dbt"}
+    assert "def model(" not in (tmp_path / "out" / "p__daily.py").read_text()
+
+
+@pytest.mark.parametrize("adapter", ["snowflake", "duckdb", "clickhouse", None])
+def test_no_bigquery_health_tasks_outside_bigquery(tmp_path, adapter):
+    manifest = _bq_manifest({"fct_x": ({"materialized": "table"}, "sql", [])}, adapter=adapter)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    plan, _ = generate_airflow_dags("dbt", path, tmp_path / "out", GeneratorOptions())
+    assert [t.kind for d in plan.dags for t in d.tasks] == ["dbt"]
+    assert "BigQuery" not in (tmp_path / "out" / "p__daily.py").read_text()
+
+
+def test_bigquery_health_counts_stored_tables_only_and_uris_use_the_adapter_scheme(tmp_path):
+    manifest = _bq_manifest({
+        "fct_t": ({"materialized": "table"}, "sql", []),
+        "fct_i": ({"materialized": "incremental"}, "sql", ["fct_t"]),
+        "v_x": ({"materialized": "view"}, "sql", ["fct_t"]),
+        "eph": ({"materialized": "ephemeral"}, "sql", ["fct_t"]),
+        "mv": ({"materialized": "materialized_view"}, "sql", ["fct_t"]),
+    })
+    plan = plan_airflow(project_from_manifest(manifest, tmp_path / "m.json"), GeneratorOptions())
+    health = {t.full_id: t.sql for d in plan.dags for t in d.tasks if t.kind == "health"}
+    assert set(health) == {"marts.health__fct_t", "marts.health__fct_i", "marts_health"}
+    assert "'fct_t'" in health["marts_health"] and "'fct_i'" in health["marts_health"]
+    assert not any(name in health["marts_health"] for name in ("'v_x'", "'eph'", "'mv'"))
+    manifest["metadata"]["adapter_type"] = "snowflake"
+    manifest["nodes"]["model.p.late"] = {**manifest["nodes"]["model.p.v_x"], "unique_id": "model.p.late",
+                                         "name": "late", "fqn": ["p", "marts", "late"],
+                                         "meta": {"schedule": "weekly"}, "depends_on": {"nodes": ["model.p.fct_t"]}}
+    plan = plan_airflow(project_from_manifest(manifest, tmp_path / "m.json"), GeneratorOptions())
+    uris = {u for d in plan.dags for t in d.tasks for u in (*t.inlets, *t.outlets)}
+    assert uris == {"snowflake://proj/marts/fct_t"}

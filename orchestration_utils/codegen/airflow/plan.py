@@ -316,7 +316,8 @@ def _dag_doc(project, schedule, nodes, slas, trigger_assets) -> str:
         lines += [f"- {name}: {hours:g} h" for name, hours in slas]
     if trigger_assets:
         lines += ["", "## Also triggered by upstream DAGs' assets", ""] + [f"- {a}" for a in sorted(trigger_assets)]
-    return "\n".join(lines)
+    # Ends with a newline: Airflow reads a DAG doc ending in `.md` as a file path.
+    return "\n".join(lines) + "\n"
 
 
 def _bash_word(text: str) -> str:
