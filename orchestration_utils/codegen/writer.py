@@ -122,9 +122,7 @@ def _write_files(output_dir: Path, files: list[GeneratedFile], check: bool) -> W
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=_sibling_prefix(target, _STAGING)))
     try:
         _fill(staging, target, wanted, skip=set(wanted) | set(result.removed))
-        if _swappable(target):
-            _swap(staging, target)
-        else:
+        if not (_swappable(target) and _swap(staging, target)):
             _replace_each(staging, target, result)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -185,20 +183,27 @@ def _swappable(target: Path) -> bool:
     return target != cwd and target not in cwd.parents
 
 
-def _swap(staging: Path, target: Path) -> None:
+def _swap(staging: Path, target: Path) -> bool:
+    """Put the staged set in place in one step; False where the system cannot swap directories
+    (no `renameat2`, as on macOS, or a file system without RENAME_EXCHANGE)."""
     if not target.exists():
         try:
             os.rename(staging, target)
             _fsync_dir(target.parent)
-            return
+            return True
         except OSError as exc:
             if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                 raise  # else another process created it meanwhile: swap with it
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.renameat2(_AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE) != 0:
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE) != 0:
         code = ctypes.get_errno()
+        if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            return False
         raise OSError(code, os.strerror(code), str(target))
     _fsync_dir(target.parent)  # the old generation now sits at the staging name, removed by the caller
+    return True
 
 
 def _replace_each(staging: Path, target: Path, result: WriteResult) -> None:

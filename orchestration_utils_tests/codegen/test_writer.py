@@ -157,3 +157,17 @@ def test_kill_between_any_two_steps_leaves_old_or_new_and_next_run_cleans_up(tmp
         assert run(out, 0, "B").returncode == 0
         assert _generation(out) == {**new, "mine.txt": "mine"}
         assert sorted(p.name for p in it.iterdir()) == ["dags"], f"leftovers after kill {k}"
+
+
+def test_without_a_directory_swap_files_are_replaced_one_by_one(tmp_path, monkeypatch):
+    """Where renameat2 is missing (macOS) or unsupported, the output is still right and user files stay."""
+    from orchestration_utils.codegen import writer
+
+    out = tmp_path / "dags"
+    write_files(out, _files())
+    (out / "mine.py").write_text("mine\n")
+    monkeypatch.setattr(writer, "_swap", lambda staging, target: False)
+    result = write_files(out, [GeneratedFile("two.json", "[]\n")])
+    assert result.removed == ["one.py"]
+    assert {p.name: p.read_text() for p in out.iterdir()} == {"mine.py": "mine\n", "two.json": "[]\n"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dags"]
