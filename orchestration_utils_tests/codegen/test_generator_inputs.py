@@ -6,6 +6,7 @@ generated Dagster checks, run against a real DuckDB."""
 import copy
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -18,6 +19,9 @@ from orchestration_utils.cli import airflow_dag_gen, dagster_asset_gen
 from orchestration_utils.codegen.templates import py
 
 V12 = "https://schemas.getdbt.com/dbt/manifest/v12.json"
+# Examples per fuzz test of airflow-dag-gen (dagster-asset-gen, which builds dagster-dbt assets, runs a
+# fifth); raise it for a longer hunt: ORCHESTRATION_UTILS_FUZZ_EXAMPLES=1000.
+FUZZ_EXAMPLES = int(os.environ.get("ORCHESTRATION_UTILS_FUZZ_EXAMPLES", "60"))
 
 
 def small_manifest(alias_b="fct_b"):
@@ -122,14 +126,14 @@ def generated(tmp_path_factory):
     return make
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_fuzzed_manifest_airflow_exit_0_or_2_never_traceback(data, generated, capsys):
     root = generated(airflow_dag_gen)
     _fuzz(airflow_dag_gen, data, root, capsys, None)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=max(FUZZ_EXAMPLES // 5, 1), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_fuzzed_manifest_dagster_exit_0_or_2_never_traceback(data, generated, capsys):
     root = generated(dagster_asset_gen)
@@ -205,7 +209,7 @@ def test_hostile_alias_is_an_identifier_in_generated_checks_on_duckdb(tmp_path, 
     run_dir.mkdir()
     result = subprocess.run([sys.executable, "-c", RUN_CHECKS, str(tmp_path / "pkg")], cwd=run_dir, text=True,
                             capture_output=True, timeout=300,
-                            env={**__import__("os").environ,
+                            env={**os.environ,
                                  "ORCHESTRATION_UTILS_WAREHOUSE": f"duckdb:///{tmp_path / 'shop.duckdb'}"})
     evaluations = json.loads(result.stdout.strip().splitlines()[-1])
     row_counts = {key[-1]: (passed, meta.get("row_count")) for key, name, passed, meta in evaluations
