@@ -24,7 +24,8 @@ def add_project_arguments(p: argparse.ArgumentParser) -> None:
                    help="default for models whose metadata names none: hourly, daily, weekly, monthly, "
                         "an @preset or a cron (default: daily)")
     p.add_argument("--project-dir", help="the project's path where the generated code runs (default: the "
-                                         "SQLMesh project path, or the dbt project holding the manifest's target/, else '.')")
+                                         "SQLMesh project path, or the dbt project holding the manifest's target/, "
+                                         "relative to the working directory; else '.')")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 naming the files that would change")
 
 
