@@ -104,4 +104,6 @@ def _is(value: Any, kind: str) -> bool:
 def _show(value: Any) -> str:
     """The value as JSON, as the user wrote it."""
     text = json.dumps(value, ensure_ascii=False, default=str)
+    # Keep the message one line: escape what a terminal would break or hide (U+0085, U+2028, ...).
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
     return text if len(text) <= 60 else text[:57] + "..."

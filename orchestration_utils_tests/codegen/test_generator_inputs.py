@@ -47,7 +47,7 @@ def small_manifest(alias_b="fct_b"):
 def _run(tool, manifest_path, out, capsys, *extra):
     rc = tool.main(["--project-type", "dbt", "--manifest-path", str(manifest_path), "--output-dir", str(out), *extra])
     err = capsys.readouterr().err
-    return rc, err if "Traceback" in err else (err.splitlines() or [""])[-1]
+    return rc, err if "Traceback" in err else err.rstrip("\n").rsplit("\n", 1)[-1]
 
 
 TOOLS = [airflow_dag_gen, dagster_asset_gen]
