@@ -17,6 +17,8 @@ _PY_TYPES = {_OBJ: dict, _STR: str, _LIST: list, _BOOL: bool}
 # Top-level sections: each an object (of objects, for the node-holding ones) or null.
 _NODE_SECTIONS = ("nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries",
                   "unit_tests", "macros", "docs", "groups")
+_INDEXED = frozenset({"nodes", "sources", "parent_map", "child_map", "semantic_models", "unit_tests",
+                      "exposures", "metrics", "saved_queries"})
 _MAP_SECTIONS = ("metadata", "parent_map", "child_map", "group_map", "selectors")
 _METADATA = {"dbt_schema_version": _STR, "dbt_version": _STR, "project_name": _STR, "adapter_type": _STR,
              "project_id": _STR, "invocation_id": _STR, "generated_at": _STR}
@@ -43,13 +45,14 @@ def check_manifest_shape(manifest: Any, path: Path) -> None:
     """Raise `ProjectError(path, "<node>: <field>: expected ..., got ...")` at the first wrong type."""
     if not isinstance(manifest, dict):
         raise ProjectError(path, f"not a dbt manifest: expected an object, got {_show(manifest)}")
-    for section in (*_NODE_SECTIONS, *_MAP_SECTIONS):
-        value = manifest.get(section)
-        if value is not None and not isinstance(value, dict):
+    for section in (*_NODE_SECTIONS, *_MAP_SECTIONS, "disabled"):
+        value = manifest.get(section, {})
+        # dagster-dbt indexes these without a null check; the others may be null.
+        if (value is not None or section in _INDEXED) and not isinstance(value, dict):
             raise ProjectError(path, f"{section}: expected an object, got {_show(value)}")
-    disabled = manifest.get("disabled")
-    if disabled is not None and not isinstance(disabled, (dict, list)):  # a list before schema v4
-        raise ProjectError(path, f"disabled: expected an object, got {_show(disabled)}")
+    has_tests = any(isinstance(n, dict) and n.get("resource_type") == "test" for n in manifest["nodes"].values())
+    if has_tests and "parent_map" not in manifest:
+        raise ProjectError(path, "parent_map: missing (it lists the models each test reads); regenerate with `dbt parse`")
     _fields(path, "metadata", manifest.get("metadata") or {}, _METADATA)
     for section in ("parent_map", "child_map", "group_map"):
         for key, value in (manifest.get(section) or {}).items():

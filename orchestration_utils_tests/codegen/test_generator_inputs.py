@@ -61,6 +61,10 @@ TOOLS = [airflow_dag_gen, dagster_asset_gen]
     (("metadata", "project_name"), {"x": 1}, 'metadata: project_name: expected a string, got {"x": 1}'),
     (("child_map",), "x", 'child_map: expected an object, got "x"'),
     (("nodes", "model.shop.fct_b", "schema"), False, "model.shop.fct_b: schema: expected a string, got false"),
+    # found by the fuzz test below: dagster-dbt indexes these sections without a null check
+    (("disabled",), [[]], "disabled: expected an object, got [[]]"),
+    (("parent_map",), None, "parent_map: expected an object, got null"),
+    (("metadata", "dbt_version"), {"\x85": None}, 'dbt_version: expected a string, got {"\\x85": null}'),
 ])
 def test_wrong_json_type_is_one_line_naming_manifest_node_and_field(tmp_path, capsys, tool, path, value, reason):
     manifest = small_manifest()
