@@ -198,25 +198,45 @@ print(json.dumps(out))
 """
 
 
-def test_hostile_alias_is_an_identifier_in_generated_checks_on_duckdb(tmp_path, capsys):
-    alias = "fct_b\"; COPY (SELECT 42 AS pwned) TO 'pwned.csv'; --"
-    (tmp_path / "m.json").write_text(json.dumps(small_manifest(alias_b=alias)))
+def test_hostile_alias_is_an_identifier_in_generated_checks_on_duckdb(tmp_path, capsys, demo_manifest):
+    """The demo project with one alias carrying SQL; the warehouse holds a table of exactly that name."""
+    alias = "fct_x\"; COPY (SELECT 42 AS pwned) TO 'pwned.csv'; --"
+    manifest = json.loads(demo_manifest.read_text())
+    node = manifest["nodes"]["model.shop.fct_orders"]
+    node["alias"] = alias
+    node["relation_name"] = f'"{node["database"]}"."{node["schema"]}"."{alias}"'  # as dbt writes it
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
     rc, err = _run(dagster_asset_gen, tmp_path / "m.json", tmp_path / "pkg", capsys)
     assert rc == 0, err
-    with duckdb.connect(str(tmp_path / "shop.duckdb")) as con:  # the table exists, under that very name
-        con.execute("CREATE SCHEMA marts")
-        con.execute("CREATE SCHEMA staging")
-        con.execute('CREATE TABLE staging.stg_a AS SELECT 1 AS id')
+    with duckdb.connect(str(tmp_path / f"{node['database']}.duckdb")) as con:
+        con.execute(f"CREATE SCHEMA {node['schema']}")
         quoted = '"' + alias.replace('"', '""') + '"'
-        con.execute(f"CREATE TABLE marts.{quoted} AS SELECT * FROM range(3) t(id)")
+        con.execute(f"CREATE TABLE {node['schema']}.{quoted} AS SELECT * FROM range(3) t(id)")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     result = subprocess.run([sys.executable, "-c", RUN_CHECKS, str(tmp_path / "pkg")], cwd=run_dir, text=True,
                             capture_output=True, timeout=300,
                             env={**os.environ,
-                                 "ORCHESTRATION_UTILS_WAREHOUSE": f"duckdb:///{tmp_path / 'shop.duckdb'}"})
+                                 "ORCHESTRATION_UTILS_WAREHOUSE": f"duckdb:///{tmp_path / (node['database'] + '.duckdb')}"})
     evaluations = json.loads(result.stdout.strip().splitlines()[-1])
+    assert evaluations, result.stderr[-3000:]
     row_counts = {key[-1]: (passed, meta.get("row_count")) for key, name, passed, meta in evaluations
                   if name == "row_count"}
-    assert row_counts == {"stg_a": (True, "1"), "fct_b": (True, "3")}  # the table's count, not the COPY's
+    assert row_counts["fct_orders"] == (True, "3")  # the table's count, not the COPY's
     assert not list(tmp_path.rglob("pwned*"))
+
+
+def test_quoted_table_names_per_dialect():
+    from orchestration_utils.codegen.dagster.plan import quoted_table
+    from orchestration_utils.project.model import Layer, Node, ResourceType
+
+    def node(identifier, relation=None):
+        return Node(unique_id="m", name="m", resource_type=ResourceType.MODEL, layer=Layer.MARTS, database="db",
+                    schema="s", identifier=identifier, relation_name=relation, depends_on=())
+
+    evil = 'x"; DROP TABLE t; -- `y` \\'
+    assert quoted_table(node(evil)) == {"duckdb": '"db"."s"."x""; DROP TABLE t; -- `y` \\"',
+                                        "bigquery": '`db`.`s`.`x"; DROP TABLE t; -- \\`y\\` \\\\`'}
+    # dbt's relation_name is never used; SQLMesh's (quoted by sqlglot) is parsed back into parts
+    assert quoted_table(node("t", '"db"."s"."t"; --'))["duckdb"] == '"db"."s"."t"'
+    assert quoted_table(node("ignored", '"db"."s"."a""b"'), "sqlmesh")["duckdb"] == '"db"."s"."a""b"'

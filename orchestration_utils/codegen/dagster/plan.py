@@ -92,7 +92,7 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
                 cron=str(spec.metadata[SCHEDULE_METADATA_KEY]),
                 freshness=(_seconds(fp.fail_window), _seconds(fp.warn_window)) if fp else None,
                 selector=node.dbt_selector if project.kind == "dbt" else node.name,
-                relation=quoted_table(node),
+                relation=quoted_table(node, project.kind),
                 timestamp_field=quoted_column(node.partitioning.field) if node.partitioning else None,
                 freshness_hours=node.freshness_hours,
                 checks=tuple(sorted(checks_by_key.get(spec.key, []), key=lambda c: c.name)),
@@ -105,10 +105,14 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
                        dict(sorted(partitions.items())), tuple(groups))
 
 
-def quoted_table(node: Node) -> dict[str, str]:
-    """The table's name quoted by each warehouse's rules, from its parts: never the manifest's
-    `relation_name`, which dbt builds by pasting the alias between quotes unescaped."""
-    parts = [p for p in (node.database, node.schema, node.identifier) if p]
+def quoted_table(node: Node, kind: str = "dbt") -> dict[str, str]:
+    """The table's name quoted by each warehouse's rules, from its parts: never dbt's
+    `relation_name`, which dbt builds by pasting the alias between quotes unescaped. SQLMesh's
+    fully qualified name is quoted by sqlglot already, so it is parsed back into its parts."""
+    if kind == "sqlmesh" and node.relation_name:
+        parts = [part.name for part in exp.to_table(node.relation_name).parts]
+    else:
+        parts = [p for p in (node.database, node.schema, node.identifier) if p]
     return {
         "duckdb": exp.table_(parts[-1], db=parts[-2] if len(parts) > 1 else None,
                              catalog=parts[-3] if len(parts) > 2 else None, quoted=True).sql(dialect="duckdb"),
