@@ -10,7 +10,12 @@ import sys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions, _sql_string, plan_airflow
+from orchestration_utils.codegen.airflow.plan import (
+    ExecutionMode,
+    GeneratorOptions,
+    _sql_string,
+    plan_airflow,
+)
 from orchestration_utils.codegen.airflow.render import render_airflow
 from orchestration_utils.codegen.writer import write_files
 from orchestration_utils.project.dbt_manifest import project_from_manifest

@@ -3,7 +3,6 @@ directory and retyped values found by fuzzing are one line and exit 2 with nothi
 generated files do not depend on where the input sits; a hostile alias stays an identifier in the
 generated Dagster checks, run against a real DuckDB."""
 
-import copy
 import json
 import math
 import os
@@ -152,7 +151,7 @@ def test_output_dir_that_is_a_file_is_one_line(tmp_path, tool):
     # The console script itself (in process, loggers of earlier tests may hold closed capture streams).
     result = subprocess.run([str(Path(sys.executable).parent / tool.PROG), "--project-type", "dbt", "--manifest-path",
                              str(tmp_path / "m.json"), "--output-dir", str(tmp_path / "out")],
-                            capture_output=True, text=True, timeout=300)
+                            check=False, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1] == f"{tool.PROG}: error: --output-dir {tmp_path / 'out'}: not a directory"
     assert (tmp_path / "out").read_text() == "x"
@@ -220,7 +219,7 @@ def test_hostile_alias_is_an_identifier_in_generated_checks_on_duckdb(tmp_path, 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     result = subprocess.run([sys.executable, "-c", RUN_CHECKS, str(tmp_path / "pkg")], cwd=run_dir, text=True,
-                            capture_output=True, timeout=300,
+                            check=False, capture_output=True, timeout=300,
                             env={**os.environ,
                                  "ORCHESTRATION_UTILS_WAREHOUSE": f"duckdb:///{tmp_path / (node['database'] + '.duckdb')}"})
     evaluations = json.loads(result.stdout.strip().splitlines()[-1])

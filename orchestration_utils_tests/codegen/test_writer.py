@@ -4,7 +4,12 @@ import os
 import pytest
 
 from orchestration_utils.codegen.templates import PyExpr, py
-from orchestration_utils.codegen.writer import GeneratedFile, OutputDirError, python_header, write_files
+from orchestration_utils.codegen.writer import (
+    GeneratedFile,
+    OutputDirError,
+    python_header,
+    write_files,
+)
 
 
 def _files(text="a = 1\n"):
@@ -134,7 +139,7 @@ def test_kill_between_any_two_steps_leaves_old_or_new_and_next_run_cleans_up(tmp
 
     def run(out, kill_at, version):
         return subprocess.run([sys.executable, "-c", _KILLER, str(out), str(kill_at), version],
-                              capture_output=True, text=True)
+                              check=False, capture_output=True, text=True)
 
     ref_a, ref_b = tmp_path / "ref_a", tmp_path / "ref_b"
     assert run(ref_a, 0, "A").returncode == 0
