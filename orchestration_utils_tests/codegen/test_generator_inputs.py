@@ -244,3 +244,24 @@ def test_quoted_table_names_per_dialect():
     # dbt's relation_name is never used; SQLMesh's (quoted by sqlglot) is parsed back into parts
     assert quoted_table(node("t", '"db"."s"."t"; --'))["duckdb"] == '"db"."s"."t"'
     assert quoted_table(node("ignored", '"db"."s"."a""b"'), "sqlmesh")["duckdb"] == '"db"."s"."a""b"'
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=30))
+def test_any_table_name_is_one_identifier_on_duckdb(name, tmp_path_factory):
+    """Whatever a name holds, the generated checks' quoting names exactly that table in DuckDB."""
+    from orchestration_utils.codegen.dagster.plan import quoted_table
+    from orchestration_utils.project.model import Layer, Node, ResourceType
+
+    node = Node(unique_id="m", name="m", resource_type=ResourceType.MODEL, layer=Layer.MARTS, database="wh",
+                schema="s", identifier=name, relation_name=None, depends_on=())
+    relation = quoted_table(node)["duckdb"]
+    root = tmp_path_factory.mktemp("q")
+    with duckdb.connect(str(root / "wh.duckdb")) as con:
+        con.execute("CREATE SCHEMA s")
+        con.execute("CREATE TABLE s.decoy_longer_than_any_generated_name AS SELECT 1 AS id")
+        con.execute(f"CREATE TABLE {relation} AS SELECT * FROM range(5) t(id)")
+        assert con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 's' "
+                           "AND table_name <> 'decoy_longer_than_any_generated_name'").fetchall() == [(name,)]
+        assert con.execute(f"SELECT COUNT(*) FROM {relation}").fetchone() == (5,)
+    assert sorted(p.name for p in root.iterdir()) == ["wh.duckdb"]  # nothing else written
