@@ -50,7 +50,8 @@ def _manifest(names):
                          "package_name": "p", "attached_node": "model.p.m1",
                          "depends_on": {"nodes": ["model.p.m0", "model.p.m1"]}, "config": {}}
     return {"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
-                         "project_name": "p", "adapter_type": "bigquery"}, "nodes": nodes, "sources": {}}
+                         "project_name": "p", "adapter_type": "bigquery"}, "nodes": nodes, "sources": {},
+            "parent_map": {"test.p.t": ["model.p.m0", "model.p.m1"]}}
 
 
 def _sqlmesh_project(names):
