@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from orchestration_utils.project.manifest_shape import check_manifest_shape
 from orchestration_utils.project.model import (
     Column,
     Layer,
@@ -26,6 +27,13 @@ from orchestration_utils.project.schedule import normalize_schedule
 
 SUPPORTED_SCHEMA_VERSIONS = frozenset(range(4, 13)) | {20}
 _SCHEMA_RE = re.compile(r"/manifest/v(\d+)\.json$")
+# dbt(-bigquery) config that its materialization turns into DDL or extra statements.
+_MATERIALIZATION_OPTIONS = (
+    "partition_by", "cluster_by", "labels", "partition_expiration_days", "require_partition_filter",
+    "kms_key_name", "hours_to_expiration", "description", "pre-hook", "post-hook", "pre_hook", "post_hook",
+    "grants", "grant_access_to", "persist_docs", "contract", "tags_to_labels", "resource_tags", "options",
+    "max_staleness", "enable_refresh", "refresh_interval_minutes",
+)
 _RESOURCE_TYPES = {
     "model": ResourceType.MODEL,
     "seed": ResourceType.SEED,
@@ -58,7 +66,8 @@ def project_from_manifest(manifest: Any, path: Path) -> Project:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("nodes"), dict):
         raise ProjectError(path, "not a dbt manifest (no `nodes` object)")
     metadata = manifest.get("metadata") or {}
-    version = schema_version(path, metadata)
+    version = schema_version(path, metadata if isinstance(metadata, dict) else {})
+    check_manifest_shape(manifest, path)
     project_name = metadata.get("project_name") or _guess_project_name(manifest) or path.parent.name
     disabled = set(manifest.get("disabled") or {})
     reader = _NodeReader(path, version)
@@ -77,7 +86,7 @@ def project_from_manifest(manifest: Any, path: Path) -> Project:
             nodes.append(reader.source(uid, props))
 
     nodes = _attach_tests(path, nodes, tests, disabled)
-    return build_project(project_name, "dbt", path, nodes)
+    return build_project(project_name, "dbt", path, nodes, adapter=metadata.get("adapter_type") or None)
 
 
 def schema_version(path: Path, metadata: Mapping[str, Any]) -> int:
@@ -149,6 +158,8 @@ class _NodeReader:
             columns=_columns(props),
             fqn=tuple(props.get("fqn") or ()),
             compiled_sql=props.get("compiled_code") or props.get("compiled_sql") or None,
+            language=props.get("language") or "sql",
+            materialization_options=_materialization_options(config),
             meta=meta,
         )
 
@@ -236,6 +247,18 @@ class _NodeReader:
                 raise self._fail(uid, "partition_by.granularity", f"unknown {granularity!r}")
         start = meta.get("partition_start")
         return Partitioning(field, data_type, granularity, str(start) if start else None)
+
+
+def _materialization_options(config: Mapping[str, Any]) -> tuple[str, ...]:
+    def set_(key: str) -> bool:
+        value = config.get(key)
+        if isinstance(value, Mapping) and key == "contract":
+            return value.get("enforced") is True  # dbt writes the contract block for every model
+        if isinstance(value, Mapping) and key == "persist_docs":
+            return any(v is True for v in value.values())
+        return bool(value)
+
+    return tuple(sorted(k for k in _MATERIALIZATION_OPTIONS if set_(k)))
 
 
 def merged_meta(props: Mapping[str, Any]) -> dict[str, Any]:
