@@ -22,6 +22,7 @@ from orchestration_utils.alerts.http import (
     post_json,
     retry_after_seconds,
 )
+from orchestration_utils.alerts.notify import Channels
 from orchestration_utils.sla.config import parse_sla_config
 from orchestration_utils.sla.state import StateStore
 from orchestration_utils.sla.tracker import run_source, track_once
@@ -53,7 +54,7 @@ def _track(warehouse, state_dir, at=VIOLATED_AT, **alerts):
     config = _config(**alerts)
     store, wh = StateStore(state_dir), DuckDBWarehouse(warehouse)
     try:
-        return track_once(config, at, wh, run_source(config, None), store, True, backoff_seconds=0.05)
+        return track_once(config, at, wh, run_source(config, None), store, Channels.from_env(), backoff_seconds=0.05)
     finally:
         wh.close()
         store.close()
