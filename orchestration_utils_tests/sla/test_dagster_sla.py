@@ -6,6 +6,7 @@ logs; the run-failure sensor; the report job."""
 import json
 import logging
 import os
+import time
 
 import dagster as dg
 import duckdb
@@ -140,6 +141,31 @@ def test_a_missing_setting_is_said_once_in_the_sensor_and_in_every_run(location,
     assert "violated: nightly_on_time, clicks_fresh" in said[1] and "pending delivery: nothing" in said[1]
     assert "sent: trigger clicks_fresh, trigger nightly_on_time to slack" in said[1]
     assert missing in logs and "alert: PagerDuty is not configured; its alerts are not sent" in logs
+
+
+def test_of_two_unfinished_sla_runs_the_first_keeps_the_alert_state(location):
+    """Runs launched beside the queue (a manual launch, `dagster dev` without the tag limit): the
+    one that began first alerts; the other waits for it, and leaves its alerts to it if it outlasts
+    the lock's timeout. Real runs in a real instance; ordered by start (here: creation) time."""
+    from orchestration_utils.dagster_defs.sla import InstanceStore
+    from orchestration_utils.sla.state import AlertStateBusy
+
+    definitions, *_ = location
+    job = definitions.resolve_job_def("sla_evaluation_job")
+    with dg.instance_for_test() as instance:
+        first = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+        time.sleep(0.01)
+        second = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+        with InstanceStore(instance, {}, run_id=first.run_id).alert_lock(5):
+            pass  # nothing ahead of the first
+        started = time.monotonic()
+        with pytest.raises(AlertStateBusy, match=first.run_id):
+            with InstanceStore(instance, {}, run_id=second.run_id).alert_lock(1.5):
+                pass
+        assert time.monotonic() - started >= 1.5  # it waited for the first before giving up
+        instance.report_run_failed(first)
+        with InstanceStore(instance, {}, run_id=second.run_id).alert_lock(5):
+            pass  # the first has ended: the second goes ahead
 
 
 def test_an_earlier_sensors_state_moves_into_the_instance(location):
