@@ -51,8 +51,8 @@ class AlertState:
 class Channels:
     """Where alerts go; the secrets live here only while sending, never in state or reports."""
 
-    slack: SlackSettings = SlackSettings()
-    pagerduty: PagerDutySettings = PagerDutySettings()
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    pagerduty: PagerDutySettings = field(default_factory=PagerDutySettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Channels:

@@ -35,7 +35,7 @@ from orchestration_utils.sla.config import CompletionSla, SlaConfig, load_sla_co
 from orchestration_utils.sla.evaluate import SlaResult, SlaStatus, evaluate_slas, recorded_ok
 from orchestration_utils.sla.report import json_report, markdown_report, summarize
 from orchestration_utils.sla.state import AlertStateBusy
-from orchestration_utils.sla.tracker import ALERT_STATE_KEY, lock_timeout, run_source, track_once
+from orchestration_utils.sla.tracker import ALERT_STATE_KEY, run_source, track_once
 from orchestration_utils.warehouse.base import parse_table_id
 
 EVALUATION_JOB = "sla_evaluation_job"

@@ -9,9 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-from urllib.parse import parse_qs, urlsplit
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import dagster as dg
 import duckdb
@@ -243,7 +244,7 @@ def test_airflow_runs_are_read_page_by_page():
               "end_date": (now - timedelta(hours=i, minutes=10)).isoformat()} for i in range(250)]
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        pages = []
+        pages: ClassVar[list[int]] = []
 
         def log_message(self, *args):
             pass

@@ -159,9 +159,9 @@ def test_of_two_unfinished_sla_runs_the_first_keeps_the_alert_state(location):
         with InstanceStore(instance, {}, run_id=first.run_id).alert_lock(5):
             pass  # nothing ahead of the first
         started = time.monotonic()
-        with pytest.raises(AlertStateBusy, match=first.run_id):
-            with InstanceStore(instance, {}, run_id=second.run_id).alert_lock(1.5):
-                pass
+        with pytest.raises(AlertStateBusy, match=first.run_id), \
+                InstanceStore(instance, {}, run_id=second.run_id).alert_lock(1.5):
+            pass
         assert time.monotonic() - started >= 1.5  # it waited for the first before giving up
         instance.report_run_failed(first)
         with InstanceStore(instance, {}, run_id=second.run_id).alert_lock(5):
