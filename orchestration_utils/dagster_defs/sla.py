@@ -16,7 +16,8 @@ from pathlib import Path
 import dagster as dg
 import orjson
 
-from orchestration_utils.alerts import pagerduty, slack
+from orchestration_utils.alerts import pagerduty as pagerduty_events
+from orchestration_utils.alerts import slack as slack_messages
 from orchestration_utils.alerts.delivery import OutboxItem, deliver
 from orchestration_utils.alerts.notify import AlertState, Channels, NotifyReport, senders
 from orchestration_utils.dagster_defs.codegen import ArtifactsResource
@@ -353,16 +354,16 @@ def _alert_run_failure(context: dg.RunFailureSensorContext, config: SlaConfig, c
         blocks = [
             {"type": "section", "text": {"type": "mrkdwn", "text": f":x: *Run failed* `{run.job_name}`\n{error}"[:3000]}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"run {run.run_id}"}]}]
-        outbox.append(OutboxItem("slack", slack.message(text, blocks, channels.slack.channel_for(config.alerts.slack_channel))))
+        outbox.append(OutboxItem("slack", slack_messages.message(text, blocks, channels.slack.channel_for(config.alerts.slack_channel))))
     else:
-        context.log.warning(slack.MISSING)
+        context.log.warning(slack_messages.MISSING)
     if critical and channels.pagerduty.configured:
         outbox.append(OutboxItem("pagerduty", {"event_action": "trigger", "dedup_key": f"orchestration-utils/run/{run.run_id}",
                                                "payload": {"summary": text[:1024], "source": config.alerts.source,
                                                            "severity": "error", "component": run.job_name,
                                                            "class": "run_failure"}}))
     elif critical:
-        context.log.warning(pagerduty.MISSING)
+        context.log.warning(pagerduty_events.MISSING)
     timeout = min(config.alerts.timeout_seconds, _FAILURE_ALERT_TIMEOUT_SECONDS)
     report = deliver(outbox, senders(channels, timeout), save=lambda _: None, attempts=_FAILURE_ALERT_ATTEMPTS,
                      max_inline_wait=2.0)
