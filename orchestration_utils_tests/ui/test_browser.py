@@ -2,6 +2,7 @@
 Chromium through Playwright. Screenshots land in the test's temp dir; with
 ORCHESTRATION_UTILS_SCREENSHOTS=1 they also replace the README's (docs/screenshots/)."""
 
+import contextlib
 import json
 import os
 import re
@@ -120,7 +121,6 @@ def test_fct_orders_shows_partitions_and_check_reasons(ui, page, shots):
     page.goto(f"{base}/assets/marts/fct_orders?view=checks")
     for check in ("unique_fct_orders_order_id", "freshness", "sla_orders_fresh"):
         expect(page.get_by_text(check, exact=True).first).to_be_visible()
-    page.screenshot(path=shots / "fct_orders_checks.png")
 
     # The health check's latest execution shows its reason ("7349.2h stale, over the 24h limit").
     page.goto(f"{base}/assets/marts/fct_orders?view=checks&checkDetail=freshness")
@@ -148,6 +148,8 @@ def test_the_automation_page_lists_schedules_and_sensors(ui, page, shots):
     page.goto(f"{base}/automation")
     for name in ("daily_assets_schedule", "health_checks_job_schedule", "sla_sensor", "run_failure_alert_sensor"):
         expect(page.get_by_text(name, exact=True).first).to_be_visible()
+    expect(page.get_by_text("Every 15 minutes", exact=False).first).to_be_visible()  # the health schedule's cron
+    _settle(page)
     page.screenshot(path=shots / "automation.png")
 
 
@@ -160,6 +162,11 @@ def test_the_demo_runs_are_listed_under_their_job(ui, page, shots):
     expect(page.get_by_text("No runs found")).to_have_count(0)
     page.screenshot(path=shots / "marts_layer_runs.png")
 
+    page.goto(f"{base}/overview/activity/timeline")
+    expect(page.get_by_text("marts_layer", exact=True).first).to_be_visible()
+    _settle(page)
+    page.screenshot(path=shots / "overview_timeline.png")
+
 
 def test_a_generator_job_launched_from_the_launchpad_succeeds(ui, page, shots):
     from playwright.sync_api import expect
@@ -168,7 +175,6 @@ def test_a_generator_job_launched_from_the_launchpad_succeeds(ui, page, shots):
     page.goto(f"{base}/locations/{LOCATION}/jobs/generate_airflow_dags_job/playground")
     launch = page.get_by_role("button", name="Launch Run")
     expect(launch).to_be_enabled()
-    page.screenshot(path=shots / "launchpad.png")
     launch.click()
     clicked = time.monotonic()
     page.wait_for_url("**/runs/**")
@@ -179,6 +185,14 @@ def test_a_generator_job_launched_from_the_launchpad_succeeds(ui, page, shots):
     assert status == "SUCCESS", f"run {run_id} ended {status}"
     expect(page.get_by_text("Success", exact=True).first).to_be_visible()
     page.screenshot(path=shots / "launchpad_run.png")
+
+
+def _settle(page) -> None:
+    """Let the UI's status queries land before a screenshot (it keeps polling, so only briefly)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # a page that keeps polling is still worth its screenshot
+        page.wait_for_load_state("networkidle", timeout=15_000)
 
 
 def _graphql(base: str, query: str, variables: dict | None = None) -> dict:
