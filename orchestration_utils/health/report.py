@@ -58,18 +58,29 @@ def exit_status(results: Sequence[CheckResult]) -> int:
     return 1 if any(r.status in (Status.FAIL, Status.ERROR) for r in results) else 0
 
 
-def human_summary(report: dict[str, object]) -> list[str]:
+# Non-passing checks named one per line on stderr; past this many, a count (the JSON has them all).
+SUMMARY_LINES = 20
+
+
+def human_summary(report: dict[str, object], limit: int = SUMMARY_LINES) -> list[str]:
     summary = report["summary"]
     lines = [
         f"health score {summary['health_score']}: {summary['passed']} passed, {summary['warnings']} warnings, "
         + f"{summary['failed']} failed, {summary['errors']} errors of {summary['total_checks']} checks"
     ]
-    for check in report["checks"]:
-        if check["status"] != Status.PASS:
-            lines.append(f"  {check['status']:5} {check['table']} {check['check']}: {check['message']}")
+    not_passing = [c for c in report["checks"] if c["status"] != Status.PASS]
+    # The most serious first, so a cap never hides an ERROR or a FAIL behind warnings.
+    not_passing.sort(key=lambda c: _SEVERITY[c["status"]])
+    for check in not_passing[:limit]:
+        lines.append(f"  {check['status']:5} {check['table']} {check['check']}: {check['message']}")
+    if len(not_passing) > limit:
+        lines.append(f"  ... and {len(not_passing) - limit} more not passing (every check is in the JSON report)")
     usage = report["monitoring"]
     lines.append(
         f"monitoring cost: {usage['queries']} queries, {usage['metadata_calls']} metadata calls, "
         f"{usage['bytes_billed']} bytes billed"
     )
     return lines
+
+
+_SEVERITY = {Status.ERROR: 0, Status.FAIL: 1, Status.WARN: 2}
