@@ -8,7 +8,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 from pydantic import ValidationError
 
 from orchestration_utils.cli.shell import (
@@ -23,6 +22,7 @@ from orchestration_utils.cli.shell import (
 )
 from orchestration_utils.health.checks import (
     CheckResult,
+    Status,
     error_result,
     judge_freshness,
     with_evidence,
@@ -39,7 +39,13 @@ from orchestration_utils.health.evidence import (
     materialization_evidence,
 )
 from orchestration_utils.health.monitor import expectations_from_project, run_health_checks
-from orchestration_utils.health.report import build_report, exit_status, human_summary
+from orchestration_utils.health.report import (
+    build_report,
+    exit_status,
+    human_summary,
+    report_json_lines,
+    summarize,
+)
 from orchestration_utils.settings import load_settings
 from orchestration_utils.warehouse.base import WarehouseError
 
@@ -126,7 +132,11 @@ def _main(args: argparse.Namespace) -> int:
             )
     finally:
         warehouse.close()
-    report = build_report(results, now, str(url), warehouse.usage, config.usd_per_tib)
+    if args.cost_report or len(results) <= _INDENTED_CHECKS:
+        report = build_report(results, now, str(url), warehouse.usage, config.usd_per_tib)
+    else:
+        report = build_report((), now, str(url), warehouse.usage, config.usd_per_tib)
+        report["summary"] = summarize(results)
     if args.cost_report:
         cost = next(r for r in results if r.check == "cost")
         report = {"timestamp": report["timestamp"], "warehouse": report["warehouse"], "hours": args.hours,
@@ -134,14 +144,21 @@ def _main(args: argparse.Namespace) -> int:
         _emit(report, args.output)
         say(PROG, f"{cost.message}; {report.get('jobs', 0)} jobs")
         return exit_status([cost])
-    _emit(report, args.output)
+    if len(results) <= _INDENTED_CHECKS:
+        _emit(report, args.output)
+    else:
+        _emit_lines(report_json_lines(results, now, str(url), warehouse.usage, config.usd_per_tib), args.output)
+        # The summary reads only the checks that did not pass.
+        report["checks"] = [r.to_json() for r in results if r.status != Status.PASS]
     for line in human_summary(report):
         say(PROG, line)
     return exit_status(results)
 
 
-# Past this many checks the JSON is written compact: indenting 40,000 checks adds 40% to 13 MiB
-# that a reader takes to jq, not to their eyes.
+
+
+# Past this many checks the JSON is written compact and one check at a time: indenting 40,000
+# checks adds 40% to 13 MiB that a reader takes to jq, not to their eyes.
 _INDENTED_CHECKS = 1000
 
 
@@ -159,14 +176,21 @@ def _throttled(show, seconds: float = 2.0):
 
 def _emit(report: dict, output: Path | None) -> None:
     try:
-        if len(report.get("checks", ())) <= _INDENTED_CHECKS:
-            emit_json(report, output)
-        elif output is None:
-            sys.stdout.buffer.write(orjson.dumps(report) + b"\n")
+        emit_json(report, output)
+    except OSError as exc:  # an unwritable place: the previous report stays as it was
+        raise UsageError(f"--output: cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _emit_lines(chunks, output: Path | None) -> None:
+    """A large report, compact: streamed to stdout, or written whole (atomically) to --output."""
+    try:
+        if output is None:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
             sys.stdout.flush()
         else:
-            write_atomic(output, orjson.dumps(report) + b"\n")
-    except OSError as exc:  # an unwritable place: the previous report stays as it was
+            write_atomic(output, b"".join(chunks))
+    except OSError as exc:
         raise UsageError(f"--output: cannot write {output}: {exc.strerror or exc}") from None
 
 
