@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 from pathlib import Path
 
@@ -33,6 +34,7 @@ def build(tables: int, datasets: int) -> tuple[Path, Path]:
     if db.exists() and config.exists():
         return db, config
     folder.mkdir(parents=True, exist_ok=True)
+    db.unlink(missing_ok=True)  # an interrupted build; the config is written last
     rng = random.Random(42)
     con = duckdb.connect(str(db))
     entries = []
@@ -70,10 +72,13 @@ def baseline_source(revision: str) -> Path:
 def measure(config: Path, source: Path | None) -> dict:
     report = WORK / "health_report.json"
     env = {**os.environ, "PYTHONPATH": str(source)} if source else None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = timed([str(VENV_BIN / "pipeline-health-monitor"), "--config", str(config), "--output", str(report),
                "--as-of", AS_OF], env=env, cwd=WORK, ok=(0, 1))  # exit 1: missing partitions on purpose
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime  # on a shared machine, the steadier figure
     data = json.loads(report.read_text())
-    return {"wall_s": r["wall_s"], "rss_mib": r["rss_mib"], "checks": data["summary"]["total_checks"],
+    return {"wall_s": r["wall_s"], "cpu_s": cpu, "rss_mib": r["rss_mib"], "checks": data["summary"]["total_checks"],
             "queries": data["monitoring"]["queries"], "report_mib": report.stat().st_size / 2**20}
 
 
@@ -108,17 +113,17 @@ def main() -> None:
     if args.baseline:
         codes[f"baseline {args.baseline}"] = baseline_source(args.baseline)
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    print("| tables | code | checks | queries | process wall | peak RSS | report | load avg (1 min) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| tables | code | checks | queries | process wall | process CPU | peak RSS | report | load avg (1 min) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     points = []
     for tables in args.tables:
         _, config = build(tables, DATASETS)
         for code, source in codes.items():
-            result = median_runs(args.runs, lambda: measure(config, source))
+            result = median_runs(args.runs, lambda config=config, source=source: measure(config, source))
             point = {"tables": tables, "code": code, **result, "load_avg": os.getloadavg()[0]}
             points.append(point)
             print(f"| {tables} | {code} | {result['checks']:.0f} | {result['queries']:.0f} | {result['wall_s']:.2f} s | "
-                  f"{result['rss_mib']:.0f} MiB | {result['report_mib']:.1f} MiB | {point['load_avg']:.2f} |", flush=True)
+                  f"{result['cpu_s']:.2f} s | {result['rss_mib']:.0f} MiB | {result['report_mib']:.1f} MiB | {point['load_avg']:.2f} |", flush=True)
     (WORK / "health_monitor.json").write_text(json.dumps(points, indent=2))
     png = WORK / "health_monitor.png"
     print(f"points: {WORK / 'health_monitor.json'}; plot: {png if plot(points, png) else 'skipped (no matplotlib)'}")

@@ -11,13 +11,13 @@ import duckdb
 
 from orchestration_utils.warehouse.base import (
     PARTITION_ID_FORMAT,
+    Field,
     LatestRequest,
     PartitionRequest,
     TableMeta,
     TableRef,
     Usage,
     WarehouseError,
-    Field,
     chunked,
     with_retries,
 )

@@ -10,7 +10,11 @@ import pytest
 
 from orchestration_utils.health.config import HealthConfig, TableConfig
 from orchestration_utils.health.monitor import run_health_checks
-from orchestration_utils.warehouse.bigquery import _PARTITIONS_BATCH, _UNION_BATCH, BigQueryWarehouse
+from orchestration_utils.warehouse.bigquery import (
+    _PARTITIONS_BATCH,
+    _UNION_BATCH,
+    BigQueryWarehouse,
+)
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 PER_DATASET = 500
