@@ -132,12 +132,8 @@ def _main(args: argparse.Namespace) -> int:
             )
     finally:
         warehouse.close()
-    if args.cost_report or len(results) <= _INDENTED_CHECKS:
-        report = build_report(results, now, str(url), warehouse.usage, config.usd_per_tib)
-    else:
-        report = build_report((), now, str(url), warehouse.usage, config.usd_per_tib)
-        report["summary"] = summarize(results)
     if args.cost_report:
+        report = build_report(results, now, str(url), warehouse.usage, config.usd_per_tib)
         cost = next(r for r in results if r.check == "cost")
         report = {"timestamp": report["timestamp"], "warehouse": report["warehouse"], "hours": args.hours,
                   "status": str(cost.status), "message": cost.message, **cost.figures, "monitoring": report["monitoring"]}
@@ -145,16 +141,17 @@ def _main(args: argparse.Namespace) -> int:
         say(PROG, f"{cost.message}; {report.get('jobs', 0)} jobs")
         return exit_status([cost])
     if len(results) <= _INDENTED_CHECKS:
+        report = build_report(results, now, str(url), warehouse.usage, config.usd_per_tib)
         _emit(report, args.output)
     else:
         _emit_lines(report_json_lines(results, now, str(url), warehouse.usage, config.usd_per_tib), args.output)
-        # The summary reads only the checks that did not pass.
-        report["checks"] = [r.to_json() for r in results if r.status != Status.PASS]
+        # The stderr summary names only checks that did not pass; the score counts them all.
+        report = build_report([r for r in results if r.status != Status.PASS], now, str(url), warehouse.usage,
+                              config.usd_per_tib)
+        report["summary"] = summarize(results)
     for line in human_summary(report):
         say(PROG, line)
     return exit_status(results)
-
-
 
 
 # Past this many checks the JSON is written compact and one check at a time: indenting 40,000
