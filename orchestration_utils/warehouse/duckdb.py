@@ -201,3 +201,4 @@ class DuckDBWarehouse:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        self._tables = None  # a later connection reads the catalog as it is then
