@@ -22,7 +22,7 @@ from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY as UNIQUE
 
 from orchestration_utils.dagster_defs.op_groups import OpGroup, op_groups
 from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
-from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
+from orchestration_utils.dagster_defs.specs import project_tags, schedule_metadata, spec_attributes
 from orchestration_utils.project.dbt_manifest import project_from_manifest, read_manifest
 from orchestration_utils.project.model import Project, ProjectError
 from orchestration_utils.settings import DEMO_DBT_PROJECT, Settings
@@ -108,7 +108,8 @@ def build_dbt_assets(manifest_path: Path, default_schedule: str,
     translator = ProjectDbtTranslator(project, manifest, default_schedule)
     tests = tests_by_parent(manifest)
     groups = op_groups(project.runnable(), prefix="dbt", default_schedule=default_schedule)
-    assets = [_dbt_assets(manifest, translator, group, tests) for group in groups]
+    op_tags = project_tags("dbt", project.name)
+    assets = [_dbt_assets(manifest, translator, group, tests, op_tags) for group in groups]
     translator.forget_build_state()
     return assets
 
@@ -186,7 +187,7 @@ _MARK = "orchestration_utils_op"
 
 
 def _dbt_assets(manifest: dict[str, Any], translator: "ProjectDbtTranslator", group: OpGroup,
-                tests: Mapping[str, list[str]]) -> dg.AssetsDefinition:
+                tests: Mapping[str, list[str]], op_tags: Mapping[str, str]) -> dg.AssetsDefinition:
     mark = f"{_MARK}_{group.name}"
     for node in group.members:
         props = manifest["nodes"][node.unique_id]
@@ -204,6 +205,7 @@ def _dbt_assets(manifest: dict[str, Any], translator: "ProjectDbtTranslator", gr
         # per partition, each rebuilding the unpartitioned models.
         backfill_policy=dg.BackfillPolicy.single_run(),
         dagster_dbt_translator=translator,
+        op_tags=op_tags,  # read back as run tags by the jobs (jobs.py)
     )
     def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         args = ["build"]
