@@ -168,6 +168,31 @@ def _checks_defs(
     return [d for d in defs if d is not None]
 
 
+def check_description(check: str, table: TableConfig) -> str:
+    """What the check measures, so its verdict is not read as Dagster's freshness policy (which
+    judges the last materialization, not the data's newest time)."""
+    if check == "freshness" and table.freshness is not None:
+        f = table.freshness
+        source = (f"the newest `{f.timestamp_column}` value" if f.timestamp_column
+                  else "the table's last modification time in the warehouse")
+        warn = f", warns beyond {f.warn_age_hours:g} h" if f.warn_age_hours else ""
+        return (f"Data freshness of {table.table_id}: age of {source} (not of the last materialization); "
+                f"fails beyond {f.max_age_hours:g} h{warn}.")
+    if check == "row_count" and table.row_count is not None:
+        r = table.row_count
+        bounds = " and ".join(b for b in (f"at least {r.min_rows}" if r.min_rows is not None else "",
+                                          f"at most {r.max_rows}" if r.max_rows is not None else "") if b)
+        scope = (f"rows per {r.partition_granularity or 'partition'} of `{r.partition_column}` over {r.lookback_days} day(s)"
+                 if r.partition_column else "rows")
+        return f"Row count of {table.table_id}: {scope}" + (f", {bounds}." if bounds else ".")
+    if check == "partitions":
+        return f"Partitions of {table.table_id}: every expected partition present and not empty."
+    if check == "schema_drift":
+        return (f"Schema of {table.table_id} against its expected columns: breaking changes (removed or retyped "
+                "columns) fail, additive ones warn.")
+    return f"{check} of {table.table_id}"
+
+
 def op_name(wanted: str, used: set[str]) -> str:
     """A valid op name, distinct from those already `used` (a short hash of the wanted name
     tells apart two datasets that read alike once cleaned)."""
@@ -190,7 +215,7 @@ def _checks_def(
     keys = {t.table_id: [dg.AssetCheckKey(asset_keys[t.table_id], check) for check in table_checks(t, expectations)]
             for t in tables}
     specs = [
-        dg.AssetCheckSpec(key.name, asset=key.asset_key, description=f"{key.name} of {t.table_id}")
+        dg.AssetCheckSpec(key.name, asset=key.asset_key, description=check_description(key.name, t))
         for t in tables for key in keys[t.table_id]
     ] + [dg.AssetCheckSpec(check, asset=JOBS_ASSET) for check in job_checks]
     if not specs:

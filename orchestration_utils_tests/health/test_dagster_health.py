@@ -56,6 +56,11 @@ def test_checks_attach_to_project_assets_and_observed_tables(location):
             ("warehouse/lake/landing/empty", "row_count"), ("marts/fct_orders", "row_count"),
             ("marts/fct_orders", "schema_drift"), ("warehouse/jobs", "failed_jobs")} <= checks
     assert graph.get(dg.AssetKey(["warehouse", "lake", "landing", "clicks"])).is_observable
+    # Each check says what it measures: the data's newest time, not the last materialization.
+    specs = {(s.asset_key.to_user_string(), s.name): s for d in definitions.asset_checks or () for s in d.check_specs}
+    fresh = specs[("warehouse/lake/landing/clicks", "freshness")].description
+    assert "newest `ts` value" in fresh and "not of the last materialization" in fresh and "1 h" in fresh
+    assert "at least 1" in specs[("marts/fct_orders", "row_count")].description
     schedules = {s.name: (s.cron_schedule, s.default_status) for s in definitions.get_repository_def().schedule_defs}
     assert schedules["health_checks_critical_job_schedule"] == ("*/5 * * * *", dg.DefaultScheduleStatus.RUNNING)
     assert schedules["health_checks_job_schedule"] == ("30 * * * *", dg.DefaultScheduleStatus.RUNNING)
