@@ -23,7 +23,11 @@ from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY as UNIQUE
 from orchestration_utils.dagster_defs.op_groups import OpGroup, op_groups
 from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
 from orchestration_utils.dagster_defs.specs import project_tags, schedule_metadata, spec_attributes
-from orchestration_utils.project.dbt_manifest import project_from_manifest, read_manifest
+from orchestration_utils.project.dbt_manifest import (
+    project_from_manifest,
+    read_manifest,
+    source_freshness,
+)
 from orchestration_utils.project.model import Project, ProjectError
 from orchestration_utils.settings import DEMO_DBT_PROJECT, Settings
 
@@ -124,7 +128,8 @@ def load_dbt_defs(settings: Settings) -> dg.Definitions:
     manifest = read_manifest(manifest_path)
     check_manifest_project(manifest, manifest_path, project_dir)
     return dg.Definitions(
-        assets=build_dbt_assets(manifest_path, settings.default_schedule, manifest),
+        assets=[*build_dbt_assets(manifest_path, settings.default_schedule, manifest),
+                *source_freshness_specs(manifest, manifest_path)],
         resources={
             "dbt": DbtCliResource(
                 project_dir=str(project_dir),
@@ -133,6 +138,29 @@ def load_dbt_defs(settings: Settings) -> dg.Definitions:
             )
         },
     )
+
+
+DBT_FRESHNESS_METADATA_KEY = "orchestration_utils/dbt_freshness"
+
+
+def source_freshness_specs(manifest: Mapping[str, Any], manifest_path: Path) -> list[dg.AssetSpec]:
+    """The sources that set dbt's `freshness`, as external assets (dagster-dbt's keys) whose
+    metadata carries that config: the health side checks them (health.py), beside `meta.freshness_hours`."""
+    translator = DagsterDbtTranslator()
+    specs = []
+    for uid, freshness in source_freshness(manifest, manifest_path).items():
+        props = manifest["sources"][uid]
+        table_id = ".".join(str(props[k]) for k in ("database", "schema", "identifier") if props.get(k))
+        hours = {name: after.total_seconds() / 3600 for name, after in
+                 (("warn_after_hours", freshness.warn_after), ("error_after_hours", freshness.error_after)) if after}
+        config = {**hours, "loaded_at_field": freshness.loaded_at_field}
+        specs.append(dg.AssetSpec(
+            translator.get_asset_spec(manifest, uid, None).key, group_name="raw",
+            description=props.get("description") or f"dbt source {props.get('source_name')}.{props.get('name')}",
+            metadata={"dagster/table_name": table_id, DBT_FRESHNESS_METADATA_KEY: dg.MetadataValue.json(config)},
+            kinds={"dbt"},
+        ))
+    return specs
 
 
 _SET_PROJECT = "set ORCHESTRATION_UTILS_DBT_PROJECT_DIR to the manifest's dbt project directory"

@@ -3,20 +3,28 @@ source assets for tables outside the projects, schedules per criticality, and a 
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
 from orchestration_utils.dagster_defs.codegen import ArtifactsResource
+from orchestration_utils.dagster_defs.dbt import DBT_FRESHNESS_METADATA_KEY
 from orchestration_utils.dagster_defs.resources import WarehouseResource
 from orchestration_utils.dagster_defs.specs import KIND_TAG_KEY
-from orchestration_utils.health.checks import CheckResult, Status
-from orchestration_utils.health.config import HealthConfig, TableConfig, load_health_config
+from orchestration_utils.health.checks import CheckResult, Status, error_result
+from orchestration_utils.health.config import (
+    FreshnessConfig,
+    HealthConfig,
+    TableConfig,
+    load_health_config,
+)
 from orchestration_utils.health.dagster_runs import failed_runs
 from orchestration_utils.health.monitor import Expectation, run_health_checks, table_checks
 from orchestration_utils.health.report import build_report, human_summary
+from orchestration_utils.project.model import ProjectError
 from orchestration_utils.settings import Settings
 from orchestration_utils.warehouse.base import Field, TableRef, WarehouseError
 from orchestration_utils.warehouse.types import canonical_type
@@ -74,7 +82,7 @@ def check_metadata(figures: dict) -> dict[str, dg.MetadataValue]:
 def project_table_keys(project_defs: dg.Definitions) -> tuple[dict[str, dg.AssetKey], dict[str, Expectation]]:
     """Project assets by lower-cased warehouse table id, and the column types their projects declare."""
     keys, expectations = {}, {}
-    for spec in (spec for a in project_defs.assets or () for spec in getattr(a, "specs", ())):
+    for spec in asset_specs(project_defs):
         table_name = spec.metadata.get("dagster/table_name")
         if not isinstance(table_name, str):
             continue
@@ -88,14 +96,57 @@ def project_table_keys(project_defs: dg.Definitions) -> tuple[dict[str, dg.Asset
     return keys, expectations
 
 
+def asset_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
+    """Specs of the assets definitions and the bare (external) specs, such as dbt sources."""
+    return [spec for a in defs.assets or () for spec in ((a,) if isinstance(a, dg.AssetSpec) else getattr(a, "specs", ()))]
+
+
+Adjust = Callable[[CheckResult], CheckResult]
+
+
+def dbt_freshness_tables(project_defs: dg.Definitions) -> tuple[list[TableConfig], dict[str, Adjust]]:
+    """dbt sources' own `freshness` config (dbt.py) as health freshness checks on the warehouse:
+    `error_after` fails, `warn_after` warns; a source with `warn_after` alone only warns, and a
+    `loaded_at_field` that is an expression (dbt puts it in SQL) is not sent to the warehouse: ERROR."""
+    tables, adjust = [], {}
+    for spec in asset_specs(project_defs):
+        value = spec.metadata.get(DBT_FRESHNESS_METADATA_KEY)
+        if value is None:
+            continue
+        dbt = value.value if isinstance(value, dg.JsonMetadataValue) else value
+        table_id = str(spec.metadata["dagster/table_name"])
+        error, warn, field = dbt.get("error_after_hours"), dbt.get("warn_after_hours"), dbt.get("loaded_at_field")
+        try:
+            column = FreshnessConfig(max_age_hours=1, timestamp_column=field).timestamp_column if field else None
+        except ValueError:
+            column = None
+            reason = (f"dbt's loaded_at_field {str(field)[:60]!r} is not a column name; only a column is checked here")
+            adjust[table_id] = lambda r, reason=reason: error_result(r.table, r.check, reason, r.critical)
+        if error is None:
+            adjust.setdefault(table_id, lambda r: replace(r, status=Status.WARN) if r.status == Status.FAIL else r)
+        limit = error if error is not None else warn
+        try:
+            tables.append(TableConfig(table_id=table_id, freshness=FreshnessConfig(
+                max_age_hours=limit, timestamp_column=column,
+                warn_age_hours=warn if warn is not None and error is not None and warn < error else None)))
+        except ValueError as exc:
+            raise ProjectError(spec.key.to_user_string(), f"dbt source freshness: {str(exc).splitlines()[-1]}") from None
+    return tables, adjust
+
+
 def external_key(ref: TableRef) -> dg.AssetKey:
     return dg.AssetKey(["warehouse", ref.project, ref.dataset, ref.table])
 
 
 def build_health_defs(settings: Settings, project_defs: dg.Definitions) -> dg.Definitions:
-    if settings.health_config_path is None:
+    dbt_tables, adjust = dbt_freshness_tables(project_defs)
+    if settings.health_config_path is None and not dbt_tables:
         return dg.Definitions()
-    config = load_health_config(settings.health_config_path)  # a bad file stops the load with one line
+    # A bad file stops the load with one line.
+    config = load_health_config(settings.health_config_path) if settings.health_config_path else HealthConfig()
+    configured = {t.table_id.lower() for t in config.tables}  # the health config's own word wins
+    config = config.model_copy(update={"tables": config.tables + tuple(
+        t for t in dbt_tables if t.table_id.lower() not in configured)})
     keys, project_expectations = project_table_keys(project_defs)
     expectations = {t.table_id: project_expectations[t.table_id.lower()] for t in config.tables
                     if t.expected_schema is None and t.table_id.lower() in project_expectations}
@@ -111,9 +162,9 @@ def build_health_defs(settings: Settings, project_defs: dg.Definitions) -> dg.De
         gcp_credentials=dg.EnvVar("GCP_CREDENTIALS_BASE64") if os.environ.get("GCP_CREDENTIALS_BASE64") else None,
     )
     critical = _checks_defs("health_checks_critical", [t for t in config.tables if t.critical], [],
-                            config, asset_keys, expectations)
+                            config, asset_keys, expectations, adjust)
     standard = _checks_defs("health_checks", [t for t in config.tables if not t.critical], job_checks,
-                            config, asset_keys, expectations)
+                            config, asset_keys, expectations, adjust)
     assets: list = [dg.AssetSpec(JOBS_ASSET, group_name="warehouse", description="Warehouse jobs and Dagster runs: "
                                  "failed jobs and cost.")] if job_checks else []
     if external:
@@ -148,6 +199,7 @@ def _checks_defs(
     config: HealthConfig,
     asset_keys: dict[str, dg.AssetKey],
     expectations: dict[str, Expectation],
+    adjust: dict[str, Adjust],
 ) -> list[dg.AssetChecksDefinition]:
     """One `multi_asset_check` per dataset, of at most CHECKS_PER_DEFINITION tables, plus one for
     the warehouse-wide job checks: a single definition of every check made a 10,000-table config
@@ -161,10 +213,10 @@ def _checks_defs(
         for i in range(0, len(members), CHECKS_PER_DEFINITION):
             part = base if i == 0 else op_name(f"{base}_{i // CHECKS_PER_DEFINITION + 1}", used)
             defs.append(_checks_def(part, members[i:i + CHECKS_PER_DEFINITION], [], config, asset_keys, expectations,
-                                    f"{project}.{dataset}"))
+                                    f"{project}.{dataset}", adjust))
     if job_checks:
         defs.append(_checks_def(op_name(f"{name}_warehouse_jobs", used), [], job_checks, config, asset_keys,
-                                expectations, "the warehouse's jobs"))
+                                expectations, "the warehouse's jobs", {}))
     return [d for d in defs if d is not None]
 
 
@@ -211,6 +263,7 @@ def _checks_def(
     asset_keys: dict[str, dg.AssetKey],
     expectations: dict[str, Expectation],
     scope: str,
+    adjust: dict[str, Adjust],
 ) -> dg.AssetChecksDefinition | None:
     keys = {t.table_id: [dg.AssetCheckKey(asset_keys[t.table_id], check) for check in table_checks(t, expectations)]
             for t in tables}
@@ -239,6 +292,8 @@ def _checks_def(
             context.log.info(f"{len(results)} checks; monitoring billed {wh.usage.bytes_billed} bytes "
                              f"in {wh.usage.queries} queries")
         for result in results:
+            if result.check == "freshness" and result.table in adjust:
+                result = adjust[result.table](result)
             key = JOBS_ASSET if result.table == "warehouse" else asset_keys[result.table]
             if dg.AssetCheckKey(key, result.check) in selected:
                 if result.status != Status.PASS:  # the run log says why, not only "did not pass"

@@ -13,7 +13,11 @@ from orchestration_utils.dagster_defs.jobs import (
     job_partitions,
     split_by_partitions,
 )
-from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY, TIMEZONE_METADATA_KEY, run_tags_of
+from orchestration_utils.dagster_defs.specs import (
+    SCHEDULE_METADATA_KEY,
+    TIMEZONE_METADATA_KEY,
+    run_tags_of,
+)
 from orchestration_utils.project.schedule import (
     schedule_cron,
     schedule_slug,
