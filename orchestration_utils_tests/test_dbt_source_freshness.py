@@ -113,3 +113,22 @@ def test_every_period_and_count_reads_as_dbt_means_it(count, period, in_config, 
     assert found.error_after == count * {"minute": timedelta(minutes=1), "hour": timedelta(hours=1),
                                          "day": timedelta(days=1)}[period]
     assert found.warn_after is None and found.loaded_at_field == field
+
+
+def test_production_never_parses_at_import_and_dagster_dev_prepares(lake, tmp_path, monkeypatch):
+    """Another project than the demo without a manifest: one line saying what to set, and no
+    manifest written; under `dagster dev` (DbtProject.prepare_if_dev) one is prepared and loads."""
+    from orchestration_utils.dagster_defs.dbt import ensure_manifest
+    from orchestration_utils.settings import load_settings
+
+    monkeypatch.delenv("ORCHESTRATION_UTILS_DBT_MANIFEST", raising=False)
+    monkeypatch.delenv("DAGSTER_IS_DEV_CLI", raising=False)
+    monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", str(lake))
+    monkeypatch.setenv("ORCHESTRATION_UTILS_HOME", str(tmp_path))
+    settings = load_settings()
+    with pytest.raises(ProjectError, match=r"ORCHESTRATION_UTILS_DBT_MANIFEST: not set, and no manifest at .*dbt_target"):
+        ensure_manifest(settings)
+    assert not (tmp_path / "dbt_target").exists()
+    monkeypatch.setenv("DAGSTER_IS_DEV_CLI", "1")
+    manifest = ensure_manifest(settings)
+    assert manifest == tmp_path / "dbt_target" / "manifest.json" and "source.lake.landing.visits" in manifest.read_text()

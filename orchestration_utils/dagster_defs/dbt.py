@@ -4,6 +4,8 @@ group (op_groups.py)."""
 
 import functools
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -16,6 +18,7 @@ from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
+    DbtProject,
     dbt_assets,
 )
 from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY as UNIQUE_ID
@@ -304,13 +307,28 @@ def manifest_view(manifest: dict[str, Any], members: set[str], tests: Mapping[st
 
 
 def ensure_manifest(settings: Settings) -> Path:
+    """`ORCHESTRATION_UTILS_DBT_MANIFEST` when set. Else `<home>/dbt_target/manifest.json`: under
+    `dagster dev` dagster-dbt's `DbtProject.prepare_if_dev` re-prepares it on every load (dbt deps
+    and parse, so edits show on reload); the embedded demo is parsed once when it has none; any other
+    project without one stops the load with one line, so production never parses at import."""
     if settings.dbt_manifest_path:
         return settings.dbt_manifest_path
-    manifest = settings.dbt_target_dir / "manifest.json"
-    if not manifest.exists():
-        subprocess.run(
-            [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(settings.dbt_project_dir),
-             "--profiles-dir", str(settings.dbt_profiles_dir), "--target-path", str(settings.dbt_target_dir)],
-            check=True,
-        )
-    return manifest
+    if settings.dbt_project_dir is None:
+        raise ProjectError("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", "is empty (dbt disabled): no dbt project to read")
+    project = DbtProject(project_dir=settings.dbt_project_dir, target_path=settings.dbt_target_dir,
+                         profiles_dir=settings.dbt_profiles_dir)
+    if shutil.which("dbt") is None:  # dagster-dbt's preparer runs `dbt` from PATH: the one beside us
+        os.environ["PATH"] = f"{Path(DBT_EXECUTABLE).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    project.prepare_if_dev()
+    if project.manifest_path.exists():
+        return project.manifest_path
+    if settings.dbt_project_dir != DEMO_DBT_PROJECT:
+        raise ProjectError("ORCHESTRATION_UTILS_DBT_MANIFEST", f"not set, and no manifest at {project.manifest_path}: "
+                           "build one at image build (`dbt parse --target-path <dir>`, as deploy/Dockerfile does) "
+                           "and set ORCHESTRATION_UTILS_DBT_MANIFEST=<dir>/manifest.json")
+    subprocess.run(
+        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(settings.dbt_project_dir),
+         "--profiles-dir", str(settings.dbt_profiles_dir), "--target-path", str(settings.dbt_target_dir)],
+        check=True,
+    )
+    return project.manifest_path
