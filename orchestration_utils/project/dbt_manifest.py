@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -320,3 +321,46 @@ def _attach_tests(
 
 def _with_tests(node: Node, tests: list[Test]) -> Node:
     return replace(node, tests=tuple(sorted(tests, key=lambda t: t.unique_id)))
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """dbt's own freshness config of a source: `warn_after`/`error_after` (None when not set)
+    and `loaded_at_field` (None: the warehouse's metadata decides, as in `dbt source freshness`)."""
+
+    warn_after: timedelta | None
+    error_after: timedelta | None
+    loaded_at_field: str | None
+
+
+_PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+def source_freshness(manifest: Mapping[str, Any], path: Path) -> dict[str, SourceFreshness]:
+    """Source unique id -> its freshness config, for enabled sources that set one (`config.freshness`
+    in dbt 1.10+, else the top-level field older manifests carry). A bad period or count is a
+    one-line `ProjectError` naming the source."""
+    found = {}
+    for uid, props in (manifest.get("sources") or {}).items():
+        if not _enabled(props):
+            continue
+        config = props.get("config") if isinstance(props.get("config"), dict) else {}
+        freshness = config.get("freshness") if "freshness" in config else props.get("freshness")
+        if not isinstance(freshness, Mapping):
+            continue
+        warn, error = (_after(path, uid, key, freshness.get(key)) for key in ("warn_after", "error_after"))
+        if warn is None and error is None:
+            continue
+        field = config.get("loaded_at_field") or props.get("loaded_at_field")
+        found[uid] = SourceFreshness(warn, error, str(field) if field else None)
+    return found
+
+
+def _after(path: Path, uid: str, key: str, value: Any) -> timedelta | None:
+    if not isinstance(value, Mapping) or value.get("count") is None:
+        return None  # dbt's empty `{count: null, period: null}` means not set
+    count, period = value.get("count"), value.get("period")
+    if isinstance(count, bool) or not isinstance(count, int) or count <= 0 or period not in _PERIODS:
+        raise ProjectError(path, f"{uid}: freshness.{key} must be a positive integer count and a period "
+                                 f"(minute, hour or day), got {dict(value)}")
+    return count * _PERIODS[period]
