@@ -128,8 +128,6 @@ def test_fct_orders_shows_partitions_and_check_reasons(ui, page, shots):
     page.screenshot(path=shots / "fct_orders_check.png")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.5: a health check result carries its reason only in a `message` "
-                   "metadata entry, not as the evaluation's description (dagster_defs/health.py)")
 def test_the_check_history_shows_each_reason(ui, page, shots):
     from playwright.sync_api import expect
 
