@@ -3,7 +3,7 @@
 UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 
-.PHONY: demo test venv airflow-venv bqemu-venv postgres
+.PHONY: demo test venv airflow-venv bqemu-venv postgres chromium
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -34,5 +34,11 @@ postgres:
 		{ $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } || \
 		echo "make postgres: could not install Debian's postgresql; its tests skip (and fail when CI=true)" >&2
 
-test: venv airflow-venv bqemu-venv postgres
+# Debian's Chromium for the browser test (Playwright drives it; no browser is downloaded).
+chromium:
+	test -x /usr/bin/chromium || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+		echo "make chromium: could not install Debian's chromium; the browser test skips (and fails when CI=true)" >&2
+
+test: venv airflow-venv bqemu-venv postgres chromium
 	.venv/bin/pytest

@@ -1,25 +1,31 @@
-"""pipeline-health-monitor on DuckDB: 1,000 tables, all four table checks, and the round trips.
+"""pipeline-health-monitor on DuckDB at 100 to 10,000 tables, all four table checks, beside older code.
 
-    .venv/bin/python bench/health_monitor.py --tables 1000 --runs 3
+    .venv/bin/python bench/health_monitor.py --tables 100 1000 5000 10000 --baseline c24530d
 
 Each table has an id, a day-partitioned timestamp and a value column, 14 days of rows with
 gaps; every table gets freshness (MAX(ts)), row count (with per-partition counts), partition
-health (7-day spine) and schema drift (an expected schema). The same 1,000 tables are spread
-over 5, 20 and 50 datasets to show that queries grow with datasets, not tables x checks.
-Each measurement is a fresh process running the `pipeline-health-monitor` CLI (median of runs).
+health (7-day spine) and schema drift (an expected schema), over 20 datasets. Each measurement
+is a fresh `pipeline-health-monitor --config ... --output` process (the whole CLI, imports
+included; median of --runs). `--baseline REV` runs the same CLI from that git revision's source
+(extracted under bench/.work, put first on PYTHONPATH) in the same run, alternating with ours.
+Points go to bench/.work/health_monitor.json, and to health_monitor.png when matplotlib imports.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
+import subprocess
 from pathlib import Path
 
 import duckdb
-from common import VENV_BIN, WORK, median_runs, timed
+from common import REPO, VENV_BIN, WORK, median_runs, timed
 
 AS_OF = "2026-03-01T10:30:00+00:00"
+DATASETS = 20
 
 
 def build(tables: int, datasets: int) -> tuple[Path, Path]:
@@ -28,6 +34,7 @@ def build(tables: int, datasets: int) -> tuple[Path, Path]:
     if db.exists() and config.exists():
         return db, config
     folder.mkdir(parents=True, exist_ok=True)
+    db.unlink(missing_ok=True)  # an interrupted build; the config is written last
     rng = random.Random(42)
     con = duckdb.connect(str(db))
     entries = []
@@ -51,27 +58,75 @@ def build(tables: int, datasets: int) -> tuple[Path, Path]:
     return db, config
 
 
-def measure(config: Path) -> dict:
+def baseline_source(revision: str) -> Path:
+    """The package as it was at `revision`, extracted (not checked out) under bench/.work."""
+    folder = WORK / f"baseline-{revision}"
+    if not (folder / "orchestration_utils").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", revision, "orchestration_utils"], cwd=REPO, check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def measure(config: Path, source: Path | None) -> dict:
     report = WORK / "health_report.json"
+    env = {**os.environ, "PYTHONPATH": str(source)} if source else None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = timed([str(VENV_BIN / "pipeline-health-monitor"), "--config", str(config), "--output", str(report),
-               "--as-of", AS_OF], ok=(0, 1))  # exit 1: the bench data has missing partitions on purpose
+               "--as-of", AS_OF], env=env, cwd=WORK, ok=(0, 1))  # exit 1: missing partitions on purpose
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime  # on a shared machine, the steadier figure
     data = json.loads(report.read_text())
-    return {"wall_s": r["wall_s"], "rss_mib": r["rss_mib"], "checks": data["summary"]["total_checks"],
-            "queries": data["monitoring"]["queries"]}
+    return {"wall_s": r["wall_s"], "cpu_s": cpu, "rss_mib": r["rss_mib"], "checks": data["summary"]["total_checks"],
+            "queries": data["monitoring"]["queries"], "report_mib": report.stat().st_size / 2**20}
+
+
+def plot(points: list[dict], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, (wall, rss) = plt.subplots(1, 2, figsize=(10, 4))
+    for code in sorted({p["code"] for p in points}):
+        mine = [p for p in points if p["code"] == code]
+        wall.plot([p["tables"] for p in mine], [p["wall_s"] for p in mine], marker="o", label=code)
+        rss.plot([p["tables"] for p in mine], [p["rss_mib"] for p in mine], marker="o", label=code)
+    wall.set(xlabel="tables (x 4 checks)", ylabel="process wall (s)")
+    rss.set(xlabel="tables (x 4 checks)", ylabel="peak RSS (MiB)")
+    wall.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    return True
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tables", type=int, default=1000)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tables", type=int, nargs="+", default=[100, 1000, 5000, 10000])
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--baseline", help="a git revision to measure beside the working tree")
     args = ap.parse_args()
-    print(f"| {args.tables} tables | datasets | checks | warehouse queries | process wall | peak RSS |")
-    print("|---|---|---|---|---|---|")
-    for datasets in (5, 20, 50):
-        _, config = build(args.tables, datasets)
-        result = median_runs(args.runs, lambda: measure(config))
-        print(f"| DuckDB | {datasets} | {result['checks']:.0f} | {result['queries']:.0f} | "
-              f"{result['wall_s']:.2f} s | {result['rss_mib']:.0f} MiB |", flush=True)
+    codes = {"this tree": None}
+    if args.baseline:
+        codes[f"baseline {args.baseline}"] = baseline_source(args.baseline)
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    print("| tables | code | checks | queries | process wall | process CPU | peak RSS | report | load avg (1 min) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    points = []
+    for tables in args.tables:
+        _, config = build(tables, DATASETS)
+        for code, source in codes.items():
+            result = median_runs(args.runs, lambda config=config, source=source: measure(config, source))
+            point = {"tables": tables, "code": code, **result, "load_avg": os.getloadavg()[0]}
+            points.append(point)
+            print(f"| {tables} | {code} | {result['checks']:.0f} | {result['queries']:.0f} | {result['wall_s']:.2f} s | "
+                  f"{result['cpu_s']:.2f} s | {result['rss_mib']:.0f} MiB | {result['report_mib']:.1f} MiB | {point['load_avg']:.2f} |", flush=True)
+    (WORK / "health_monitor.json").write_text(json.dumps(points, indent=2))
+    png = WORK / "health_monitor.png"
+    print(f"points: {WORK / 'health_monitor.json'}; plot: {png if plot(points, png) else 'skipped (no matplotlib)'}")
 
 
 if __name__ == "__main__":

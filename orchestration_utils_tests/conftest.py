@@ -48,6 +48,19 @@ def demo_sqlmesh_project(tmp_path_factory) -> Path:
     return copy
 
 
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """`orchestration-utils-demo` run once in a temp dir: (dir, env, CompletedProcess); its home is dir/home.
+    Tests that add runs or data work on a copy (the browser test does)."""
+    tmp_path = tmp_path_factory.mktemp("demo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATION_UTILS_", "DBT_"))}
+    env.pop("DAGSTER_HOME", None)
+    env["ORCHESTRATION_UTILS_HOME"] = str(tmp_path / "home")
+    result = subprocess.run([str(Path(sys.executable).parent / "orchestration-utils-demo")], check=False, env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=900)
+    return tmp_path, env, result
+
+
 def corpus_manifests() -> list[Path]:
     return sorted(CORPUS.glob("**/manifest.json"))
 

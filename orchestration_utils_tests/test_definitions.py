@@ -118,3 +118,28 @@ def test_loading_leaves_the_garbage_collector_on_even_when_the_project_is_bad(tm
     with pytest.raises(Exception, match="invalid JSON"):
         load()
     assert gc.isenabled()  # paused only while building (definitions.py)
+
+
+def test_project_runs_carry_the_tags_the_run_queue_limits(defs, demo_sqlmesh_project):
+    """Every job that builds project assets names its project in the tag deploy/dagster.yaml
+    limits (one dbt build per project at a time); jobs of dbt assets only never name SQLMesh."""
+    import yaml
+
+    from orchestration_utils.dagster_defs.jobs import layer_jobs
+    from orchestration_utils.dagster_defs.specs import KIND_TAG_KEY, PROJECT_TAG_KEYS
+
+    repo = defs.get_repository_def()
+    project_jobs = [*layer_jobs(defs), *(s.job_name for s in repo.schedule_defs if s.job_name.endswith("_assets_job"))]
+    assert "marts_layer_daily" in project_jobs and "daily_assets_job" in project_jobs
+    specs = {s.key: s for s in defs.resolve_all_asset_specs()}
+    for name in project_jobs:
+        job = repo.get_job(name)
+        kinds = {k for key in job.asset_layer.executable_asset_keys for k in PROJECT_TAG_KEYS
+                 if f"dagster/kind/{k}" in specs[key].tags}
+        assert kinds and {k for k in PROJECT_TAG_KEYS if PROJECT_TAG_KEYS[k] in job.tags} == kinds, name
+    assert repo.get_job("marts_layer_daily").tags[PROJECT_TAG_KEYS["dbt"]] == "shop"
+    assert repo.get_job("shop_marts_layer").tags[PROJECT_TAG_KEYS["sqlmesh"]] == demo_sqlmesh_project.resolve().name
+
+    limits = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["concurrency"]["runs"]
+    limited = {limit["key"] for limit in limits["tag_concurrency_limits"]}
+    assert {*PROJECT_TAG_KEYS.values(), KIND_TAG_KEY} <= limited

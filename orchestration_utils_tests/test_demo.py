@@ -1,26 +1,12 @@
-"""The README's first command, end to end: the demo materializes into DuckDB."""
+"""The README's first command, end to end: the demo materializes into DuckDB (`demo`: conftest.py)."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
-import pytest
 
-BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("demo")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATION_UTILS_", "DBT_"))}
-    env.pop("DAGSTER_HOME", None)
-    env["ORCHESTRATION_UTILS_HOME"] = str(tmp_path / "home")
-    result = subprocess.run(
-        [str(BIN / "orchestration-utils-demo")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
-    )
-    return tmp_path, env, result
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_demo_materializes_every_asset_into_duckdb(demo):
@@ -74,3 +60,30 @@ def test_a_job_mixing_partitioned_and_unpartitioned_assets_runs_one_partition(de
     assert f"'marts/fct_orders@{day}'" in done  # the partitioned dbt model, for that day only
     assert "'marts/dim_customers@None'" in done  # an unpartitioned model, built whole
     assert f"'shop_marts/fct_orders_daily@{day}'" in done
+
+
+def test_the_demo_runs_belong_to_the_jobs_of_the_code_location(demo):
+    """The UI lists a job's runs by job name and the run's repository label (what GraphQL's
+    `Pipeline.runs` filters on), and re-executes them through their origin."""
+    import dagster as dg
+    import yaml
+    from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
+
+    from orchestration_utils.cli.demo import LOCATION_NAME, MODULE_NAME
+
+    tmp_path, _, result = demo
+    assert result.returncode == 0, result.stderr[-3000:]
+    workspace = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"][0]["python_module"]
+    assert (workspace["module_name"], workspace["location_name"]) == (MODULE_NAME, LOCATION_NAME)
+    label = f"__repository__@{LOCATION_NAME}"
+    with dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster_home")) as instance:
+        runs = [r for r in instance.get_runs() if r.job_name != "daily_assets_job"]  # MIXED_RUN's, in process
+        assert len(runs) >= 10
+        for run in runs:
+            assert run.remote_job_origin is not None and run.job_code_origin is not None, run.job_name
+            assert run.remote_job_origin.repository_origin.get_label() == label
+        for job in ("marts_layer", "marts_layer_daily", "generate_airflow_dags_job", "health_checks_job"):
+            listed = instance.get_runs(dg.RunsFilter(job_name=job, tags={REPOSITORY_LABEL_TAG: label}))
+            assert [r.status for r in listed] == [dg.DagsterRunStatus.SUCCESS], job
+        daily = instance.get_runs(dg.RunsFilter(job_name="marts_layer_daily"))[0]
+        assert daily.tags.get("dagster/partition"), daily.tags

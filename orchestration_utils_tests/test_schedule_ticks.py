@@ -96,15 +96,23 @@ def test_every_sensor_has_an_expectation(defs):
 
 def test_monitor_sensors_tick_twice_without_error(defs, instance):
     """As the daemon does: the cursor of one tick goes to the next."""
-    repo = defs.get_repository_def()
     for sensor in defs.sensors:
         if sensor.name == "project_automation_sensor":
             continue
         cursor = None
+        requested = []
         for _ in range(2):
-            result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=repo))
-            assert not result.run_requests, sensor.name  # they evaluate and alert in the tick
+            # The daemon hands a sensor the location's resources (the SLA sensor's alert channels).
+            context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                              resources=defs.resources)
+            result = sensor.evaluate_tick(context)
+            requested += [(r.job_name or sensor.job_name, r.run_key) for r in result.run_requests or []]
             cursor = result.cursor
+        # The SLA sensor hands its work to a run, under one run key per interval (the daemon
+        # launches a key once); the others alert in the tick.
+        expected = {"sla_evaluation_job"} if sensor.name == "sla_sensor" else set()
+        assert {job for job, _ in requested} == expected, sensor.name
+        assert len({key for _, key in requested}) == len(expected), sensor.name
 
 
 def test_automation_sensor_requests_the_assets_whose_cron_tick_passed(defs, instance):

@@ -33,16 +33,18 @@ def classify_http(answer: Answer, ok_statuses: tuple[int, ...]) -> Outcome:
     return Outcome("rejected", f"HTTP {status}: {one_line(answer.text)}")
 
 
-def transport_error(exc: Exception) -> Outcome:
+def transport_error(exc: BaseException) -> Outcome:
     """A connection that failed or an answer that did not complete in time; the exception's text
     may carry the URL (a secret), so only its kind is kept."""
+    from urllib.error import URLError
+
     from orchestration_utils.alerts.http import DeliveryTimeout
 
     if isinstance(exc, DeliveryTimeout):
         return Outcome("retry", str(exc))
-    import requests
-
-    return Outcome("retry", "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__)
+    if isinstance(exc, URLError) and isinstance(exc.reason, BaseException):
+        exc = exc.reason  # urllib wraps the socket's own failure
+    return Outcome("retry", "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__)
 
 
 @dataclass

@@ -1,10 +1,12 @@
 """One evaluation's alerts: decide (lifecycle), enqueue (grouped Slack message, PagerDuty events for
-critical SLAs), persist, deliver. The caller persists `AlertState` wherever it lives (a state file,
-a sensor cursor)."""
+critical SLAs), persist, deliver. The caller persists `AlertState` wherever it lives (the CLI's state
+directory, the Dagster instance) and hands the channels' settings in (the CLI from the environment,
+the code location from its `EnvVar` resources)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -25,6 +27,8 @@ from orchestration_utils.alerts.lifecycle import (
     incidents_to_json,
     plan_notices,
 )
+from orchestration_utils.alerts.pagerduty import PagerDutySettings
+from orchestration_utils.alerts.slack import SlackSettings
 from orchestration_utils.sla.config import AlertsConfig
 from orchestration_utils.sla.evaluate import SlaResult
 
@@ -41,6 +45,23 @@ class AlertState:
     def from_json(cls, data: dict | None) -> AlertState:
         data = data or {}
         return cls(incidents_from_json(data.get("incidents")), outbox_from_json(data.get("outbox")))
+
+
+@dataclass(frozen=True)
+class Channels:
+    """Where alerts go; the secrets live here only while sending, never in state or reports."""
+
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    pagerduty: PagerDutySettings = field(default_factory=PagerDutySettings)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Channels:
+        return cls(SlackSettings.from_env(environ), PagerDutySettings.from_env(environ))
+
+    def missing(self, config: AlertsConfig) -> list[str]:
+        """What an operator should be told once: a channel with no setting sends nothing."""
+        return [m for ok, m in ((self.slack.configured(config.slack_channel), slack.MISSING),
+                                (self.pagerduty.configured, pagerduty.MISSING)) if not ok]
 
 
 @dataclass
@@ -64,9 +85,9 @@ class NotifyReport:
         return lines
 
 
-def senders(config: AlertsConfig) -> dict[str, Sender]:
-    return {"slack": partial(slack.send, timeout_seconds=config.timeout_seconds),
-            "pagerduty": partial(pagerduty.send, timeout_seconds=config.timeout_seconds)}
+def senders(channels: Channels, timeout_seconds: float) -> dict[str, Sender]:
+    return {"slack": partial(slack.send, settings=channels.slack, timeout_seconds=timeout_seconds),
+            "pagerduty": partial(pagerduty.send, settings=channels.pagerduty, timeout_seconds=timeout_seconds)}
 
 
 def notify(
@@ -75,17 +96,19 @@ def notify(
     config: AlertsConfig,
     now: datetime,
     save: Callable[[AlertState], None],
+    channels: Channels,
     **delivery_options,
 ) -> NotifyReport:
     notices = plan_notices(results, state.incidents, now, timedelta(minutes=config.suppression_minutes))
     unrouted: set[str] = set()
     if notices:
-        if slack.configured(config.slack_channel):
-            state.outbox.append(OutboxItem("slack", slack.build_message(notices, now, config.slack_channel)))
+        if channels.slack.configured(config.slack_channel):
+            message = slack.build_message(notices, now, channels.slack.channel_for(config.slack_channel))
+            state.outbox.append(OutboxItem("slack", message))
         else:
             unrouted.add("Slack")
         paging = [n for n in notices if n.result.critical]
-        if paging and pagerduty.configured():
+        if paging and channels.pagerduty.configured:
             state.outbox += [OutboxItem("pagerduty", pagerduty.build_event(n, config.source)) for n in paging]
         elif paging:
             unrouted.add("PagerDuty")
@@ -95,5 +118,5 @@ def notify(
         state.outbox = outbox
         save(state)
 
-    report = deliver(state.outbox, senders(config), save_outbox, **delivery_options)
+    report = deliver(state.outbox, senders(channels, config.timeout_seconds), save_outbox, **delivery_options)
     return NotifyReport(notices, report, sorted(unrouted))

@@ -1,10 +1,15 @@
 """PagerDuty Events API v2: `trigger` and `resolve` with a stable `dedup_key` per SLA.
-The routing key (PAGERDUTY_ROUTING_KEY) is added when sending, never stored; the endpoint can
-be moved with PAGERDUTY_EVENTS_URL (EU accounts, tests)."""
+
+One small client rather than dagster-pagerduty's `PagerDutyService`: that resource posts through
+pypd to a fixed endpoint (no EU accounts), without a timeout, and raises on any answer it dislikes,
+so neither the deadline of the whole request nor the retry-or-drop decision of the outbox could be
+kept. The routing key is added when sending, never stored with the event."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
@@ -14,10 +19,22 @@ from orchestration_utils.alerts.http import TRANSPORT_ERRORS, check_token, check
 from orchestration_utils.alerts.lifecycle import Notice, dedup_key
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+MISSING = "PagerDuty is not configured (PAGERDUTY_ROUTING_KEY); critical SLAs do not page"
 
 
-def configured() -> bool:
-    return bool(os.environ.get("PAGERDUTY_ROUTING_KEY"))
+@dataclass(frozen=True)
+class PagerDutySettings:
+    routing_key: str = field(default="", repr=False)
+    events_url: str = EVENTS_URL  # EU accounts: https://events.eu.pagerduty.com/v2/enqueue
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> PagerDutySettings:
+        """What the CLI reads: PAGERDUTY_ROUTING_KEY, PAGERDUTY_EVENTS_URL."""
+        return cls(environ.get("PAGERDUTY_ROUTING_KEY", ""), environ.get("PAGERDUTY_EVENTS_URL") or EVENTS_URL)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.routing_key)
 
 
 def build_event(notice: Notice, source: str) -> dict:
@@ -41,13 +58,12 @@ def build_event(notice: Notice, source: str) -> dict:
     }
 
 
-def send(body: dict, timeout_seconds: float = 10.0) -> Outcome:
-    url = os.environ.get("PAGERDUTY_EVENTS_URL", EVENTS_URL)
-    key = os.environ.get("PAGERDUTY_ROUTING_KEY", "")
-    if problem := check_url("PAGERDUTY_EVENTS_URL", url) or check_token("PAGERDUTY_ROUTING_KEY", key):
+def send(body: dict, settings: PagerDutySettings, timeout_seconds: float = 10.0) -> Outcome:
+    if problem := (check_url("PAGERDUTY_EVENTS_URL", settings.events_url)
+                   or check_token("PAGERDUTY_ROUTING_KEY", settings.routing_key)):
         return Outcome("misconfigured", problem)
     try:
-        answer = post_json(url, {"routing_key": key, **body}, timeout_seconds)
+        answer = post_json(settings.events_url, {"routing_key": settings.routing_key, **body}, timeout_seconds)
     except TRANSPORT_ERRORS as exc:
         return transport_error(exc)
     outcome = classify_http(answer, ok_statuses=(200, 201, 202))

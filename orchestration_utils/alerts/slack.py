@@ -1,10 +1,19 @@
-"""Slack: one grouped message per evaluation (a plain `text` fallback and blocks), sent through an
-incoming webhook (SLACK_WEBHOOK_URL) or `chat.postMessage` with a bot token (SLACK_BOT_TOKEN)."""
+"""Slack: one grouped message per evaluation (a plain `text` fallback and blocks), sent with
+slack_sdk: `WebhookClient` for an incoming webhook, `WebClient.chat.postMessage` for a bot token.
+
+slack_sdk builds the request (JSON, auth, user agent); its retry handlers are off and its socket
+timeout is ours, because retrying is the outbox's job (counted, persisted, Retry-After capped) and
+`alerts.timeout_seconds` bounds the whole request. Its transport is replaced by `read_answer` (the
+same urllib, without redirects, read under the deadline), which also hands back the raw answer, so
+the verdict (retry, drop, delivered) is ours whatever slack_sdk makes of a proxy's HTML page."""
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
@@ -12,21 +21,48 @@ import orjson
 from orchestration_utils.alerts.delivery import Outcome, classify_http, transport_error
 from orchestration_utils.alerts.http import (
     TRANSPORT_ERRORS,
+    Answer,
+    call_within,
     check_token,
     check_url,
     one_line,
-    post_json,
+    read_answer,
     retry_after_seconds,
 )
 from orchestration_utils.alerts.lifecycle import Notice
 
+API_URL = "https://slack.com/api/"
+MISSING = ("Slack is not configured (SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN with alerts.slack_channel); "
+           "SLA alerts are not sent to Slack")
+# slack_sdk logs failed requests (with their bodies) at ERROR; the outcome is reported by us instead.
+_QUIET = logging.getLogger("orchestration_utils.alerts.slack_sdk")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    webhook_url: str = field(default="", repr=False)
+    bot_token: str = field(default="", repr=False)
+    api_url: str = API_URL
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> SlackSettings:
+        """What the CLI reads: SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN, SLACK_API_URL."""
+        return cls(environ.get("SLACK_WEBHOOK_URL", ""), environ.get("SLACK_BOT_TOKEN", ""),
+                   environ.get("SLACK_API_URL") or API_URL)
+
+    def configured(self, channel: str | None) -> bool:
+        return bool(self.webhook_url or (self.bot_token and channel))
+
+    def channel_for(self, channel: str | None) -> str | None:
+        """A webhook posts to its own channel; the bot token's `chat.postMessage` needs one named."""
+        return None if self.webhook_url else channel
+
+
 _MAX_SECTIONS = 45  # Slack allows 50 blocks; a header, a context and a "more" line remain
 _ICON = {"trigger": ":red_circle:", "repeat": ":large_orange_circle:", "resolve": ":large_green_circle:"}
 _VERB = {"trigger": "VIOLATED", "repeat": "STILL VIOLATED", "resolve": "RESOLVED"}
-
-
-def configured(channel: str | None) -> bool:
-    return bool(os.environ.get("SLACK_WEBHOOK_URL") or (os.environ.get("SLACK_BOT_TOKEN") and channel))
 
 
 def build_message(notices: Sequence[Notice], now: datetime, channel: str | None) -> dict:
@@ -52,36 +88,38 @@ def build_message(notices: Sequence[Notice], now: datetime, channel: str | None)
 
 
 def message(text: str, blocks: list[dict], channel: str | None) -> dict:
-    """A webhook posts to its own channel; the bot token's `chat.postMessage` needs one named."""
+    """`channel`: from `SlackSettings.channel_for` (None for a webhook)."""
     body = {"text": text, "blocks": blocks}
-    if channel and not os.environ.get("SLACK_WEBHOOK_URL"):
+    if channel:
         body["channel"] = channel
     return body
 
 
-def send(body: dict, timeout_seconds: float = 10.0) -> Outcome:
-    """The secret (webhook URL or token) is read here, never stored with the message. Every answer
-    is read inside the error handling: an HTML page from a proxy is a failed attempt, not a crash."""
-    webhook = os.environ.get("SLACK_WEBHOOK_URL")
-    if webhook:
-        if problem := check_url("SLACK_WEBHOOK_URL", webhook):
+def send(body: dict, settings: SlackSettings, timeout_seconds: float = 10.0) -> Outcome:
+    """Every answer is judged inside the error handling: an HTML page from a proxy is a failed
+    attempt, not a crash. The secret (webhook URL or token) never reaches an outcome."""
+    from slack_sdk import WebClient, WebhookClient
+
+    if settings.webhook_url:
+        if problem := check_url("SLACK_WEBHOOK_URL", settings.webhook_url):
             return Outcome("misconfigured", problem)
-        try:
-            answer = post_json(webhook, body, timeout_seconds)
-        except TRANSPORT_ERRORS as exc:
-            return transport_error(exc)
+        client = _recording(WebhookClient)(settings.webhook_url, timeout=timeout_seconds, retry_handlers=[],
+                                           logger=_QUIET)
+        answer, failure = _exchange(client, lambda: client.send_dict(body), timeout_seconds)
+        if answer is None:
+            return failure
         outcome = classify_http(answer, ok_statuses=(200,))
         if outcome.kind == "delivered" and answer.text.strip() != "ok":  # Slack's webhook answers "ok"
             return Outcome("retry", f"Slack webhook: HTTP 200 but not Slack's answer ({answer.content_type})")
         return outcome
-    api = os.environ.get("SLACK_API_URL", "https://slack.com/api").rstrip("/")
-    token = os.environ.get("SLACK_BOT_TOKEN", "")
-    if problem := check_url("SLACK_API_URL", api) or check_token("SLACK_BOT_TOKEN", token):
+    api = settings.api_url.rstrip("/") + "/"
+    if problem := check_url("SLACK_API_URL", api) or check_token("SLACK_BOT_TOKEN", settings.bot_token):
         return Outcome("misconfigured", problem)
-    try:
-        answer = post_json(f"{api}/chat.postMessage", body, timeout_seconds, {"Authorization": f"Bearer {token}"})
-    except TRANSPORT_ERRORS as exc:
-        return transport_error(exc)
+    client = _recording(WebClient)(token=settings.bot_token, base_url=api, timeout=timeout_seconds,
+                                   retry_handlers=[], logger=_QUIET)
+    answer, failure = _exchange(client, lambda: client.api_call("chat.postMessage", json=body), timeout_seconds)
+    if answer is None:
+        return failure
     outcome = classify_http(answer, ok_statuses=(200,))
     if outcome.kind != "delivered":
         return outcome
@@ -97,6 +135,44 @@ def send(body: dict, timeout_seconds: float = 10.0) -> Outcome:
     if error in _TRANSIENT_ERRORS:
         return Outcome("retry", f"Slack: {error}", retry_after_seconds(answer.headers.get("retry-after")))
     return Outcome("rejected", f"Slack: {error}")
+
+
+def _exchange(client, call, timeout_seconds: float) -> tuple[Answer | None, Outcome]:
+    """The raw answer of one slack_sdk call, or the transport failure that left none."""
+    client.deadline = time.monotonic() + timeout_seconds
+    try:
+        call_within(call, timeout_seconds)
+    except TRANSPORT_ERRORS as exc:
+        if client.answer is None:
+            return None, transport_error(exc)
+    except Exception:  # noqa: BLE001, S110 -- slack_sdk's own verdict on the answer (SlackApiError...); ours follows
+        pass
+    if client.answer is None:
+        return None, Outcome("retry", "Slack: no answer")
+    return client.answer, Outcome("retry")
+
+
+def _recording(base: type) -> type:
+    """`base` (WebhookClient or WebClient) sending through `read_answer` and keeping the answer."""
+    from slack_sdk.webhook import WebhookResponse
+
+    class Recording(base):
+        answer: Answer | None = None
+        deadline: float = 0.0
+
+        def _read(self, req) -> Answer:
+            self.answer = read_answer(req, self.timeout, self.deadline)
+            return self.answer
+
+        def _perform_http_request_internal(self, url, req):  # WebhookClient's transport
+            answer = self._read(req)
+            return WebhookResponse(url=url, status_code=answer.status, body=answer.text, headers=answer.headers)
+
+        def _perform_urllib_http_request_internal(self, url, req):  # WebClient's transport
+            answer = self._read(req)
+            return {"status": answer.status, "headers": answer.headers, "body": answer.text}
+
+    return Recording
 
 
 # chat.postMessage errors that heal by themselves; the rest (channel_not_found, invalid_auth...) do not.

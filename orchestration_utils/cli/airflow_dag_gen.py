@@ -8,6 +8,7 @@ import time
 from orchestration_utils.cli.generator_args import (
     add_project_arguments,
     default_schedule,
+    generating,
     project_dir,
     project_source,
     report,
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--location", default="US", help="BigQuery location for jobs and checks (default: US)")
     p.add_argument("--start-date", default="2024-01-01")
     args = p.parse_args(argv)
-    return run(lambda: _generate(args), PROG)
+    return run(lambda: generating(_generate, args), PROG)
 
 
 def _generate(args) -> int:

@@ -8,6 +8,7 @@ import time
 from orchestration_utils.cli.generator_args import (
     add_project_arguments,
     default_schedule,
+    generating,
     project_dir,
     project_source,
     report,
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="URL the generated checks read (duckdb:///abs/path.duckdb or bigquery://PROJECT?location=US); "
                         "ORCHESTRATION_UTILS_WAREHOUSE overrides it at run time")
     args = p.parse_args(argv)
-    return run(lambda: _generate(args), PROG)
+    return run(lambda: generating(_generate, args), PROG)
 
 
 def _generate(args) -> int:

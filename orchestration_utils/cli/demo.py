@@ -94,18 +94,54 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# Runs are recorded in the instance (the UI shows them); the console gets warnings only.
-_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The code location as workspace.yaml names it: `dagster dev` lists a job's runs by the run's
+# repository label (`__repository__@<location>`), so the demo's runs must carry this origin.
+MODULE_NAME = "orchestration_utils.definitions"
+LOCATION_NAME = "orchestration_utils"
+
+# Runs are recorded in the instance (the UI shows them); the console gets warnings only. Steps run
+# in this process: a run worker and a subprocess per step would each load the code location again.
+_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "execution": {"config": {"in_process": {}}}}
 
 
 def _run(definitions, instance, job_name: str, log_path, partition_key: str | None = None) -> bool:
+    """Run one job of the code location as a run launched from the UI is recorded (the job's own
+    snapshot, its code location origin, so the Jobs pages, run lists and timeline show it), and
+    execute it here, where the definitions are already loaded."""
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.execution.api import execute_run
+
+    job_def = definitions.resolve_job_def(job_name)
+    run = instance.create_run_for_job(
+        job_def, run_config=_RUN_CONFIG,
+        tags=job_def.get_tags_for_partition_key(partition_key, None) if partition_key else None,
+        remote_job_origin=job_origin(job_name), job_code_origin=job_python_origin(job_name),
+    )
     with log_path.open("a") as log, contextlib.redirect_stdout(log):
-        result = definitions.resolve_job_def(job_name).execute_in_process(
-            instance=instance, partition_key=partition_key, raise_on_error=False, run_config=_QUIET
-        )
+        result = execute_run(InMemoryJob(job_def), run, instance)
     if not result.success:
         _say(f"  {job_name} FAILED (run {result.run_id})")
     return result.success
+
+
+def job_origin(job_name: str):
+    """Where `dagster dev` (workspace.yaml) finds the job: the origin a UI launch records."""
+    from dagster._core.definitions.repository_definition.valid_definitions import (
+        SINGLETON_REPOSITORY_NAME,
+    )
+    from dagster._core.remote_origin import RemoteJobOrigin, RemoteRepositoryOrigin
+    from dagster._core.workspace.load import location_origin_from_module_name
+
+    location = location_origin_from_module_name(MODULE_NAME, None, os.getcwd(), LOCATION_NAME, sys.executable)
+    return RemoteJobOrigin(RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME), job_name)
+
+
+def job_python_origin(job_name: str):
+    """How a run worker would load the job (what `dagster job launch` records)."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    repository = ReconstructableRepository.for_module(MODULE_NAME, "defs", working_directory=os.getcwd())
+    return repository.get_reconstructable_job(job_name).get_python_origin()
 
 
 def _say(message: str) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestration_utils.cli.shell import EXIT_FAILED, EXIT_OK, UsageError, say
-from orchestration_utils.codegen.writer import WriteResult
+from orchestration_utils.codegen.writer import OutputDirError, WriteResult
 from orchestration_utils.project.schedule import normalize_schedule
 
 
@@ -22,8 +24,17 @@ def add_project_arguments(p: argparse.ArgumentParser) -> None:
                    help="default for models whose metadata names none: hourly, daily, weekly, monthly, "
                         "an @preset or a cron (default: daily)")
     p.add_argument("--project-dir", help="the project's path where the generated code runs (default: the "
-                                         "SQLMesh project path, or the dbt project holding the manifest's target/, else '.')")
+                                         "SQLMesh project path, or the dbt project holding the manifest's target/, "
+                                         "relative to the working directory; else '.')")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 naming the files that would change")
+
+
+def generating(generate: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a generation; an output directory that cannot be written is bad usage (exit 2)."""
+    try:
+        return generate(args)
+    except OutputDirError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def project_source(args: argparse.Namespace) -> Path:
@@ -42,14 +53,20 @@ def default_schedule(args: argparse.Namespace) -> str:
 
 
 def project_dir(args: argparse.Namespace, source: Path) -> str:
+    """`--project-dir`, else the project's directory relative to the working directory: run from a
+    checkout's root, the generated files are the same in every checkout (no absolute path in them)."""
     if args.project_dir:
         return args.project_dir
     if args.project_type == "sqlmesh":
-        return str(source)
+        return _relative(source)
     candidate = source.resolve().parent.parent
     if source.resolve().parent.name == "target" and (candidate / "dbt_project.yml").exists():
-        return str(candidate)
+        return _relative(candidate)
     return "."
+
+
+def _relative(path: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), Path.cwd().resolve())).as_posix()
 
 
 def report(prog: str, args: argparse.Namespace, result: WriteResult, details: dict, done: str) -> int:

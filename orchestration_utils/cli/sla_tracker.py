@@ -134,7 +134,9 @@ def _state_store(state_dir: Path):
 
 
 def _evaluate(args, config: SlaConfig, url, instance, store, send_alerts: bool):
+    from orchestration_utils.alerts.notify import Channels
     from orchestration_utils.sla.report import summarize
+    from orchestration_utils.sla.runs import AirflowCredentials
     from orchestration_utils.sla.tracker import run_source, track_once
     from orchestration_utils.warehouse.url import connect
 
@@ -142,7 +144,10 @@ def _evaluate(args, config: SlaConfig, url, instance, store, send_alerts: bool):
     needs_warehouse = any(not isinstance(s, CompletionSla) for s in config.slas)
     warehouse = connect(url, config.max_bytes_billed, config.query_timeout_seconds) if needs_warehouse else None
     try:
-        results, alerts = track_once(config, now, warehouse, run_source(config, instance), store, send_alerts)
+        # The environment is read here, in the shell: the routine is handed settings, as in Dagster.
+        channels = Channels.from_env() if send_alerts else None
+        results, alerts = track_once(config, now, warehouse, run_source(config, instance, AirflowCredentials.from_env()),
+                                     store, channels)
     finally:
         if warehouse is not None:
             warehouse.close()

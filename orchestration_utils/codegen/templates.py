@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ def py(value: object) -> str:
     a name like `x"); import os #` stays a string."""
     if isinstance(value, PyExpr):
         return value.code
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"cannot render {value!r} as a Python literal: not a finite number")
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
     if isinstance(value, dt.timedelta):
@@ -38,6 +41,21 @@ def py(value: object) -> str:
     raise TypeError(f"cannot render {type(value).__name__} as a Python literal")
 
 
+def jinja_text(text: str, template_ext: tuple[str, ...] = ()) -> str:
+    """`text` as a string Airflow's Jinja renders back to exactly `text`.
+
+    Airflow renders templated operator fields (`bash_command`, `sql`, `configuration`, ...) with
+    Jinja before running them, and loads a value ending in one of the operator's `template_ext`
+    as a template file. Text holding no `{` (the only character that opens Jinja syntax in the
+    default environment our DAGs use) and no such ending is printed as it is; anything else
+    becomes one Jinja string-literal expression, which Jinja prints without evaluating."""
+    if "{" not in text and not (template_ext and text.endswith(template_ext)):
+        return text
+    # Jinja decodes its string literals with `unicode-escape`: the inverse, plus the quote.
+    escaped = text.encode("unicode_escape").decode("ascii").replace("'", "\\'")
+    return "{{ '" + escaped + "' }}"
+
+
 def environment(template_dir: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir)),
@@ -48,4 +66,5 @@ def environment(template_dir: Path) -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["py"] = py
+    env.filters["jinja_text"] = jinja_text
     return env

@@ -1,9 +1,14 @@
-"""Generated files: header with content hash, deterministic bytes, atomic writes, `--check`."""
+"""Generated files: header with content hash, deterministic bytes, an all-or-nothing swap, `--check`."""
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import glob
 import hashlib
 import os
+import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,47 +56,172 @@ def _one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
+class OutputDirError(Exception):
+    """The output directory cannot be written; `str()` is the one line a user sees."""
+
+    def __init__(self, output_dir: Path, reason: str):
+        super().__init__(f"--output-dir {output_dir}: {reason}")
+
+
+_REASONS = {
+    errno.ENOTDIR: "not a directory",
+    errno.EEXIST: "not a directory",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENAMETOOLONG: "name too long",
+    errno.EROFS: "read-only file system",
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+}
+_STAGING = "generating"
+_RENAME_EXCHANGE = 2  # renameat2(2) flag: swap two paths atomically
+_AT_FDCWD = -100
+
+
 def write_files(output_dir: Path, files: list[GeneratedFile], *, check: bool = False) -> WriteResult:
-    """Write every file whose bytes differ, each by atomic replace; files from an earlier
-    generation that are no longer produced are removed. With `check`, touch nothing and report."""
+    """Make `output_dir` hold `files`, all or nothing: the new set is written into a hidden sibling
+    directory (with every file of the old one we did not generate) and swapped in with one
+    `renameat2(RENAME_EXCHANGE)`, so a reader (Airflow's DAG processor) sees the old set or the new,
+    never a mix, even after a kill -9. Leftovers of a killed run are removed by the next run.
+    Files from an earlier generation that are no longer produced are dropped. With `check`, touch
+    nothing and report. Every OS failure is an `OutputDirError`."""
     output_dir = Path(output_dir)
+    try:
+        return _write_files(output_dir, files, check)
+    except OutputDirError:
+        raise
+    except OSError as exc:
+        raise OutputDirError(output_dir, _REASONS.get(exc.errno, (exc.strerror or str(exc)).lower())) from None
+
+
+def _write_files(output_dir: Path, files: list[GeneratedFile], check: bool) -> WriteResult:
     result = WriteResult(output_dir=output_dir)
+    # The directory itself, not a symlink to it: the user's link stays where it is.
+    target = Path(os.path.realpath(output_dir))
+    if target.exists() and not target.is_dir():
+        raise OutputDirError(output_dir, "not a directory")
     wanted = {f.path: f.content.encode() for f in files}
     for rel, data in sorted(wanted.items()):
-        target = output_dir / rel
-        if target.is_file() and target.read_bytes() == data:
+        path = target / rel
+        if path.is_file() and path.read_bytes() == data:
             result.unchanged.append(rel)
         else:
             result.written.append(rel)
-    result.removed = sorted(
-        p.relative_to(output_dir).as_posix()
-        for p in _previously_generated(output_dir)
-        if p.relative_to(output_dir).as_posix() not in wanted
-    )
+    previous = {p.relative_to(target).as_posix() for p in _previously_generated(target)}
+    result.removed = sorted(previous - set(wanted))
     if check:
         return result
-    output_dir.mkdir(parents=True, exist_ok=True)
-    # Stage everything first: a failure before the renames leaves the old files untouched.
-    staged: list[tuple[Path, Path]] = []
+    if target.is_dir() and not os.access(target, os.W_OK | os.X_OK):
+        raise OutputDirError(output_dir, "permission denied")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target)
+    if not result.written and not result.removed:
+        return result
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=_sibling_prefix(target, _STAGING)))
     try:
-        for rel in result.written:
-            target = output_dir / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            staged.append((Path(tmp), target))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(wanted[rel])
-                fh.flush()
-                os.fsync(fh.fileno())
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, target in staged:
-        os.replace(tmp, target)
-    for rel in result.removed:
-        (output_dir / rel).unlink(missing_ok=True)
+        _fill(staging, target, wanted, skip=set(wanted) | set(result.removed))
+        if not (_swappable(target) and _swap(staging, target)):
+            _replace_each(staging, target, result)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _sibling_prefix(target: Path, what: str) -> str:
+    return f".{target.name[:100]}.{what}-"  # short enough for any name the system takes
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Staging directories (new or swapped-out sets) of an earlier run killed before it cleaned up."""
+    for left in target.parent.glob(glob.escape(_sibling_prefix(target, _STAGING)) + "*"):
+        if left.is_dir() and not left.is_symlink():
+            shutil.rmtree(left, ignore_errors=True)
+
+
+def _fill(staging: Path, target: Path, wanted: dict[str, bytes], skip: set[str]) -> None:
+    """The new generation, plus every other file of the current directory (hard links: the
+    user's own files survive the swap untouched)."""
+    mode = stat.S_IMODE(target.stat().st_mode) if target.is_dir() else 0o777 & ~_umask()
+    os.chmod(staging, mode)
+    if target.is_dir():
+        def ignore(folder: str, names: list[str]) -> set[str]:
+            rel = Path(folder).relative_to(target)
+            return {n for n in names if (rel / n).as_posix() in skip}
+
+        shutil.copytree(target, staging, symlinks=True, ignore=ignore, copy_function=_link_or_copy,
+                        dirs_exist_ok=True)
+    for rel, data in sorted(wanted.items()):
+        path = staging / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    _fsync_dir(staging)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _swappable(target: Path) -> bool:
+    """A directory swap fits unless the output dir is a mount point or holds our working
+    directory (the shell around us would be left in the retired copy)."""
+    if not target.is_dir():
+        return True
+    if os.path.ismount(target):
+        return False
+    cwd = Path(os.getcwd())
+    return target != cwd and target not in cwd.parents
+
+
+def _swap(staging: Path, target: Path) -> bool:
+    """Put the staged set in place in one step; False where the system cannot swap directories
+    (no `renameat2`, as on macOS, or a file system without RENAME_EXCHANGE)."""
+    if not target.exists():
+        try:
+            os.rename(staging, target)
+            _fsync_dir(target.parent)
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise  # else another process created it meanwhile: swap with it
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE) != 0:
+        code = ctypes.get_errno()
+        if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            return False
+        raise OSError(code, os.strerror(code), str(target))
+    _fsync_dir(target.parent)  # the old generation now sits at the staging name, removed by the caller
+    return True
+
+
+def _replace_each(staging: Path, target: Path, result: WriteResult) -> None:
+    """Fallback where the directory cannot be swapped: file by file (each one atomic)."""
+    for rel in result.written:
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / rel, target / rel)
+    for rel in result.removed:
+        (target / rel).unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _previously_generated(output_dir: Path) -> list[Path]:
@@ -99,7 +229,8 @@ def _previously_generated(output_dir: Path) -> list[Path]:
         return []
     found = []
     for path in output_dir.rglob("*.py"):
-        with path.open("rb") as fh:
-            if HEADER_MARK.encode() in fh.read(200):
-                found.append(path)
+        if path.is_file():
+            with path.open("rb") as fh:
+                if HEADER_MARK.encode() in fh.read(200):
+                    found.append(path)
     return found

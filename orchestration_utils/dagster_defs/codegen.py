@@ -57,7 +57,9 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
         })
         return str(out)
 
-    @dg.job(description="Generate Airflow DAGs from the project (see the op config for options).")
+    # One op each: in process, so a run loads the code location once, not again per step.
+    @dg.job(description="Generate Airflow DAGs from the project (see the op config for options).",
+            executor_def=dg.in_process_executor)
     def generate_airflow_dags_job():
         write_airflow_dags()
 
@@ -81,7 +83,8 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
         })
         return str(out)
 
-    @dg.job(description="Generate a standalone Dagster package from the project.")
+    @dg.job(description="Generate a standalone Dagster package from the project.",
+            executor_def=dg.in_process_executor)
     def generate_dagster_package_job():
         write_dagster_package()
 

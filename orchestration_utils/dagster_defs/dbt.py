@@ -4,6 +4,8 @@ group (op_groups.py)."""
 
 import functools
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -16,14 +18,19 @@ from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
+    DbtProject,
     dbt_assets,
 )
 from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY as UNIQUE_ID
 
 from orchestration_utils.dagster_defs.op_groups import OpGroup, op_groups
 from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
-from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
-from orchestration_utils.project.dbt_manifest import project_from_manifest, read_manifest
+from orchestration_utils.dagster_defs.specs import project_tags, schedule_metadata, spec_attributes
+from orchestration_utils.project.dbt_manifest import (
+    project_from_manifest,
+    read_manifest,
+    source_freshness,
+)
 from orchestration_utils.project.model import Project, ProjectError
 from orchestration_utils.settings import DEMO_DBT_PROJECT, Settings
 
@@ -108,7 +115,8 @@ def build_dbt_assets(manifest_path: Path, default_schedule: str,
     translator = ProjectDbtTranslator(project, manifest, default_schedule)
     tests = tests_by_parent(manifest)
     groups = op_groups(project.runnable(), prefix="dbt", default_schedule=default_schedule)
-    assets = [_dbt_assets(manifest, translator, group, tests) for group in groups]
+    op_tags = project_tags("dbt", project.name)
+    assets = [_dbt_assets(manifest, translator, group, tests, op_tags) for group in groups]
     translator.forget_build_state()
     return assets
 
@@ -123,7 +131,8 @@ def load_dbt_defs(settings: Settings) -> dg.Definitions:
     manifest = read_manifest(manifest_path)
     check_manifest_project(manifest, manifest_path, project_dir)
     return dg.Definitions(
-        assets=build_dbt_assets(manifest_path, settings.default_schedule, manifest),
+        assets=[*build_dbt_assets(manifest_path, settings.default_schedule, manifest),
+                *source_freshness_specs(manifest, manifest_path)],
         resources={
             "dbt": DbtCliResource(
                 project_dir=str(project_dir),
@@ -132,6 +141,29 @@ def load_dbt_defs(settings: Settings) -> dg.Definitions:
             )
         },
     )
+
+
+DBT_FRESHNESS_METADATA_KEY = "orchestration_utils/dbt_freshness"
+
+
+def source_freshness_specs(manifest: Mapping[str, Any], manifest_path: Path) -> list[dg.AssetSpec]:
+    """The sources that set dbt's `freshness`, as external assets (dagster-dbt's keys) whose
+    metadata carries that config: the health side checks them (health.py), beside `meta.freshness_hours`."""
+    translator = DagsterDbtTranslator()
+    specs = []
+    for uid, freshness in source_freshness(manifest, manifest_path).items():
+        props = manifest["sources"][uid]
+        table_id = ".".join(str(props[k]) for k in ("database", "schema", "identifier") if props.get(k))
+        hours = {name: after.total_seconds() / 3600 for name, after in
+                 (("warn_after_hours", freshness.warn_after), ("error_after_hours", freshness.error_after)) if after}
+        config = {**hours, "loaded_at_field": freshness.loaded_at_field}
+        specs.append(dg.AssetSpec(
+            translator.get_asset_spec(manifest, uid, None).key, group_name="raw",
+            description=props.get("description") or f"dbt source {props.get('source_name')}.{props.get('name')}",
+            metadata={"dagster/table_name": table_id, DBT_FRESHNESS_METADATA_KEY: dg.MetadataValue.json(config)},
+            kinds={"dbt"},
+        ))
+    return specs
 
 
 _SET_PROJECT = "set ORCHESTRATION_UTILS_DBT_PROJECT_DIR to the manifest's dbt project directory"
@@ -186,7 +218,7 @@ _MARK = "orchestration_utils_op"
 
 
 def _dbt_assets(manifest: dict[str, Any], translator: "ProjectDbtTranslator", group: OpGroup,
-                tests: Mapping[str, list[str]]) -> dg.AssetsDefinition:
+                tests: Mapping[str, list[str]], op_tags: Mapping[str, str]) -> dg.AssetsDefinition:
     mark = f"{_MARK}_{group.name}"
     for node in group.members:
         props = manifest["nodes"][node.unique_id]
@@ -204,6 +236,7 @@ def _dbt_assets(manifest: dict[str, Any], translator: "ProjectDbtTranslator", gr
         # per partition, each rebuilding the unpartitioned models.
         backfill_policy=dg.BackfillPolicy.single_run(),
         dagster_dbt_translator=translator,
+        op_tags=op_tags,  # read back as run tags by the jobs (jobs.py)
     )
     def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         args = ["build"]
@@ -274,13 +307,28 @@ def manifest_view(manifest: dict[str, Any], members: set[str], tests: Mapping[st
 
 
 def ensure_manifest(settings: Settings) -> Path:
+    """`ORCHESTRATION_UTILS_DBT_MANIFEST` when set. Else `<home>/dbt_target/manifest.json`: under
+    `dagster dev` dagster-dbt's `DbtProject.prepare_if_dev` re-prepares it on every load (dbt deps
+    and parse, so edits show on reload); the embedded demo is parsed once when it has none; any other
+    project without one stops the load with one line, so production never parses at import."""
     if settings.dbt_manifest_path:
         return settings.dbt_manifest_path
-    manifest = settings.dbt_target_dir / "manifest.json"
-    if not manifest.exists():
-        subprocess.run(
-            [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(settings.dbt_project_dir),
-             "--profiles-dir", str(settings.dbt_profiles_dir), "--target-path", str(settings.dbt_target_dir)],
-            check=True,
-        )
-    return manifest
+    if settings.dbt_project_dir is None:
+        raise ProjectError("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", "is empty (dbt disabled): no dbt project to read")
+    project = DbtProject(project_dir=settings.dbt_project_dir, target_path=settings.dbt_target_dir,
+                         profiles_dir=settings.dbt_profiles_dir)
+    if shutil.which("dbt") is None:  # dagster-dbt's preparer runs `dbt` from PATH: the one beside us
+        os.environ["PATH"] = f"{Path(DBT_EXECUTABLE).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    project.prepare_if_dev()
+    if project.manifest_path.exists():
+        return project.manifest_path
+    if settings.dbt_project_dir != DEMO_DBT_PROJECT:
+        raise ProjectError("ORCHESTRATION_UTILS_DBT_MANIFEST", f"not set, and no manifest at {project.manifest_path}: "
+                           "build one at image build (`dbt parse --target-path <dir>`, as deploy/Dockerfile does) "
+                           "and set ORCHESTRATION_UTILS_DBT_MANIFEST=<dir>/manifest.json")
+    subprocess.run(
+        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(settings.dbt_project_dir),
+         "--profiles-dir", str(settings.dbt_profiles_dir), "--target-path", str(settings.dbt_target_dir)],
+        check=True,
+    )
+    return project.manifest_path

@@ -9,6 +9,7 @@ from collections import defaultdict
 import dagster as dg
 
 from orchestration_utils.dagster_defs.partitions import partitions_slug
+from orchestration_utils.dagster_defs.specs import run_tags_of
 
 
 def executable_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
@@ -62,7 +63,8 @@ def build_jobs(defs: dg.Definitions) -> dg.Definitions:
     # Few jobs on purpose: Dagster resolves every job while a location loads (#16129).
     return dg.Definitions(jobs=[
         dg.define_asset_job(name, selection=[s.key for s in specs],
-                            description=f"Materialize the {specs[0].group_name or 'default'} layer.")
+                            description=f"Materialize the {specs[0].group_name or 'default'} layer.",
+                            tags=run_tags_of(defs, {s.key for s in specs}))
         for name, specs in layer_jobs(defs).items()
     ])
 

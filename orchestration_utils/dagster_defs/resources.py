@@ -1,13 +1,21 @@
-"""The warehouse as a Dagster resource: DuckDB directly, BigQuery through dagster-gcp's resource.
+"""The code location's resources: the warehouse (DuckDB directly, BigQuery through dagster-gcp's
+resource), and the SLAs' alert channels and Airflow credentials, whose secrets come only through
+`dg.EnvVar`.
 
 dagster-gcp and google-cloud-bigquery are imported only when a BigQuery warehouse is opened:
 importing them costs seconds on every code location load, and the embedded default is DuckDB."""
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
+from dagster_slack import SlackResource
 
+from orchestration_utils.alerts.notify import Channels
+from orchestration_utils.alerts.pagerduty import EVENTS_URL, PagerDutySettings
+from orchestration_utils.alerts.slack import API_URL, SlackSettings
+from orchestration_utils.sla.runs import AirflowCredentials
 from orchestration_utils.warehouse.base import Warehouse
 from orchestration_utils.warehouse.url import parse_warehouse_url
 
@@ -41,3 +49,63 @@ class WarehouseResource(dg.ConfigurableResource):
         with resource.get_client() as client:
             yield BigQueryWarehouse(url.project, url.location, url.endpoint, client=client,
                                     max_bytes_billed=self.max_bytes_billed, timeout_seconds=self.timeout_seconds)
+
+
+# --- alerting and run history for the SLAs: secrets only through dg.EnvVar ----------------------
+
+def env_secret(name: str, default: str = "") -> dg.EnvVar | str:
+    """`dg.EnvVar(name)` when the variable is set where the code location loads (its run workers
+    load it too, with the same environment), else `default`: an optional secret left unset means
+    "not configured", where a bare EnvVar would fail every run. The value itself is read by
+    Dagster when the resource is built, never by an op and never stored in the definitions."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+class SlackAlertsResource(SlackResource):
+    """dagster-slack's `SlackResource` (`token`, a bot token; `get_client()` a slack_sdk WebClient)
+    with an incoming webhook beside it; either may be empty (Slack not configured)."""
+
+    token: str = ""
+    webhook_url: str = ""
+    api_url: str = API_URL
+
+    def settings(self) -> SlackSettings:
+        return SlackSettings(self.webhook_url, self.token, self.api_url)
+
+
+class PagerDutyAlertsResource(dg.ConfigurableResource):
+    """PagerDuty Events v2: `routing_key` (empty: not configured), `events_url` for EU accounts."""
+
+    routing_key: str = ""
+    events_url: str = EVENTS_URL
+
+    def settings(self) -> PagerDutySettings:
+        return PagerDutySettings(self.routing_key, self.events_url)
+
+
+class AirflowApiResource(dg.ConfigurableResource):
+    """Credentials of the Airflow 3 API that completion-time SLAs on Airflow DAGs read."""
+
+    token: str = ""
+    username: str = ""
+    password: str = ""
+
+    def credentials(self) -> AirflowCredentials:
+        return AirflowCredentials(self.token, self.username, self.password)
+
+
+def alert_channels(slack: SlackAlertsResource, pagerduty: PagerDutyAlertsResource) -> Channels:
+    return Channels(slack.settings(), pagerduty.settings())
+
+
+def sla_resources() -> dict[str, dg.ConfigurableResource]:
+    """What the SLA run and sensors are handed: SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN, SLACK_API_URL,
+    PAGERDUTY_ROUTING_KEY, PAGERDUTY_EVENTS_URL, AIRFLOW_API_TOKEN / AIRFLOW_USERNAME / AIRFLOW_PASSWORD."""
+    return {
+        "slack": SlackAlertsResource(token=env_secret("SLACK_BOT_TOKEN"), webhook_url=env_secret("SLACK_WEBHOOK_URL"),
+                                     api_url=env_secret("SLACK_API_URL", API_URL)),
+        "pagerduty": PagerDutyAlertsResource(routing_key=env_secret("PAGERDUTY_ROUTING_KEY"),
+                                             events_url=env_secret("PAGERDUTY_EVENTS_URL", EVENTS_URL)),
+        "airflow_api": AirflowApiResource(token=env_secret("AIRFLOW_API_TOKEN"), username=env_secret("AIRFLOW_USERNAME"),
+                                          password=env_secret("AIRFLOW_PASSWORD")),
+    }

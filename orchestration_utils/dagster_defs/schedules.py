@@ -13,7 +13,11 @@ from orchestration_utils.dagster_defs.jobs import (
     job_partitions,
     split_by_partitions,
 )
-from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY, TIMEZONE_METADATA_KEY
+from orchestration_utils.dagster_defs.specs import (
+    SCHEDULE_METADATA_KEY,
+    TIMEZONE_METADATA_KEY,
+    run_tags_of,
+)
 from orchestration_utils.project.schedule import (
     schedule_cron,
     schedule_slug,
@@ -48,7 +52,8 @@ def build_schedules(defs: dg.Definitions) -> dg.Definitions:
         for name, members in split_by_partitions(f"{slug}_assets", specs).items():
             partitions = job_partitions(members)
             job = dg.define_asset_job(f"{name}_job", selection=[s.key for s in members],
-                                      description=f"Assets whose schedule is {where}.")
+                                      description=f"Assets whose schedule is {where}.",
+                                      tags=run_tags_of(defs, {s.key for s in members}))
             what = ("the latest complete partition of " if partitions else "") + f"{len(members)} asset(s)"
             schedules.append(_schedule(f"{name}_schedule", job, cron, timezone, partitions,
                                        f"Runs {what} whose schedule is {where}."))

@@ -42,3 +42,23 @@ def schedule_metadata(node: Node, default_schedule: str) -> dict[str, str]:
     timezone = policy.automation_timezone(node, default_schedule)
     return {SCHEDULE_METADATA_KEY: policy.automation_cron(node, default_schedule),
             **({TIMEZONE_METADATA_KEY: timezone} if timezone != "UTC" else {})}
+
+
+# Run tags the deployment's run queue limits on (deploy/dagster.yaml `tag_concurrency_limits`).
+PROJECT_TAG_KEYS = {"dbt": "orchestration_utils/dbt_project", "sqlmesh": "orchestration_utils/sqlmesh_project"}
+KIND_TAG_KEY = "orchestration_utils/kind"
+
+
+def project_tags(kind: str, project_name: str) -> dict[str, str]:
+    """The tag naming a project's runs (one dbt build per project at a time); set on the
+    project's asset ops, and from there on every job that materializes them."""
+    return {PROJECT_TAG_KEYS[kind]: project_name[:255]}
+
+
+def run_tags_of(defs: dg.Definitions, keys: "set[dg.AssetKey]") -> dict[str, str]:
+    """The project tags of the asset ops that materialize `keys`, for a job selecting them."""
+    tags: dict[str, str] = {}
+    for assets_def in defs.assets or ():
+        if isinstance(assets_def, dg.AssetsDefinition) and assets_def.is_executable and keys & assets_def.keys:
+            tags.update({k: v for k, v in (assets_def.op.tags or {}).items() if k in PROJECT_TAG_KEYS.values()})
+    return tags

@@ -11,7 +11,7 @@ import dagster as dg
 from orchestration_utils.dagster_defs import policy
 from orchestration_utils.dagster_defs.jobs import partitions_names
 from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
-from orchestration_utils.dagster_defs.specs import schedule_metadata, spec_attributes
+from orchestration_utils.dagster_defs.specs import project_tags, schedule_metadata, spec_attributes
 from orchestration_utils.project.model import Node, Project, ProjectError, Test
 from orchestration_utils.project.sqlmesh_project import audit_test_id, load_sqlmesh_project
 from orchestration_utils.settings import Settings
@@ -94,7 +94,8 @@ def build_sqlmesh_assets(project: Project, project_dir: Path, default_schedule: 
     for partitions, group in sorted(by_partitions.items(), key=lambda kv: names[kv[0]]):
         keys = {s.key for s in group}
         assets.append(_sqlmesh_assets(project_dir, f"sqlmesh_{names[partitions]}", group,
-                                      [c for c in checks if c.asset_key in keys], nodes, check_name_of))
+                                      [c for c in checks if c.asset_key in keys], nodes, check_name_of,
+                                      project_tags("sqlmesh", project.name)))
     return assets
 
 
@@ -105,8 +106,8 @@ def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
 
 
 def _sqlmesh_assets(project_dir: Path, name: str, specs, check_specs, nodes: dict[dg.AssetKey, Node],
-                    names: dict[str, str]) -> dg.AssetsDefinition:
-    @dg.multi_asset(name=name, specs=specs, check_specs=check_specs, can_subset=True,
+                    names: dict[str, str], op_tags: dict[str, str]) -> dg.AssetsDefinition:
+    @dg.multi_asset(name=name, specs=specs, check_specs=check_specs, can_subset=True, op_tags=op_tags,
                     backfill_policy=dg.BackfillPolicy.single_run())  # as the dbt groups (dbt.py)
     def _assets(context: dg.AssetExecutionContext):
         selected = [k for k in nodes if k in context.selected_asset_keys]  # topological

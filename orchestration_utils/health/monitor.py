@@ -90,6 +90,9 @@ def _dataset_checks(
     metas = warehouse.describe(dataset, [t.ref.table for t in tables])
 
     latest_requests, partition_requests, spines = [], [], {}
+    # A column the metadata says is gone errors its table here, so it never fails a batched query.
+    latest: dict[str, object] = {}
+    partitions: dict[str, object] = {}
     for table in tables:
         meta = metas[table.ref.table]
         if isinstance(meta, WarehouseError):
@@ -98,16 +101,25 @@ def _dataset_checks(
         granularity = meta.partition_granularity or table.partition_granularity or "day"
         # Only a time partition prunes by time; an integer range one cannot take a time filter.
         time_column = partition_column if granularity in checks.TIME_GRANULARITIES else None
+        gone = _missing_column(meta, time_column)
         if "freshness" in wanted[table.table_id] and table.timestamp_column:
-            latest_requests.append(LatestRequest(
-                meta, table.timestamp_column, checks.freshness_window_start(table, now), time_column,
-            ))
+            if gone or (gone := _missing_column(meta, table.timestamp_column)):
+                latest[table.ref.table] = gone
+            else:
+                latest_requests.append(LatestRequest(
+                    meta, table.timestamp_column, checks.freshness_window_start(table, now), time_column,
+                ))
         if {"row_count", "partitions"} & set(wanted[table.table_id]) and time_column:
             since, until, ids = checks.partition_window(granularity, table.lookback_days, now)
             spines[table.table_id] = (granularity, ids)
-            partition_requests.append(PartitionRequest(meta, time_column, granularity, since, until))
-    latest = warehouse.latest(dataset, latest_requests) if latest_requests else {}
-    partitions = warehouse.partition_counts(dataset, partition_requests) if partition_requests else {}
+            if gone:
+                partitions[table.ref.table] = gone
+            else:
+                partition_requests.append(PartitionRequest(meta, time_column, granularity, since, until))
+    if latest_requests:
+        latest.update(warehouse.latest(dataset, latest_requests))
+    if partition_requests:
+        partitions.update(warehouse.partition_counts(dataset, partition_requests))
 
     results: dict[str, list[CheckResult]] = {}
     for table in tables:
@@ -117,6 +129,14 @@ def _dataset_checks(
             for name in wanted[table.table_id]
         ]
     return results
+
+
+def _missing_column(meta: TableMeta, column: str | None) -> WarehouseError | None:
+    """The column is not in the table's schema (a pseudo-column like `_PARTITIONTIME` never is)."""
+    if column is None or not meta.schema or column.startswith("_PARTITION") or meta.column_type(column) is not None:
+        return None
+    return WarehouseError(f"{meta.ref.id} has no column {column!r} (its columns: "
+                          f"{', '.join(f.name for f in meta.schema[:8])}{', ...' if len(meta.schema) > 8 else ''})")
 
 
 def _guarded_check(name: str, table: TableConfig, *context: object) -> CheckResult:

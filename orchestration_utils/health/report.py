@@ -6,9 +6,11 @@ ERROR count as zero: a check that could not look proves nothing good about the t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+
+import orjson
 
 from orchestration_utils.health.checks import CheckResult, Status, bytes_to_usd
 from orchestration_utils.warehouse.base import Usage
@@ -43,13 +45,30 @@ def build_report(results: Sequence[CheckResult], now: datetime, warehouse_url: s
         "warehouse": warehouse_url,
         "checks": [r.to_json() for r in results],
         "summary": summarize(results),
-        # What watching cost: users ask for this before they let a monitor near BigQuery.
-        "monitoring": {
-            "queries": usage.queries,
-            "metadata_calls": usage.metadata_calls,
-            "bytes_billed": usage.bytes_billed,
-            "cost_usd": bytes_to_usd(usage.bytes_billed, usd_per_tib),
-        },
+        "monitoring": _monitoring(usage, usd_per_tib),
+    }
+
+
+def report_json_lines(
+    results: Sequence[CheckResult], now: datetime, warehouse_url: str, usage: Usage, usd_per_tib: float
+) -> Iterator[bytes]:
+    """`build_report` as compact JSON, one check at a time: at 40,000 checks the report is never
+    held twice (as dicts and as text), only the results and the bytes written so far."""
+    yield b'{"timestamp":' + orjson.dumps(now.isoformat()) + b',"warehouse":' + orjson.dumps(warehouse_url)
+    yield b',"checks":['
+    for number, result in enumerate(results):
+        yield (b"," if number else b"") + orjson.dumps(result.to_json(), option=orjson.OPT_NON_STR_KEYS)
+    yield (b'],"summary":' + orjson.dumps(summarize(results))
+           + b',"monitoring":' + orjson.dumps(_monitoring(usage, usd_per_tib)) + b"}\n")
+
+
+def _monitoring(usage: Usage, usd_per_tib: float) -> dict[str, object]:
+    # What watching cost: users ask for this before they let a monitor near BigQuery.
+    return {
+        "queries": usage.queries,
+        "metadata_calls": usage.metadata_calls,
+        "bytes_billed": usage.bytes_billed,
+        "cost_usd": bytes_to_usd(usage.bytes_billed, usd_per_tib),
     }
 
 
@@ -58,18 +77,29 @@ def exit_status(results: Sequence[CheckResult]) -> int:
     return 1 if any(r.status in (Status.FAIL, Status.ERROR) for r in results) else 0
 
 
-def human_summary(report: dict[str, object]) -> list[str]:
+# Non-passing checks named one per line on stderr; past this many, a count (the JSON has them all).
+SUMMARY_LINES = 20
+
+
+def human_summary(report: dict[str, object], limit: int = SUMMARY_LINES) -> list[str]:
     summary = report["summary"]
     lines = [
         f"health score {summary['health_score']}: {summary['passed']} passed, {summary['warnings']} warnings, "
         + f"{summary['failed']} failed, {summary['errors']} errors of {summary['total_checks']} checks"
     ]
-    for check in report["checks"]:
-        if check["status"] != Status.PASS:
-            lines.append(f"  {check['status']:5} {check['table']} {check['check']}: {check['message']}")
+    not_passing = [c for c in report["checks"] if c["status"] != Status.PASS]
+    # The most serious first, so a cap never hides an ERROR or a FAIL behind warnings.
+    not_passing.sort(key=lambda c: _SEVERITY[c["status"]])
+    for check in not_passing[:limit]:
+        lines.append(f"  {check['status']:5} {check['table']} {check['check']}: {check['message']}")
+    if len(not_passing) > limit:
+        lines.append(f"  ... and {len(not_passing) - limit} more not passing (every check is in the JSON report)")
     usage = report["monitoring"]
     lines.append(
         f"monitoring cost: {usage['queries']} queries, {usage['metadata_calls']} metadata calls, "
         f"{usage['bytes_billed']} bytes billed"
     )
     return lines
+
+
+_SEVERITY = {Status.ERROR: 0, Status.FAIL: 1, Status.WARN: 2}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from orchestration_utils.project.manifest_shape import check_manifest_shape
 from orchestration_utils.project.model import (
     Column,
     Layer,
@@ -26,6 +28,13 @@ from orchestration_utils.project.schedule import normalize_schedule
 
 SUPPORTED_SCHEMA_VERSIONS = frozenset(range(4, 13)) | {20}
 _SCHEMA_RE = re.compile(r"/manifest/v(\d+)\.json$")
+# dbt(-bigquery) config that its materialization turns into DDL or extra statements.
+_MATERIALIZATION_OPTIONS = (
+    "partition_by", "cluster_by", "labels", "partition_expiration_days", "require_partition_filter",
+    "kms_key_name", "hours_to_expiration", "description", "pre-hook", "post-hook", "pre_hook", "post_hook",
+    "grants", "grant_access_to", "persist_docs", "contract", "tags_to_labels", "resource_tags", "options",
+    "max_staleness", "enable_refresh", "refresh_interval_minutes",
+)
 _RESOURCE_TYPES = {
     "model": ResourceType.MODEL,
     "seed": ResourceType.SEED,
@@ -58,7 +67,8 @@ def project_from_manifest(manifest: Any, path: Path) -> Project:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("nodes"), dict):
         raise ProjectError(path, "not a dbt manifest (no `nodes` object)")
     metadata = manifest.get("metadata") or {}
-    version = schema_version(path, metadata)
+    version = schema_version(path, metadata if isinstance(metadata, dict) else {})
+    check_manifest_shape(manifest, path)
     project_name = metadata.get("project_name") or _guess_project_name(manifest) or path.parent.name
     disabled = set(manifest.get("disabled") or {})
     reader = _NodeReader(path, version)
@@ -77,7 +87,7 @@ def project_from_manifest(manifest: Any, path: Path) -> Project:
             nodes.append(reader.source(uid, props))
 
     nodes = _attach_tests(path, nodes, tests, disabled)
-    return build_project(project_name, "dbt", path, nodes)
+    return build_project(project_name, "dbt", path, nodes, adapter=metadata.get("adapter_type") or None)
 
 
 def schema_version(path: Path, metadata: Mapping[str, Any]) -> int:
@@ -149,6 +159,8 @@ class _NodeReader:
             columns=_columns(props),
             fqn=tuple(props.get("fqn") or ()),
             compiled_sql=props.get("compiled_code") or props.get("compiled_sql") or None,
+            language=props.get("language") or "sql",
+            materialization_options=_materialization_options(config),
             meta=meta,
         )
 
@@ -238,6 +250,18 @@ class _NodeReader:
         return Partitioning(field, data_type, granularity, str(start) if start else None)
 
 
+def _materialization_options(config: Mapping[str, Any]) -> tuple[str, ...]:
+    def set_(key: str) -> bool:
+        value = config.get(key)
+        if isinstance(value, Mapping) and key == "contract":
+            return value.get("enforced") is True  # dbt writes the contract block for every model
+        if isinstance(value, Mapping) and key == "persist_docs":
+            return any(v is True for v in value.values())
+        return bool(value)
+
+    return tuple(sorted(k for k in _MATERIALIZATION_OPTIONS if set_(k)))
+
+
 def merged_meta(props: Mapping[str, Any]) -> dict[str, Any]:
     """`config.meta` (dbt 1.10+) wins over the older top-level `meta`."""
     return {**(props.get("meta") or {}), **((props.get("config") or {}).get("meta") or {})}
@@ -297,3 +321,46 @@ def _attach_tests(
 
 def _with_tests(node: Node, tests: list[Test]) -> Node:
     return replace(node, tests=tuple(sorted(tests, key=lambda t: t.unique_id)))
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """dbt's own freshness config of a source: `warn_after`/`error_after` (None when not set)
+    and `loaded_at_field` (None: the warehouse's metadata decides, as in `dbt source freshness`)."""
+
+    warn_after: timedelta | None
+    error_after: timedelta | None
+    loaded_at_field: str | None
+
+
+_PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+def source_freshness(manifest: Mapping[str, Any], path: Path) -> dict[str, SourceFreshness]:
+    """Source unique id -> its freshness config, for enabled sources that set one (`config.freshness`
+    in dbt 1.10+, else the top-level field older manifests carry). A bad period or count is a
+    one-line `ProjectError` naming the source."""
+    found = {}
+    for uid, props in (manifest.get("sources") or {}).items():
+        if not _enabled(props):
+            continue
+        config = props.get("config") if isinstance(props.get("config"), dict) else {}
+        freshness = config.get("freshness") if "freshness" in config else props.get("freshness")
+        if not isinstance(freshness, Mapping):
+            continue
+        warn, error = (_after(path, uid, key, freshness.get(key)) for key in ("warn_after", "error_after"))
+        if warn is None and error is None:
+            continue
+        field = config.get("loaded_at_field") or props.get("loaded_at_field")
+        found[uid] = SourceFreshness(warn, error, str(field) if field else None)
+    return found
+
+
+def _after(path: Path, uid: str, key: str, value: Any) -> timedelta | None:
+    if not isinstance(value, Mapping) or value.get("count") is None:
+        return None  # dbt's empty `{count: null, period: null}` means not set
+    count, period = value.get("count"), value.get("period")
+    if isinstance(count, bool) or not isinstance(count, int) or count <= 0 or period not in _PERIODS:
+        raise ProjectError(path, f"{uid}: freshness.{key} must be a positive integer count and a period "
+                                 f"(minute, hour or day), got {dict(value)}")
+    return count * _PERIODS[period]

@@ -124,6 +124,10 @@ class Node:
     tests: tuple[Test, ...] = ()
     fqn: tuple[str, ...] = ()
     compiled_sql: str | None = None  # only in manifests written by `dbt compile`/`run`/`build`
+    language: str = "sql"  # dbt models can be python
+    # Config keys that make dbt's materialization do more than `CREATE OR REPLACE ... AS <sql>`
+    # (partitioning, clustering, labels, hooks, grants, ...): such models keep running through dbt.
+    materialization_options: tuple[str, ...] = ()
     meta: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -150,6 +154,7 @@ class Project:
     kind: str  # dbt | sqlmesh
     source: str  # the manifest or project path it was read from
     nodes: Mapping[str, Node]
+    adapter: str | None = None  # the warehouse the project targets (dbt's metadata.adapter_type), when known
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())
@@ -164,7 +169,7 @@ class Project:
         return {(up, n.unique_id) for n in self.nodes.values() for up in n.depends_on}
 
 
-def build_project(name: str, kind: str, source: Path | str, nodes: Iterable[Node]) -> Project:
+def build_project(name: str, kind: str, source: Path | str, nodes: Iterable[Node], adapter: str | None = None) -> Project:
     """Check the graph (unique ids, known references, no cycle) and order it topologically."""
     by_id: dict[str, Node] = {}
     for node in nodes:
@@ -195,7 +200,7 @@ def build_project(name: str, kind: str, source: Path | str, nodes: Iterable[Node
     if len(ordered) != len(by_id):
         stuck = sorted(uid for uid in by_id if uid not in ordered)
         raise ProjectError(source, f"dependency cycle among {', '.join(_find_cycle(by_id, stuck))}")
-    return Project(name=name, kind=kind, source=str(source), nodes=ordered)
+    return Project(name=name, kind=kind, source=str(source), nodes=ordered, adapter=adapter)
 
 
 def _find_cycle(by_id: Mapping[str, Node], stuck: list[str]) -> list[str]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-import requests
+import orjson
 
+from orchestration_utils.alerts.http import TRANSPORT_ERRORS, exchange
 from orchestration_utils.warehouse.base import WarehouseError, with_retries
 
 
@@ -27,64 +29,100 @@ class PipelineRun:
 
 
 def dagster_runs(instance, job_name: str, since: datetime) -> list[PipelineRun]:
-    """Finished runs (success or failure) of a Dagster job, newest first."""
+    """Finished runs (success or failure) of a Dagster job updated since `since`, newest first,
+    page by page."""
     import dagster as dg
 
-    records = instance.get_run_records(filters=dg.RunsFilter(
-        job_name=job_name, statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE], updated_after=since,
-    ), limit=500)
-    return [
-        PipelineRun(
+    runs_filter = dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE],
+                                updated_after=since)
+    runs, cursor = [], None
+    while True:
+        records = instance.get_run_records(filters=runs_filter, limit=500, cursor=cursor)
+        runs += [PipelineRun(
             r.dagster_run.run_id,
             r.dagster_run.status == dg.DagsterRunStatus.SUCCESS,
             datetime.fromtimestamp(r.start_time, UTC) if r.start_time else None,
             datetime.fromtimestamp(r.end_time, UTC) if r.end_time else None,
-        )
-        for r in records
-    ]
+        ) for r in records]
+        if len(records) < 500:
+            return runs
+        cursor = records[-1].dagster_run.run_id
+
+
+@dataclass(frozen=True)
+class AirflowCredentials:
+    """A token, or a user and password exchanged for a JWT at `POST /auth/token` (Airflow 3's
+    simple auth). Never in a repr, a log or a report."""
+
+    token: str = field(default="", repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> AirflowCredentials:
+        """What the CLI reads: AIRFLOW_API_TOKEN, or AIRFLOW_USERNAME / AIRFLOW_PASSWORD."""
+        return cls(environ.get("AIRFLOW_API_TOKEN", ""), environ.get("AIRFLOW_USERNAME", ""),
+                   environ.get("AIRFLOW_PASSWORD", ""))
 
 
 class AirflowRuns:
-    """`GET /api/v2/dags/{dag_id}/dagRuns` of an Airflow 3 API server. Auth: AIRFLOW_API_TOKEN, or a
-    JWT from `POST /auth/token` with AIRFLOW_USERNAME / AIRFLOW_PASSWORD (Airflow 3's simple auth)."""
+    """`GET /api/v2/dags/{dag_id}/dagRuns` of an Airflow 3 API server, page by page (`limit`/`offset`,
+    newest end first) back to the window's start: an hourly DAG has more than 100 runs in a week."""
 
-    def __init__(self, base_url: str, timeout_seconds: float = 30.0):
+    PAGE = 100
+    MAX_RUNS = 10_000  # ten thousand finished runs are enough to judge any window
+
+    def __init__(self, base_url: str, credentials: AirflowCredentials | None = None, timeout_seconds: float = 30.0):
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
-        self._token = os.environ.get("AIRFLOW_API_TOKEN")
+        self.credentials = credentials or AirflowCredentials()
+        self._token = self.credentials.token or None
 
     def _auth(self) -> dict[str, str]:
-        if self._token is None and os.environ.get("AIRFLOW_USERNAME"):
-            response = requests.post(f"{self.base_url}/auth/token", timeout=self.timeout_seconds, json={
-                "username": os.environ["AIRFLOW_USERNAME"], "password": os.environ.get("AIRFLOW_PASSWORD", "")})
-            if response.status_code >= 300:
-                raise WarehouseError(f"Airflow login failed: HTTP {response.status_code}")
-            self._token = response.json()["access_token"]
+        if self._token is None and self.credentials.username:
+            answer = self._call(f"{self.base_url}/auth/token", "login",
+                                {"username": self.credentials.username, "password": self.credentials.password})
+            try:
+                self._token = orjson.loads(answer.text)["access_token"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                raise WarehouseError("Airflow login: the answer holds no access_token") from None
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
-    def __call__(self, dag_id: str, since: datetime) -> list[PipelineRun]:
-        def fetch() -> dict:
-            try:
-                response = requests.get(
-                    f"{self.base_url}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns",
-                    params={"start_date_gte": since.isoformat(), "order_by": "-start_date", "limit": 100},
-                    headers=self._auth(), timeout=self.timeout_seconds,
-                )
-            except requests.RequestException as exc:
-                raise WarehouseError(f"Airflow API: {type(exc).__name__}", transient=True) from exc
-            if response.status_code == 429 or response.status_code >= 500:
-                raise WarehouseError(f"Airflow API: HTTP {response.status_code}", transient=True)
-            if response.status_code >= 300:
-                raise WarehouseError(f"Airflow API: HTTP {response.status_code} for DAG {dag_id!r}")
-            return response.json()
+    def _call(self, url: str, what: str, body: dict | None = None, headers: dict[str, str] | None = None):
+        try:
+            answer = exchange(url, self.timeout_seconds, body, headers)
+        except TRANSPORT_ERRORS as exc:
+            raise WarehouseError(f"Airflow API ({what}): {type(exc).__name__}", transient=True) from exc
+        if answer.status == 429 or answer.status >= 500:
+            raise WarehouseError(f"Airflow API ({what}): HTTP {answer.status}", transient=True)
+        if answer.status >= 300:
+            raise WarehouseError(f"Airflow API ({what}): HTTP {answer.status}")
+        return answer
 
-        runs = []
-        for run in with_retries(fetch).get("dag_runs", []):
-            if run.get("state") not in ("success", "failed"):
-                continue
-            runs.append(PipelineRun(run["dag_run_id"], run["state"] == "success",
-                                    _parse(run.get("start_date")), _parse(run.get("end_date"))))
-        return runs
+    def __call__(self, dag_id: str, since: datetime) -> list[PipelineRun]:
+        url = f"{self.base_url}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns"
+        runs: dict[str, PipelineRun] = {}
+        for offset in range(0, self.MAX_RUNS, self.PAGE):
+            query = urlencode({"end_date_gte": since.isoformat(), "order_by": "-end_date",
+                               "limit": self.PAGE, "offset": offset})
+
+            def fetch(query=query) -> dict:
+                answer = self._call(f"{url}?{query}", f"runs of DAG {dag_id!r}", headers=self._auth())
+                try:
+                    return orjson.loads(answer.text)
+                except orjson.JSONDecodeError:
+                    raise WarehouseError(f"Airflow API: runs of DAG {dag_id!r}: not JSON") from None
+
+            page = with_retries(fetch).get("dag_runs") or []
+            for run in page:
+                if run.get("state") in ("success", "failed"):
+                    # A run that ends between two pages moves the later ones down by one: keep it once.
+                    runs.setdefault(run["dag_run_id"], PipelineRun(
+                        run["dag_run_id"], run["state"] == "success",
+                        _parse(run.get("start_date")), _parse(run.get("end_date"))))
+            if len(page) < self.PAGE:
+                break
+        return sorted(runs.values(), key=lambda r: r.ended or datetime.min.replace(tzinfo=UTC), reverse=True)
 
 
 def _parse(value: str | None) -> datetime | None:

@@ -1,17 +1,32 @@
-"""One SLA evaluation as the CLI runs it: evaluate, record in the state directory, alert."""
+"""One SLA evaluation, the same in the CLI and in the code location's SLA run: evaluate, record,
+alert. Only where the history and alert state live differs: the CLI's state directory
+(`sla.state.StateStore`) or the Dagster instance (`dagster_defs.sla.InstanceStore`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from orchestration_utils.alerts.notify import AlertState, NotifyReport, notify
+from orchestration_utils.alerts.notify import AlertState, Channels, NotifyReport, notify
 from orchestration_utils.sla.config import CompletionSla, SlaConfig
-from orchestration_utils.sla.evaluate import RunSource, SlaResult, evaluate_slas
-from orchestration_utils.sla.runs import AirflowRuns, PipelineRun, dagster_runs
-from orchestration_utils.sla.state import AlertStateBusy, StateStore
+from orchestration_utils.sla.evaluate import History, RunSource, SlaResult, evaluate_slas
+from orchestration_utils.sla.runs import AirflowCredentials, AirflowRuns, PipelineRun, dagster_runs
+from orchestration_utils.sla.state import AlertStateBusy
 from orchestration_utils.warehouse.base import Warehouse, WarehouseError
 
 ALERT_STATE_KEY = "alerts"
+
+
+class SlaStore(History, Protocol):
+    """The history the evaluation reads, where it is recorded, and the alert state under a lock
+    (`alert_lock` raises `AlertStateBusy` when another evaluation keeps it too long)."""
+
+    def record(self, results: Sequence[SlaResult], at: datetime, retention: timedelta) -> None: ...
+    def load(self, key: str) -> object | None: ...
+    def save(self, key: str, value: object) -> None: ...
+    def alert_lock(self, timeout_seconds: float) -> AbstractContextManager[None]: ...
 
 
 def retention(config: SlaConfig) -> timedelta:
@@ -19,8 +34,8 @@ def retention(config: SlaConfig) -> timedelta:
     return timedelta(hours=max((s.lookback_hours for s in config.slas), default=24) + 24)
 
 
-def run_source(config: SlaConfig, dagster_instance) -> RunSource:
-    airflow = AirflowRuns(config.airflow.base_url) if config.airflow else None
+def run_source(config: SlaConfig, dagster_instance, airflow_credentials: AirflowCredentials | None = None) -> RunSource:
+    airflow = AirflowRuns(config.airflow.base_url, airflow_credentials) if config.airflow else None
 
     def read(sla: CompletionSla, since: datetime) -> list[PipelineRun]:
         if sla.source == "airflow":
@@ -46,13 +61,14 @@ def track_once(
     now: datetime,
     warehouse: Warehouse | None,
     runs: RunSource,
-    store: StateStore,
-    send_alerts: bool,
+    store: SlaStore,
+    channels: Channels | None,
     **delivery_options,
 ) -> tuple[list[SlaResult], NotifyReport | None]:
+    """`channels` None: evaluate and record, send nothing."""
     results = evaluate_slas(config, now, warehouse, runs, store)
     store.record(results, now, retention(config))
-    if not send_alerts:
+    if channels is None:
         return results, None
 
     def save(alert_state: AlertState) -> None:
@@ -62,7 +78,7 @@ def track_once(
         # Read the incidents only once the lock is held: the other process may just have paged.
         with store.alert_lock(lock_timeout(config)):
             state = AlertState.from_json(store.load(ALERT_STATE_KEY))
-            return results, notify(results, state, config.alerts, now, save, **delivery_options)
+            return results, notify(results, state, config.alerts, now, save, channels, **delivery_options)
     except AlertStateBusy as exc:
         return results, NotifyReport.skipped(f"{exc}; its alerts are left to it")
 

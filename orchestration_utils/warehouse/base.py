@@ -176,22 +176,28 @@ def with_retries(call: Callable[[], T], attempts: int = 3, backoff_seconds: floa
     raise AssertionError("unreachable")
 
 
-def batched(
+# Tables per UNION ALL query: a query's plan (and BigQuery's statement size) grows with its
+# arms; past a few hundred, one query costs more than several smaller ones.
+BATCH_SIZE = 200
+
+
+def chunked(
     keys: Sequence[str],
     run: Callable[[Sequence[str]], dict[str, T]],
+    size: int = BATCH_SIZE,
 ) -> dict[str, T | WarehouseError]:
-    """One round trip for the whole batch; if it fails, one per key, so a bad table errors alone."""
-    if not keys:
-        return {}
-    try:
-        return dict(run(keys))
-    except WarehouseError as exc:
-        if len(keys) == 1:
-            return {keys[0]: exc}
+    """One round trip per `size` keys. A failed batch is halved until the bad key errors alone,
+    so one bad table costs about 2·log2(size) extra queries, never one per table."""
     results: dict[str, T | WarehouseError] = {}
-    for key in keys:
+    pending = [list(keys[start : start + size]) for start in range(0, len(keys), size)]
+    while pending:
+        batch = pending.pop()
         try:
-            results.update(run([key]))
+            results.update(run(batch))
         except WarehouseError as exc:
-            results[key] = exc
+            if len(batch) == 1:
+                results[batch[0]] = exc
+            else:
+                half = len(batch) // 2
+                pending += [batch[half:], batch[:half]]
     return results

@@ -22,7 +22,7 @@ from orchestration_utils.warehouse.base import (
     TableRef,
     Usage,
     WarehouseError,
-    batched,
+    chunked,
     with_retries,
 )
 from orchestration_utils.warehouse.types import bigquery_field
@@ -32,6 +32,10 @@ _GRANULARITY = {"HOUR": "hour", "DAY": "day", "MONTH": "month", "YEAR": "year"}
 _PARAM_TYPE = {"DATE": "DATE", "DATETIME": "DATETIME", "TIMESTAMP": "TIMESTAMP"}
 # INFORMATION_SCHEMA.PARTITIONS answers for at most 1,000 tables per query.
 _PARTITIONS_BATCH = 1000
+# Tables per `MAX()` UNION ALL query: BigQuery caps a statement's length and the tables it references.
+_UNION_BATCH = 200
+# 403s that mean "too fast" (or "try again"), not "not allowed"; the client library retries the same reasons.
+_RATE_LIMIT_REASONS = {"rateLimitExceeded", "backendError", "internalError", "badGateway"}
 _METADATA_WORKERS = 16
 _LABELS = {"orchestration_utils": "health_monitor"}
 _REQUEST_LINE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ")  # so the monitor's own jobs can be found in JOBS
@@ -47,9 +51,16 @@ def _message(exc: gexc.GoogleAPICallError) -> str:
     return " ".join(_REQUEST_LINE.sub("", exc.message or "", count=1).split())
 
 
+def _reasons(exc: gexc.GoogleAPICallError) -> set[str]:
+    return {e.get("reason") for e in exc.errors or () if isinstance(e, dict)}
+
+
 def _as_warehouse_error(exc: Exception) -> WarehouseError:
     if isinstance(exc, gexc.NotFound):
         return WarehouseError(f"not found: {_message(exc)}")
+    if isinstance(exc, gexc.Forbidden) and _reasons(exc) & _RATE_LIMIT_REASONS:
+        return WarehouseError(f"HTTP 403 {min(_reasons(exc) & _RATE_LIMIT_REASONS)}: {_message(exc)}",
+                              transient=True)
     if isinstance(exc, gexc.Forbidden):
         return WarehouseError(f"permission denied: {_message(exc)}")
     if isinstance(exc, (gexc.TooManyRequests, gexc.ServerError)):
@@ -196,17 +207,13 @@ class BigQueryWarehouse:
             # parses it knowing the column's type (DATE, TIMESTAMP, ISO strings, epoch integers).
             return {row[0]: row[1] for row in self._query(" UNION ALL ".join(parts), params)}
 
-        return batched(list(by_table), run)
+        return chunked(list(by_table), run, _UNION_BATCH)
 
     def partition_counts(
         self, dataset: tuple[str, str], requests: Sequence[PartitionRequest]
     ) -> dict[str, dict[str, int] | WarehouseError]:
         by_table = {r.meta.ref.table: r for r in requests}
-        results: dict[str, dict[str, int] | WarehouseError] = {}
-        names = list(by_table)
-        for start in range(0, len(names), _PARTITIONS_BATCH):
-            results.update(batched(names[start : start + _PARTITIONS_BATCH], lambda batch: self._partitions(dataset, batch, by_table)))
-        return results
+        return chunked(list(by_table), lambda batch: self._partitions(dataset, batch, by_table), _PARTITIONS_BATCH)
 
     def _partitions(self, dataset: tuple[str, str], tables: Sequence[str], by_table: dict[str, PartitionRequest]) -> dict[str, dict[str, int]]:
         rows = self._query(

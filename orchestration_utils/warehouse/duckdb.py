@@ -11,13 +11,14 @@ import duckdb
 
 from orchestration_utils.warehouse.base import (
     PARTITION_ID_FORMAT,
+    Field,
     LatestRequest,
     PartitionRequest,
     TableMeta,
     TableRef,
     Usage,
     WarehouseError,
-    batched,
+    chunked,
     with_retries,
 )
 from orchestration_utils.warehouse.types import parse_duckdb_type
@@ -28,21 +29,30 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _naive_utc(value: datetime) -> datetime:
-    # DuckDB TIMESTAMP columns are naive; naive values are taken as UTC throughout.
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+def _timestamp(value: datetime) -> str:
+    """A TIMESTAMP literal of a time this module computed (never a user's text). DuckDB TIMESTAMP
+    columns are naive; naive values are taken as UTC throughout."""
+    naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return f"TIMESTAMP '{naive.isoformat(sep=' ')}'"
+
+
+# DuckDB holds every block it reads until it reaches its memory limit (default 80% of RAM): over
+# 10,000 tables that is gigabytes of cache the monitor reads once. A cap keeps the process small.
+DEFAULT_MEMORY_LIMIT = "256MB"
 
 
 class DuckDBWarehouse:
-    def __init__(self, path: Path, timeout_seconds: float = 60.0):
+    def __init__(self, path: Path, timeout_seconds: float = 60.0, memory_limit: str = DEFAULT_MEMORY_LIMIT):
         self.path = Path(path)
         self.url = str(WarehouseUrl("duckdb", path=self.path))
         self.catalog = self.path.stem
         self.usage = Usage()
         self.timeout_seconds = timeout_seconds
+        self.memory_limit = memory_limit
         self._connection: duckdb.DuckDBPyConnection | None = None
+        self._tables: dict[tuple[str, str], tuple[str, list[Field]]] | None = None
 
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+    def _query(self, sql: str) -> list[tuple]:
         def attempt() -> list[tuple]:
             self.usage.queries += 1
             connection = self._connect()
@@ -50,7 +60,7 @@ class DuckDBWarehouse:
             timer = threading.Timer(self.timeout_seconds, connection.interrupt)
             timer.start()
             try:
-                return connection.execute(sql, list(params)).fetchall()
+                return connection.execute(sql).fetchall()
             except duckdb.InterruptException as exc:
                 raise WarehouseError(f"query timed out after {self.timeout_seconds:g}s", transient=True) from exc
             except duckdb.Error as exc:
@@ -65,7 +75,8 @@ class DuckDBWarehouse:
             if not self.path.exists():
                 raise WarehouseError(f"DuckDB file {self.path} does not exist")
             try:
-                self._connection = duckdb.connect(str(self.path), read_only=True)
+                self._connection = duckdb.connect(str(self.path), read_only=True,
+                                                  config={"memory_limit": self.memory_limit})
             except duckdb.Error as exc:  # an IOException: another process holds the write lock
                 raise WarehouseError(str(exc).splitlines()[0], transient=isinstance(exc, duckdb.IOException)) from exc
         return self._connection
@@ -73,66 +84,84 @@ class DuckDBWarehouse:
     def _table(self, dataset: tuple[str, str], table: str) -> str:
         return f"{quote(self.catalog)}.{quote(dataset[1])}.{quote(table)}"
 
+    def _catalog(self) -> dict[tuple[str, str], tuple[str, list[Field]]]:
+        """Every table's kind and columns, read once: DuckDB's catalog functions list the whole
+        file in one pass (0.1 s at 10,000 tables) where information_schema per dataset costs seconds."""
+        if self._tables is None:
+            rows = self._query(
+                "SELECT t.schema_name, t.table_name, t.is_view, c.column_name, c.data_type, c.is_nullable "
+                "FROM (SELECT schema_name, table_name, false AS is_view FROM duckdb_tables() "
+                "      WHERE database_name = current_database() "
+                "      UNION ALL SELECT schema_name, view_name, true FROM duckdb_views() "
+                "      WHERE database_name = current_database() AND NOT internal) t "
+                "LEFT JOIN (SELECT * FROM duckdb_columns() WHERE database_name = current_database()) c "
+                "ON c.schema_name = t.schema_name AND c.table_name = t.table_name "
+                "ORDER BY t.schema_name, t.table_name, c.column_index"
+            )
+            tables: dict[tuple[str, str], tuple[str, list[Field]]] = {}
+            for schema, name, is_view, column, data_type, nullable in rows:
+                _, fields = tables.setdefault((schema, name), ("VIEW" if is_view else "TABLE", []))
+                if column is not None:
+                    fields.append(parse_duckdb_type(column, data_type, nullable))
+            self._tables = tables
+        return self._tables
+
     def describe(self, dataset: tuple[str, str], tables: Sequence[str]) -> dict[str, TableMeta | WarehouseError]:
         catalog, schema = dataset
         if catalog != self.catalog:
             error = WarehouseError(f"catalog {catalog!r} is not in this warehouse (the file's catalog is {self.catalog!r})")
             return dict.fromkeys(tables, error)
         try:
-            rows = self._query(
-                "SELECT t.table_name, t.table_type, c.column_name, c.data_type, c.is_nullable "
-                "FROM information_schema.tables t LEFT JOIN information_schema.columns c "
-                "USING (table_catalog, table_schema, table_name) "
-                "WHERE t.table_catalog = ? AND t.table_schema = ? AND list_contains(?, t.table_name) "
-                "ORDER BY t.table_name, c.ordinal_position",
-                [catalog, schema, list(tables)],
-            )
+            known = self._catalog()
         except WarehouseError as exc:
             return dict.fromkeys(tables, exc)
-        kinds: dict[str, str] = {}
-        columns: dict[str, list] = {}
-        for name, table_type, column, data_type, nullable in rows:
-            kinds[name] = "VIEW" if table_type == "VIEW" else "TABLE"
-            if column is not None:
-                columns.setdefault(name, []).append(parse_duckdb_type(column, data_type, nullable == "YES"))
-        counts = batched([t for t in tables if t in kinds], lambda batch: self._row_counts(dataset, batch))
+        counts = chunked([t for t in tables if (schema, t) in known], lambda batch: self._row_counts(dataset, batch))
         results: dict[str, TableMeta | WarehouseError] = {}
         for table in tables:
-            if table not in kinds:
+            if (schema, table) not in known:
                 results[table] = WarehouseError(f"table {catalog}.{schema}.{table} not found")
             elif isinstance(counts[table], WarehouseError):
                 results[table] = counts[table]
             else:
+                kind, fields = known[schema, table]
                 results[table] = TableMeta(
                     ref=TableRef(catalog, schema, table),
-                    kind=kinds[table],
-                    schema=tuple(columns.get(table, ())),
+                    kind=kind,
+                    schema=tuple(fields),
                     row_count=counts[table],
                     modified=None,  # DuckDB keeps no per-table modification time
                 )
         return results
 
+    # Queries below carry no parameters: DuckDB imports pandas (seconds) on a query's first
+    # parameter. Tables are labelled by their position in the batch, and the only literals are
+    # times this module formats itself; identifiers were validated by TableRef and are quoted.
+
+    def _labelled(self, tables: Sequence[str], parts: list[str]) -> dict[str, list[tuple]]:
+        """Run `part_i UNION ALL ...`, each part selecting its position `i` first; rows by table."""
+        rows: dict[str, list[tuple]] = {t: [] for t in tables}
+        for row in self._query(" UNION ALL ".join(parts)):
+            rows[tables[row[0]]].append(row[1:])
+        return rows
+
     def _row_counts(self, dataset: tuple[str, str], tables: Sequence[str]) -> dict[str, int]:
-        sql = " UNION ALL ".join(f"SELECT ? AS t, count(*) FROM {self._table(dataset, t)}" for t in tables)
-        return dict(self._query(sql, list(tables)))
+        parts = [f"SELECT {i} AS t, count(*) FROM {self._table(dataset, t)}" for i, t in enumerate(tables)]
+        return {t: rows[0][0] for t, rows in self._labelled(tables, parts).items()}
 
     def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, object]:
         by_table = {r.meta.ref.table: r for r in requests}
 
         def run(tables: Sequence[str]) -> dict[str, object]:
-            parts, params = [], []
-            for table in tables:
+            parts = []
+            for i, table in enumerate(tables):
                 request = by_table[table]
                 where = ""
                 if request.partition_column:
-                    where = f" WHERE {quote(request.partition_column)} >= ?"
-                parts.append(f"SELECT ? AS t, max({quote(request.column)}) FROM {self._table(dataset, table)}{where}")
-                params.append(table)
-                if request.partition_column:
-                    params.append(_naive_utc(request.since))
-            return dict(self._query(" UNION ALL ".join(parts), params))
+                    where = f" WHERE {quote(request.partition_column)} >= {_timestamp(request.since)}"
+                parts.append(f"SELECT {i} AS t, max({quote(request.column)}) FROM {self._table(dataset, table)}{where}")
+            return {t: rows[0][0] for t, rows in self._labelled(tables, parts).items()}
 
-        return batched(list(by_table), run)
+        return chunked(list(by_table), run)
 
     def partition_counts(
         self, dataset: tuple[str, str], requests: Sequence[PartitionRequest]
@@ -140,24 +169,25 @@ class DuckDBWarehouse:
         by_table = {r.meta.ref.table: r for r in requests}
 
         def run(tables: Sequence[str]) -> dict[str, dict[str, int]]:
-            parts, params = [], []
-            for table in tables:
+            # The arms only select rows; one GROUP BY over their union is 3x cheaper than one per arm.
+            parts = []
+            for i, table in enumerate(tables):
                 request = by_table[table]
                 if request.column is None:
                     raise WarehouseError(f"{request.meta.ref.id}: no partition_column to group on")
                 column = quote(request.column)
                 parts.append(
-                    f"SELECT ? AS t, strftime(date_trunc('{request.granularity}', {column}), "
-                    f"'{PARTITION_ID_FORMAT[request.granularity]}') AS p, count(*) "
-                    f"FROM {self._table(dataset, table)} WHERE {column} >= ? AND {column} < ? GROUP BY 1, 2"
+                    f"SELECT {i} AS t, CAST(date_trunc('{request.granularity}', {column}) AS TIMESTAMP) AS p "
+                    f"FROM {self._table(dataset, table)} "
+                    f"WHERE {column} >= {_timestamp(request.since)} AND {column} < {_timestamp(request.until)}"
                 )
-                params += [table, _naive_utc(request.since), _naive_utc(request.until)]
             counts: dict[str, dict[str, int]] = {t: {} for t in tables}
-            for table, partition, rows in self._query(" UNION ALL ".join(parts), params):
-                counts[table][partition] = rows
+            for i, start, rows in self._query(f"SELECT t, p, count(*) FROM ({' UNION ALL '.join(parts)}) GROUP BY t, p"):
+                request = by_table[tables[i]]
+                counts[tables[i]][start.strftime(PARTITION_ID_FORMAT[request.granularity])] = rows
             return counts
 
-        return batched(list(by_table), run)
+        return chunked(list(by_table), run)
 
     def query_rows(self, sql: str) -> list[dict[str, object]]:
         connection = self._connect()
@@ -171,3 +201,4 @@ class DuckDBWarehouse:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        self._tables = None  # a later connection reads the catalog as it is then

@@ -1,4 +1,5 @@
 import ast
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import pytest
 from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
 from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions, plan_airflow
 from orchestration_utils.codegen.airflow.render import render_airflow
-from orchestration_utils.project.dbt_manifest import load_dbt_manifest
+from orchestration_utils.project.dbt_manifest import load_dbt_manifest, project_from_manifest
 from orchestration_utils.project.model import Layer, Node, ProjectError, ResourceType, build_project
 
 BIN = Path(sys.executable).parent
@@ -34,9 +35,11 @@ def test_demo_dbt_plan_splits_by_schedule_and_keeps_every_edge(demo_manifest):
             uri = next(iter(tasks[(u["dag_id"], u["task_id"])].outlets))
             assert uri in down_task.inlets
     # The daily seed feeds the hourly staging model: the hourly DAG is also triggered by it.
-    assert dags["shop__hourly"].trigger_assets == ("bigquery://shop/raw/raw_events",)
+    assert dags["shop__hourly"].trigger_assets == ("duckdb://shop/raw/raw_events",)  # the adapter's scheme
     assert dags["shop__daily"].deadline_hours == 4  # strictest sla_hours of the daily models
-    health = [t.full_id for t in dags["shop__daily"].tasks if t.kind == "health"]
+    assert not [t for d in plan.dags for t in d.tasks if t.kind == "health"]  # DuckDB: no BigQuery checks
+    as_bigquery = plan_airflow(dataclasses.replace(project, adapter="bigquery"), GeneratorOptions())
+    health = [t.full_id for d in as_bigquery.dags if d.dag_id == "shop__daily" for t in d.tasks if t.kind == "health"]
     assert "marts_health" in health and "marts.health__fct_orders" in health
     assert "staging.health__stg_customers" not in health  # not critical
 
@@ -52,13 +55,14 @@ def test_default_schedule_applies_only_where_metadata_names_none(demo_manifest):
 def _node(uid, name, deps=(), layer=Layer.MARTS, critical=False):
     return Node(unique_id=uid, name=name, resource_type=ResourceType.MODEL, layer=layer, database="proj",
                 schema="ds", identifier=name, relation_name=None, depends_on=tuple(deps), package=uid.split(".")[1],
-                description=f"about {name}", owner=name, critical=critical, sla_hours=2, tags=(name,))
+                description=f"about {name}", owner=name, critical=critical, sla_hours=2, tags=(name,),
+                materialization="table")
 
 
 def hostile_project():
     nodes = [_node(f"model.p.m{i}", name, [f"model.p.m{i-1}"] if i else [], critical=True)
              for i, name in enumerate(HOSTILE)]
-    return build_project('evil"; import os', "dbt", 'dir/"\nimport os', nodes)
+    return build_project('evil"; import os', "dbt", 'dir/"\nimport os', nodes, adapter="bigquery")
 
 
 def test_hostile_names_stay_data(tmp_path):
@@ -129,3 +133,70 @@ def test_versioned_and_clashing_names_get_unique_task_ids():
     ]
     plan = plan_airflow(build_project("p", "dbt", "m", nodes), GeneratorOptions(health_checks=False))
     assert sorted(t.task_id for t in plan.dags[0].tasks) == ["a__dim", "b__dim", "cust_v1", "cust_v2"]
+
+
+def _bq_manifest(models, adapter="bigquery"):
+    """models: name -> (config, language, deps)."""
+    nodes = {}
+    for name, (config, language, deps) in models.items():
+        nodes[f"model.p.{name}"] = {
+            "unique_id": f"model.p.{name}", "name": name, "resource_type": "model", "package_name": "p",
+            "fqn": ["p", "marts", name], "database": "proj", "schema": "marts", "language": language,
+            "original_file_path": f"models/marts/{name}.{'py' if language == 'python' else 'sql'}",
+            "depends_on": {"nodes": [f"model.p.{d}" for d in deps]}, "config": config,
+            "compiled_code": "def model(dbt, session):\n    return None" if language == "python" else "select 1 as id",
+            "meta": {"critical": True},
+        }
+    return {"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+                         "project_name": "p", "adapter_type": adapter}, "nodes": nodes, "sources": {}}
+
+
+def test_bigquery_mode_keeps_dbt_for_python_models_and_dbt_bigquery_options(tmp_path):
+    manifest = _bq_manifest({
+        "plain": ({"materialized": "table", "contract": {"enforced": False}}, "sql", []),
+        "scored": ({"materialized": "table"}, "python", ["plain"]),
+        "by_day": ({"materialized": "table", "partition_by": {"field": "d", "data_type": "date"}}, "sql", []),
+        "clustered": ({"materialized": "view", "cluster_by": ["id"]}, "sql", []),
+        "labelled": ({"materialized": "table", "labels": {"team": "x"}}, "sql", []),
+        "hooked": ({"materialized": "table", "post-hook": ["grant select on {{ this }} to x"]}, "sql", []),
+        "contracted": ({"materialized": "table", "contract": {"enforced": True}}, "sql", []),
+    })
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    plan, _ = generate_airflow_dags("dbt", path, tmp_path / "out", GeneratorOptions(mode=ExecutionMode.BIGQUERY))
+    kinds = {t.task_id: t.kind for t in plan.dags[0].tasks if t.kind != "health"}
+    assert kinds == {"plain": "bigquery_sql", "scored": "dbt", "by_day": "dbt", "clustered": "dbt",
+                     "labelled": "dbt", "hooked": "dbt", "contracted": "dbt"}
+    assert "def model(" not in (tmp_path / "out" / "p__daily.py").read_text()
+
+
+@pytest.mark.parametrize("adapter", ["snowflake", "duckdb", "clickhouse", None])
+def test_no_bigquery_health_tasks_outside_bigquery(tmp_path, adapter):
+    manifest = _bq_manifest({"fct_x": ({"materialized": "table"}, "sql", [])}, adapter=adapter)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    plan, _ = generate_airflow_dags("dbt", path, tmp_path / "out", GeneratorOptions())
+    assert [t.kind for d in plan.dags for t in d.tasks] == ["dbt"]
+    assert "BigQuery" not in (tmp_path / "out" / "p__daily.py").read_text()
+
+
+def test_bigquery_health_counts_stored_tables_only_and_uris_use_the_adapter_scheme(tmp_path):
+    manifest = _bq_manifest({
+        "fct_t": ({"materialized": "table"}, "sql", []),
+        "fct_i": ({"materialized": "incremental"}, "sql", ["fct_t"]),
+        "v_x": ({"materialized": "view"}, "sql", ["fct_t"]),
+        "eph": ({"materialized": "ephemeral"}, "sql", ["fct_t"]),
+        "mv": ({"materialized": "materialized_view"}, "sql", ["fct_t"]),
+    })
+    plan = plan_airflow(project_from_manifest(manifest, tmp_path / "m.json"), GeneratorOptions())
+    health = {t.full_id: t.sql for d in plan.dags for t in d.tasks if t.kind == "health"}
+    assert set(health) == {"marts.health__fct_t", "marts.health__fct_i", "marts_health"}
+    assert "'fct_t'" in health["marts_health"] and "'fct_i'" in health["marts_health"]
+    assert not any(name in health["marts_health"] for name in ("'v_x'", "'eph'", "'mv'"))
+    manifest["metadata"]["adapter_type"] = "snowflake"
+    manifest["nodes"]["model.p.late"] = {**manifest["nodes"]["model.p.v_x"], "unique_id": "model.p.late",
+                                         "name": "late", "fqn": ["p", "marts", "late"],
+                                         "meta": {"schedule": "weekly"}, "depends_on": {"nodes": ["model.p.fct_t"]}}
+    plan = plan_airflow(project_from_manifest(manifest, tmp_path / "m.json"), GeneratorOptions())
+    uris = {u for d in plan.dags for t in d.tasks for u in (*t.inlets, *t.outlets)}
+    assert uris == {"snowflake://proj/marts/fct_t"}

@@ -1,9 +1,15 @@
+import errno
 import os
 
 import pytest
 
 from orchestration_utils.codegen.templates import PyExpr, py
-from orchestration_utils.codegen.writer import GeneratedFile, python_header, write_files
+from orchestration_utils.codegen.writer import (
+    GeneratedFile,
+    OutputDirError,
+    python_header,
+    write_files,
+)
 
 
 def _files(text="a = 1\n"):
@@ -24,21 +30,21 @@ def test_second_write_changes_nothing_and_check_agrees(tmp_path):
 def test_failed_write_leaves_previous_files_whole(tmp_path, monkeypatch):
     write_files(tmp_path, _files())
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    real_fdopen = os.fdopen
+    real_fsync = os.fsync
     calls = []
 
-    def failing_fdopen(fd, *args, **kwargs):
+    def failing_fsync(fd):
         calls.append(fd)
         if len(calls) == 2:
-            os.close(fd)
-            raise OSError("disk full")
-        return real_fdopen(fd, *args, **kwargs)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
 
-    monkeypatch.setattr(os, "fdopen", failing_fdopen)
+    monkeypatch.setattr(os, "fsync", failing_fsync)
     changed = [GeneratedFile("one.py", "b = 1\n"), GeneratedFile("two.json", "[]\n")]
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputDirError, match="no space left on device"):
         write_files(tmp_path, changed)
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temp files, no half file
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no half file
+    assert [p.name for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}.")] == []  # no staging
 
 
 def test_files_no_longer_generated_are_removed_but_hand_written_ones_kept(tmp_path):
@@ -65,3 +71,108 @@ def test_py_filter_round_trips_hostile_strings(value):
 
 def test_py_filter_prints_plan_expressions_verbatim():
     assert py(PyExpr("Asset('x')")) == "Asset('x')"
+
+
+def test_hand_written_files_and_folders_survive_the_swap(tmp_path):
+    out = tmp_path / "dags"
+    write_files(out, _files())
+    (out / "mine.py").write_text("print('hand written')\n")
+    (out / "lib").mkdir()
+    (out / "lib" / "helpers.py").write_text("X = 1\n")
+    write_files(out, _files("a = 2\n"))
+    assert (out / "mine.py").read_text() == "print('hand written')\n"
+    assert (out / "lib" / "helpers.py").read_text() == "X = 1\n"
+    assert (out / "one.py").read_text().endswith("a = 2\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dags"]  # no staging left beside it
+
+
+def test_symlinked_output_dir_stays_a_symlink(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    write_files(tmp_path / "link", _files())
+    assert (tmp_path / "link").is_symlink() and (real / "one.py").is_file()
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: p.write_text("x"), "not a directory"),
+    (lambda p: None, "name too long"),
+])
+def test_unusable_output_dir_is_one_error(tmp_path, make, reason):
+    out = tmp_path / ("o" * 300 if reason == "name too long" else "out_file")
+    make(out)
+    with pytest.raises(OutputDirError, match=f"--output-dir .*: {reason}$"):
+        write_files(out, _files())
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["out_file"] if reason == "not a directory" else [])
+
+
+# Run in a subprocess: write generation B over A, SIGKILLed right after the N-th file-system call.
+_KILLER = """
+import os, signal, sys
+from orchestration_utils.codegen.writer import GeneratedFile, python_header, write_files
+out, kill_at, version = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+calls = 0
+for name in ("replace", "rename", "fsync", "unlink", "rmdir", "mkdir", "link", "open"):
+    real = getattr(os, name)
+    def wrapper(*a, _real=real, **k):
+        global calls
+        result = _real(*a, **k)
+        calls += 1
+        if calls == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+    setattr(os, name, wrapper)
+files = [GeneratedFile(f"{version}_only.py" if i == 0 else f"f{i}.py", python_header("t", "s", "0" * 64, version) + version) for i in range(4)]
+files.append(GeneratedFile("sub/index.json", f"{version}\\n"))
+write_files(out, files)
+print(calls)
+"""
+
+
+def _generation(out):
+    return {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*") if p.is_file()}
+
+
+def test_kill_between_any_two_steps_leaves_old_or_new_and_next_run_cleans_up(tmp_path):
+    import subprocess
+    import sys
+
+    def run(out, kill_at, version):
+        return subprocess.run([sys.executable, "-c", _KILLER, str(out), str(kill_at), version],
+                              check=False, capture_output=True, text=True)
+
+    ref_a, ref_b = tmp_path / "ref_a", tmp_path / "ref_b"
+    assert run(ref_a, 0, "A").returncode == 0
+    steps = int(run(ref_b, 0, "B").stdout)
+    a_then_b = tmp_path / "count"
+    run(a_then_b, 0, "A")
+    steps = int(run(a_then_b, 0, "B").stdout)
+    old, new = _generation(ref_a), _generation(ref_b)
+    assert steps > 10 and old != new
+    for k in range(1, steps + 1):
+        it = tmp_path / f"k{k}"
+        out = it / "dags"
+        run(out, 0, "A")
+        (out / "mine.txt").write_text("mine")
+        killed = run(out, k, "B")
+        assert killed.returncode == -9, (k, killed.stderr)
+        seen = _generation(out)
+        assert seen.pop("mine.txt") == "mine"
+        assert seen in (old, new), f"killed after call {k}: a mix {sorted(seen)}"
+        assert run(out, 0, "B").returncode == 0
+        assert _generation(out) == {**new, "mine.txt": "mine"}
+        assert sorted(p.name for p in it.iterdir()) == ["dags"], f"leftovers after kill {k}"
+
+
+def test_without_a_directory_swap_files_are_replaced_one_by_one(tmp_path, monkeypatch):
+    """Where renameat2 is missing (macOS) or unsupported, the output is still right and user files stay."""
+    from orchestration_utils.codegen import writer
+
+    out = tmp_path / "dags"
+    write_files(out, _files())
+    (out / "mine.py").write_text("mine\n")
+    monkeypatch.setattr(writer, "_swap", lambda staging, target: False)
+    result = write_files(out, [GeneratedFile("two.json", "[]\n")])
+    assert result.removed == ["one.py"]
+    assert {p.name: p.read_text() for p in out.iterdir()} == {"mine.py": "mine\n", "two.json": "[]\n"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dags"]

@@ -92,3 +92,24 @@ def test_health_score_weighs_warn_half_and_error_as_failure():
     assert summarize(results) == {"total_checks": 4, "passed": 2, "warnings": 1, "failed": 0, "errors": 1,
                                   "health_score": 62.5}
     assert health_score([]) == 100.0
+
+
+def test_the_streamed_report_is_the_built_report():
+    """Past 1,000 checks the CLI streams `report_json_lines`; it must say exactly what `build_report` says."""
+    import json
+    from datetime import UTC, datetime
+
+    from orchestration_utils.health.checks import CheckResult, Status
+    from orchestration_utils.health.report import build_report, report_json_lines
+    from orchestration_utils.warehouse.base import Usage
+
+    now = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
+    results = [
+        CheckResult("p.d.t", "row_count", Status.PASS, "5 rows", {"row_count": 5, "partition_rows": {"20260301": 5}}),
+        CheckResult("p.d.u", "freshness", Status.FAIL, "stale \u00e9\"", {"hours_stale": 3.5}, critical=True),
+        CheckResult("warehouse", "cost", Status.ERROR, "boom"),
+    ]
+    usage = Usage(queries=3, metadata_calls=2, bytes_billed=1024**4)
+    for subset in (results, results[:1], []):
+        streamed = json.loads(b"".join(report_json_lines(subset, now, "duckdb:///x.duckdb", usage, 6.25)))
+        assert streamed == json.loads(json.dumps(build_report(subset, now, "duckdb:///x.duckdb", usage, 6.25)))

@@ -133,3 +133,36 @@ def test_nested_expected_schema_in_json(tmp_path, warehouse):
     bad = _config(tmp_path, warehouse, expected_schema=[{"name": "a", "type": "RECORD", "fields": [{"name": 1, "type": "X"}]}])
     refused = _run("--config", str(bad))
     assert refused.returncode == 2 and "$.tables[0].expected_schema[0].fields[0].name: Input should be a valid string" in refused.stderr
+
+
+def test_at_scale_stdout_is_one_json_line_and_stderr_names_the_worst_few(tmp_path):
+    """260 tables x 4 checks: the report is still all on stdout (the seed's pipes read it), compact;
+    stderr names at most 20 checks, ERRORs before FAILs, and counts the rest."""
+    import duckdb
+
+    from orchestration_utils.health.report import SUMMARY_LINES
+
+    path = tmp_path / "big.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA s")
+    tables = []
+    for i in range(260):
+        con.execute(f"CREATE TABLE s.t{i} AS SELECT TIMESTAMP '2026-02-28 12:00:00' AS ts, 1 AS v")
+        tables.append({"table_id": f"big.s.t{i}", "freshness": {"max_age_hours": 48, "timestamp_column": "ts"},
+                       "row_count": {"min_rows": 1, "partition_column": "ts", "lookback_days": 3},
+                       "check_partitions": True, "expected_schema": [{"name": "ts", "type": "TIMESTAMP"}]})
+    tables.append({"table_id": "big.s.gone", "row_count": {"min_rows": 1}})  # an ERROR, listed last in the config
+    con.close()
+    config = tmp_path / "health-config.json"
+    config.write_text(json.dumps({"warehouse": f"duckdb://{path}", "tables": tables}))
+    result = subprocess.run([str(BIN), "--config", str(config), "--as-of", "2026-03-01T10:30:00+00:00"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 1
+    assert result.stdout.count("\n") == 1  # one compact line
+    report = json.loads(result.stdout)
+    assert report["summary"]["total_checks"] == 260 * 4 + 1
+    listed = [line for line in result.stderr.splitlines() if line.startswith("[pipeline-health-monitor]   ")]
+    assert len(listed) == SUMMARY_LINES + 1
+    assert "ERROR big.s.gone row_count" in listed[0]
+    not_passing = sum(1 for c in report["checks"] if c["status"] != "PASS")
+    assert listed[-1].endswith(f"... and {not_passing - SUMMARY_LINES} more not passing (every check is in the JSON report)")

@@ -147,3 +147,40 @@ def test_config_meta_wins_over_top_level_meta(tmp_path):
     project = load_dbt_manifest(_manifest(tmp_path, {"model.p.a": model}))
     node = project.nodes["model.p.a"]
     assert (node.schedule, node.owner) == ("@hourly", "x@example.com")
+
+
+def test_adapter_language_and_materialization_options_are_read(tmp_path):
+    from orchestration_utils.project.dbt_manifest import project_from_manifest
+
+    def model(name, **extra):
+        return {"unique_id": f"model.p.{name}", "name": name, "resource_type": "model", "package_name": "p",
+                "fqn": ["p", name], "depends_on": {"nodes": []}, **extra}
+
+    manifest = {
+        "metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+                     "project_name": "p", "adapter_type": "bigquery"},
+        "nodes": {
+            "model.p.py": model("py", language="python", config={"materialized": "table"}),
+            "model.p.part": model("part", config={"materialized": "table", "cluster_by": ["a"],
+                                                  "partition_by": {"field": "d"}, "contract": {"enforced": False}}),
+            "model.p.plain": model("plain", config={"materialized": "view", "contract": {"enforced": False},
+                                                    "persist_docs": {}, "labels": {}}),
+        },
+    }
+    project = project_from_manifest(manifest, tmp_path / "m.json")
+    assert project.adapter == "bigquery"
+    nodes = {n.name: n for n in project.models()}
+    assert nodes["py"].language == "python" and nodes["plain"].language == "sql"
+    assert nodes["part"].materialization_options == ("cluster_by", "partition_by")
+    assert nodes["plain"].materialization_options == ()
+
+
+def test_wrong_type_names_file_node_and_field(tmp_path):
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({
+        "metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json"},
+        "nodes": {"model.p.a": {"unique_id": "model.p.a", "name": "a", "resource_type": "model", "config": 1}},
+    }))
+    with pytest.raises(ProjectError) as err:
+        load_dbt_manifest(path)
+    assert str(err.value) == f"{path}: model.p.a: config: expected an object, got 1"

@@ -39,7 +39,8 @@ class AlertEndpoint:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                endpoint.attempts.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                endpoint.attempts.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization"),
+                                          "agent": self.headers.get("User-Agent", "")})
                 endpoint.attempt_times.append(time.monotonic())
                 reply = endpoint.script.pop(0) if endpoint.script else endpoint.default
                 if reply.hang_seconds:
@@ -58,6 +59,13 @@ class AlertEndpoint:
                 self.wfile.write(data.encode())
                 if 200 <= reply.status < 300:
                     endpoint.received.append(body)
+
+            def do_GET(self):  # only a followed redirect would come here: recorded, so a test can see it
+                endpoint.attempts.append({"path": self.path, "body": None, "auth": self.headers.get("Authorization"),
+                                          "agent": self.headers.get("User-Agent", "")})
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def _trickle(self, reply: Reply) -> None:
                 head = f"HTTP/1.1 {reply.status} OK\r\n".encode()

@@ -22,6 +22,7 @@ from orchestration_utils.alerts.http import (
     post_json,
     retry_after_seconds,
 )
+from orchestration_utils.alerts.notify import Channels
 from orchestration_utils.sla.config import parse_sla_config
 from orchestration_utils.sla.state import StateStore
 from orchestration_utils.sla.tracker import run_source, track_once
@@ -53,7 +54,7 @@ def _track(warehouse, state_dir, at=VIOLATED_AT, **alerts):
     config = _config(**alerts)
     store, wh = StateStore(state_dir), DuckDBWarehouse(warehouse)
     try:
-        return track_once(config, at, wh, run_source(config, None), store, True, backoff_seconds=0.05)
+        return track_once(config, at, wh, run_source(config, None), store, Channels.from_env(), backoff_seconds=0.05)
     finally:
         wh.close()
         store.close()
@@ -231,3 +232,21 @@ def test_a_trickled_body_ends_its_worker_with_the_attempt():
         assert {t for t in threading.enumerate() if t.name == "alert-post"} - before == set()
     finally:
         server.close()
+
+
+def test_slack_goes_through_slack_sdk_and_a_redirect_never_carries_the_token(warehouse, monkeypatch, tmp_path):
+    elsewhere = AlertEndpoint(Reply(200, {"ok": True}))
+    api = AlertEndpoint(Reply(302, "", {"Location": f"{elsewhere.url}/chat.postMessage"}))
+    monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("PAGERDUTY_ROUTING_KEY", raising=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-not-a-real-token")
+    monkeypatch.setenv("SLACK_API_URL", api.url)
+    try:
+        _, report = _track(warehouse, tmp_path / "state", slack_channel="#data")
+    finally:
+        api.close()
+        elsewhere.close()
+    assert elsewhere.attempts == []  # a followed redirect would have carried the Authorization header
+    assert len(api.attempts) == 3 and " slackclient/" in api.attempts[0]["agent"]  # slack_sdk's user agent
+    assert api.attempts[0]["auth"] == "Bearer xoxb-not-a-real-token"
+    assert [(i.channel, i.last_error) for i in report.delivery.pending] == [("slack", "HTTP 302")]

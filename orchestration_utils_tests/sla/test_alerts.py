@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
+from orchestration_utils.alerts.notify import Channels
 from orchestration_utils.sla.config import SlaConfig, parse_sla_config
 from orchestration_utils.sla.state import StateStore
 from orchestration_utils.sla.tracker import run_source, track_once
@@ -52,7 +53,7 @@ def _track(config, warehouse, state_dir, at, **options):
     store = StateStore(state_dir)
     wh = DuckDBWarehouse(warehouse)
     try:
-        return track_once(config, at, wh, run_source(config, None), store, True,
+        return track_once(config, at, wh, run_source(config, None), store, Channels.from_env(),
                           backoff_seconds=0.05, **options)
     finally:
         wh.close()

@@ -11,6 +11,8 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import dagster as dg
 import duckdb
@@ -20,7 +22,7 @@ import pytest
 from orchestration_utils.sla.config import parse_sla_config
 from orchestration_utils.sla.evaluate import evaluate_slas
 from orchestration_utils.sla.report import OUTPUT_SCHEMA
-from orchestration_utils.sla.runs import AirflowRuns
+from orchestration_utils.sla.runs import AirflowCredentials, AirflowRuns
 from orchestration_utils.sla.tracker import run_source
 
 BIN = Path(sys.executable).parent / "sla-tracker"
@@ -220,17 +222,57 @@ def test_completion_time_from_the_airflow_rest_api(monkeypatch):
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    monkeypatch.delenv("AIRFLOW_API_TOKEN", raising=False)
-    monkeypatch.setenv("AIRFLOW_USERNAME", "admin")
-    monkeypatch.setenv("AIRFLOW_PASSWORD", "admin")
+    credentials = AirflowCredentials.from_env({"AIRFLOW_USERNAME": "admin", "AIRFLOW_PASSWORD": "admin"})
+    assert "admin" not in repr(credentials).replace("username='admin'", "")  # the password never shows
     try:
-        found = AirflowRuns(f"http://127.0.0.1:{httpd.server_address[1]}")("shop__daily", now - timedelta(hours=24))
+        found = AirflowRuns(f"http://127.0.0.1:{httpd.server_address[1]}", credentials)("shop__daily",
+                                                                                     now - timedelta(hours=24))
     finally:
         httpd.shutdown()
     assert [r.run_id for r in found] == ["scheduled__1"]  # running runs are not finished
     assert found[0].succeeded and found[0].duration_minutes == pytest.approx(40)
     path, auth = Handler.seen[0]
-    assert path.startswith("/api/v2/dags/shop__daily/dagRuns?start_date_gte=") and auth == "Bearer jwt-token"
+    assert path.startswith("/api/v2/dags/shop__daily/dagRuns?end_date_gte=") and auth == "Bearer jwt-token"
+
+
+def test_airflow_runs_are_read_page_by_page():
+    """An hourly DAG has 168 runs in a week: the stand-in serves Airflow's `limit`/`offset` pages
+    (at most 100, newest end first), and every finished run in the window is read."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    every = [{"dag_run_id": f"scheduled__{i}", "state": "failed" if i == 7 else "success",
+              "start_date": (now - timedelta(hours=i, minutes=30)).isoformat(),
+              "end_date": (now - timedelta(hours=i, minutes=10)).isoformat()} for i in range(250)]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        pages: ClassVar[list[int]] = []
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            query = parse_qs(urlsplit(self.path).query)
+            since = datetime.fromisoformat(query["end_date_gte"][0])
+            limit, offset = min(int(query["limit"][0]), 100), int(query["offset"][0])
+            assert query["order_by"] == ["-end_date"]
+            window = sorted((r for r in every if datetime.fromisoformat(r["end_date"]) >= since),
+                            key=lambda r: r["end_date"], reverse=True)
+            Handler.pages.append(offset)
+            data = json.dumps({"dag_runs": window[offset:offset + limit], "total_entries": len(window)}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        found = AirflowRuns(f"http://127.0.0.1:{httpd.server_address[1]}",
+                            AirflowCredentials(token="t"))("shop__hourly", now - timedelta(hours=168))
+    finally:
+        httpd.shutdown()
+    assert len(found) == 168 and len({r.run_id for r in found}) == 168  # not just the first 100
+    assert Handler.pages == [0, 100]
+    assert found[0].run_id == "scheduled__0" and not next(r for r in found if r.run_id == "scheduled__7").succeeded
 
 
 def test_a_killed_monitor_loses_nothing_it_recorded(tmp_path, warehouse):

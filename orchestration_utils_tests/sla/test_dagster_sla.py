@@ -1,8 +1,12 @@
-"""SLAs in the code location: checks per SLA, the sensor's evaluations recorded in the instance
-(and read back as history), its alerts sent once across ticks, the run-failure sensor, the report job."""
+"""SLAs in the code location: checks per SLA; `sla_sensor` ticked as the daemon ticks it, requesting
+one `sla_evaluation_job` run per interval; those runs executed, their evaluations recorded in the
+instance (and read back as history), their alerts sent once across runs and what they did in their
+logs; the run-failure sensor; the report job."""
 
 import json
+import logging
 import os
+import time
 
 import dagster as dg
 import duckdb
@@ -47,30 +51,136 @@ def location(demo_manifest, tmp_path, monkeypatch):
     pd.close()
 
 
-def test_the_sensor_records_evaluations_and_alerts_once(location):
+def _tick(definitions, instance, cursor=None, said: list[str] | None = None):
+    """One `sla_sensor` tick as the daemon makes it: a real instance, the location's resources;
+    `said` collects what the tick logs (the daemon keeps it with the tick, for the UI)."""
+    sensor = definitions.resolve_sensor_def("sla_sensor")
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=definitions,
+                                      resources=definitions.resources)
+    if said is not None:
+        handler = logging.Handler()
+        handler.emit = lambda record: said.append(f"{record.levelname} {record.getMessage()}")
+        context.log.addHandler(handler)
+    return sensor.evaluate_tick(context), context
+
+
+def _run(definitions, instance, request):
+    """The requested run, executed as the run worker would execute it (in process, its tags)."""
+    job = definitions.resolve_job_def(request.job_name or "sla_evaluation_job")
+    result = job.execute_in_process(instance=instance, tags=request.tags, run_config=request.run_config or None)
+    assert result.success
+    return [e.message for e in instance.all_logs(result.run_id) if e.message]
+
+
+def test_the_sensor_requests_runs_that_record_evaluations_and_alert_once(location):
     definitions, _, slack, pd = location
     sensor = definitions.resolve_sensor_def("sla_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert definitions.resolve_job_def("sla_evaluation_job").tags["orchestration_utils/kind"] == "sla"
     with dg.instance_for_test() as instance:
-        cursor = None
-        for _ in range(3):  # three ticks, as the daemon runs them
-            result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor, definitions=definitions))
-            for event in result.asset_events:
-                instance.report_runless_asset_event(event)
-            cursor = result.cursor
+        cursor, logs = None, []
+        for _ in range(3):  # three intervals: a tick, then the run it requested
+            tick, _ = _tick(definitions, instance, cursor)
+            [request] = tick.run_requests
+            assert request.run_key.startswith("sla_evaluation:") and request.tags["orchestration_utils/kind"] == "sla"
+            assert slack.received == [] or logs  # the tick itself sends nothing
+            logs.append(_run(definitions, instance, request))
+            cursor = tick.cursor
         key = dg.AssetCheckKey(dg.AssetKey(["warehouse", "lake", "landing", "clicks"]), "sla_clicks_fresh")
         history = instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
         assert len(history) == 3 and not history[0].evaluation.passed
         assert history[0].evaluation.metadata["sla_status"] == dg.TextMetadataValue("FAIL")
         assert isinstance(history[0].evaluation.metadata["hours_stale"], dg.FloatMetadataValue)
-    # Tick 1: two violations, one grouped Slack message and a page per critical SLA. Tick 2: the
-    # availability SLA now has measured (stale) time and triggers. Tick 3: nothing new to say.
+        tick, _ = _tick(definitions, instance, cursor)
+        stored = json.dumps(instance.run_storage.get_cursor_values(
+            {"orchestration_utils/sla/alerts", "orchestration_utils/sla/last_evaluation"}))
+    # Run 1: two violations, one grouped Slack message and a page per critical SLA. Run 2: the
+    # availability SLA now has measured (stale) time and triggers. Run 3: nothing new to say.
     assert len(slack.received) == 2
     assert slack.received[0]["text"].startswith("SLA: 2 SLA violations\nVIOLATED (critical): clicks_fresh")
     assert slack.received[1]["text"].startswith("SLA: 1 SLA violation\nVIOLATED: clicks_available")
     assert sorted(e["dedup_key"] for e in pd.received) == ["orchestration-utils/sla/clicks_fresh",
                                                           "orchestration-utils/sla/nightly_on_time"]
-    assert "secret" not in cursor and "k" * 32 not in cursor
+    # Each run says what it evaluated (with figures) and what it sent, in the run's log.
+    assert any(line.startswith("FAIL clicks_fresh (lake.landing.clicks): ") and "hours_stale" in line
+               for line in logs[0])
+    assert {"alert: trigger clicks_fresh", "alert: sent to slack", "alert: sent to pagerduty"} <= set(logs[0])
+    assert not any(line.startswith("alert: trigger") for line in logs[2])
+    assert "secret" not in stored and "k" * 32 not in stored and "clicks_fresh" in stored
+
+
+def test_one_run_per_interval_and_none_while_one_is_unfinished(location):
+    definitions, *_ = location
+    with dg.instance_for_test() as instance:
+        first, _ = _tick(definitions, instance)
+        again, _ = _tick(definitions, instance, first.cursor)
+        # The same interval gives the same run_key, which the daemon drops: never two requests.
+        assert first.run_requests[0].run_key == again.run_requests[0].run_key
+        job = definitions.resolve_job_def("sla_evaluation_job")
+        running = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+        waiting, _ = _tick(definitions, instance, again.cursor)
+        assert not waiting.run_requests
+        assert waiting.skip_message == f"SLA evaluation run {running.run_id} is still running; the next is requested once it ends"
+
+
+def test_a_missing_setting_is_said_once_in_the_sensor_and_in_every_run(location, monkeypatch):
+    monkeypatch.delenv("PAGERDUTY_ROUTING_KEY")
+    from orchestration_utils.definitions import defs
+
+    definitions = defs()
+    said: list[str] = []
+    with dg.instance_for_test() as instance:
+        first, _ = _tick(definitions, instance, said=said)
+        logs = _run(definitions, instance, first.run_requests[0])
+        second, _ = _tick(definitions, instance, first.cursor, said=said)
+    missing = "PagerDuty is not configured (PAGERDUTY_ROUTING_KEY); critical SLAs do not page"
+    assert said[0] == f"WARNING {missing}"
+    # The second tick does not repeat it; it says what the run evaluated, sent and left pending.
+    assert len(said) == 2 and not second.skip_message
+    assert said[1].startswith("INFO last SLA evaluation (run ") and "2 FAIL" in said[1], said
+    assert "violated: nightly_on_time, clicks_fresh" in said[1] and "pending delivery: nothing" in said[1]
+    assert "sent: trigger clicks_fresh, trigger nightly_on_time to slack" in said[1]
+    assert missing in logs and "alert: PagerDuty is not configured; its alerts are not sent" in logs
+
+
+def test_of_two_unfinished_sla_runs_the_first_keeps_the_alert_state(location):
+    """Runs launched beside the queue (a manual launch, `dagster dev` without the tag limit): the
+    one that began first alerts; the other waits for it, and leaves its alerts to it if it outlasts
+    the lock's timeout. Real runs in a real instance; ordered by start (here: creation) time."""
+    from orchestration_utils.dagster_defs.sla import InstanceStore
+    from orchestration_utils.sla.state import AlertStateBusy
+
+    definitions, *_ = location
+    job = definitions.resolve_job_def("sla_evaluation_job")
+    with dg.instance_for_test() as instance:
+        first = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+        time.sleep(0.01)
+        second = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+        with InstanceStore(instance, {}, run_id=first.run_id).alert_lock(5):
+            pass  # nothing ahead of the first
+        started = time.monotonic()
+        with pytest.raises(AlertStateBusy, match=first.run_id), \
+                InstanceStore(instance, {}, run_id=second.run_id).alert_lock(1.5):
+            pass
+        assert time.monotonic() - started >= 1.5  # it waited for the first before giving up
+        instance.report_run_failed(first)
+        with InstanceStore(instance, {}, run_id=second.run_id).alert_lock(5):
+            pass  # the first has ended: the second goes ahead
+
+
+def test_an_earlier_sensors_state_moves_into_the_instance(location):
+    """The cursor of the sensor that used to send alerts held the open incidents: upgrading
+    must not page them again."""
+    definitions, _, slack, pd = location
+    with dg.instance_for_test() as instance:
+        first, _ = _tick(definitions, instance)
+        _run(definitions, instance, first.run_requests[0])
+        state = instance.run_storage.get_cursor_values({"orchestration_utils/sla/alerts"})
+    pages = len(pd.received)
+    with dg.instance_for_test() as instance:  # a new instance, but the old sensor's cursor
+        tick, _ = _tick(definitions, instance, cursor=state["orchestration_utils/sla/alerts"])
+        _run(definitions, instance, tick.run_requests[0])
+    assert len(pd.received) == pages and len(slack.received) == 1
 
 
 def test_history_in_the_instance_feeds_availability(location):
@@ -105,7 +215,7 @@ def test_run_failure_sensor_alerts(location):
         context = dg.build_run_status_sensor_context(
             sensor_name="run_failure_alert_sensor", dagster_instance=instance,
             dagster_run=result.dagster_run, dagster_event=failure).for_run_failure()
-        sensor(context)
+        sensor(context, **{k: definitions.resources[k] for k in ("slack", "pagerduty")})
     assert len(slack.received) == 1 and slack.received[0]["text"].startswith("Dagster run failed: nightly_load")
     assert pd.received[0]["payload"]["component"] == "nightly_load"  # a critical pipeline pages
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from orchestration_utils.codegen.templates import jinja_text
 from orchestration_utils.dagster_defs.policy import schedule_interval
 from orchestration_utils.project.model import Layer, Node, Project, ProjectError, ResourceType
 from orchestration_utils.project.schedule import normalize_schedule, schedule_cron, schedule_slug, schedule_timezone
@@ -21,6 +22,11 @@ _LABEL_UNSAFE = re.compile(r"[^a-z0-9_-]+")
 _LAYER_ORDER = [Layer.RAW, Layer.STAGING, Layer.INTERMEDIATE, Layer.MARTS, Layer.SNAPSHOTS, Layer.OTHER]
 # BigQuery can only run these materializations as one statement; the rest keep dbt's logic.
 _PLAIN_SQL = {"table": "TABLE", "view": "VIEW"}
+# `__TABLES__` counts rows of stored tables only (a view shows 0 rows, an ephemeral model no entry).
+_STORED = frozenset({"table", "incremental"})
+# What Airflow loads as a template file when a templated string ends with it (BashOperator,
+# BigQuery operators): a project value must never end a templated field.
+_BASH_EXT, _SQL_EXT = (".sh", ".bash"), (".sql", ".json")
 
 
 class ExecutionMode(StrEnum):
@@ -91,10 +97,17 @@ def slug(text: str) -> str:
     return _ID_UNSAFE.sub("_", text).strip("_").lower() or "x"
 
 
-def asset_uri(node: Node) -> str:
-    """Airflow 3's BigQuery asset URI form (`bigquery://project/dataset/table`)."""
+def asset_uri(node: Node, adapter: str | None) -> str:
+    """`<adapter>://database/schema/table`: Airflow 3's BigQuery form (`bigquery://project/dataset/table`)
+    for BigQuery, the adapter's own scheme for other warehouses (`warehouse` when unknown)."""
+    scheme = re.sub(r"[^a-z0-9+.-]+", "", (adapter or "warehouse").lower()) or "warehouse"
     parts = [node.database or "default", node.schema or "default", node.identifier]
-    return "bigquery://" + "/".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", p) for p in parts)
+    return f"{scheme}://" + "/".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", p) for p in parts)
+
+
+def bigquery_checks(project: Project, options: GeneratorOptions) -> bool:
+    """Health tasks are BigQuery metadata queries: only for a project that targets BigQuery."""
+    return options.health_checks and project.adapter == "bigquery"
 
 
 def plan_airflow(project: Project, options: GeneratorOptions) -> AirflowPlan:
@@ -169,9 +182,9 @@ def _plan_dag(project, options, schedule, nodes, schedule_of, task_id_of, dag_id
             if up in in_dag:
                 upstream.append(full_id[up])
             elif nodes_by_id[up].resource_type == ResourceType.SOURCE:
-                inlets.append(asset_uri(nodes_by_id[up]))  # read, never run: lineage only
+                inlets.append(asset_uri(nodes_by_id[up], project.adapter))  # read, never run: lineage only
             elif up in schedule_of:
-                uri = asset_uri(nodes_by_id[up])
+                uri = asset_uri(nodes_by_id[up], project.adapter)
                 inlets.append(uri)
                 # An upstream that runs no more often than this DAG triggers it; one that runs
                 # more often would make this DAG run at its pace, so it only informs lineage.
@@ -180,15 +193,15 @@ def _plan_dag(project, options, schedule, nodes, schedule_of, task_id_of, dag_id
         tasks.append(
             _node_task(project, options, dag_id, node, task_id_of[node.unique_id], group_of[node.unique_id],
                        tuple(sorted(upstream)), tuple(sorted(inlets)),
-                       (asset_uri(node),) if node.unique_id in exported else ())
+                       (asset_uri(node, project.adapter),) if node.unique_id in exported else ())
         )
         if project.kind == "dbt":
-            tasks += _multi_parent_test_tasks(node, group_of, full_id, in_dag, nodes_by_id)
-        if options.health_checks and node.critical and node.resource_type == ResourceType.MODEL:
+            tasks += _multi_parent_test_tasks(node, group_of, full_id, in_dag, nodes_by_id, project.adapter)
+        if bigquery_checks(project, options) and node.critical and _stored(node):
             tasks.append(_health_task(node, f"health__{task_id_of[node.unique_id]}", group_of[node.unique_id],
                                       (full_id[node.unique_id],), options))
-    if options.health_checks:
-        marts = [n for n in nodes if n.layer == Layer.MARTS and n.resource_type == ResourceType.MODEL]
+    if bigquery_checks(project, options):
+        marts = [n for n in nodes if n.layer == Layer.MARTS and _stored(n)]
         if marts:
             tasks.append(_marts_health_task(marts, tuple(sorted(full_id[n.unique_id] for n in marts)), options))
     slas = tuple(sorted((n.name, n.sla_hours) for n in nodes if n.sla_hours))
@@ -215,31 +228,32 @@ def _node_task(project, options, dag_id, node, task_id, group, upstream, inlets,
     common = dict(task_id=task_id, group=group, node_id=node.unique_id, owner=node.owner,
                   doc=_task_doc(node), upstream=upstream, inlets=inlets, outlets=outlets)
     if project.kind == "sqlmesh":
-        return TaskPlan(kind="sqlmesh", command=f"sqlmesh run --select-model {shlex.quote(node.name)} --no-auto-upstream", **common)
-    if options.mode == ExecutionMode.BIGQUERY and node.materialization in _PLAIN_SQL and node.resource_type == ResourceType.MODEL:
+        return TaskPlan(kind="sqlmesh", command=f"sqlmesh run --select-model {_bash_word(node.name)} --no-auto-upstream", **common)
+    if options.mode == ExecutionMode.BIGQUERY and _plain_sql(node):
         compiled = node.compiled_sql
         if not compiled:
             raise ProjectError(project.source, f"{node.unique_id}: bigquery mode needs compiled SQL: run `dbt compile` and pass its manifest")
         target = ".".join(f"`{_bq_ident(p)}`" for p in (node.database, node.schema, node.identifier) if p)
-        sql = f"CREATE OR REPLACE {_PLAIN_SQL[node.materialization]} {target} AS\n{compiled}"
+        sql = jinja_text(f"CREATE OR REPLACE {_PLAIN_SQL[node.materialization]} {target} AS\n{compiled}", _SQL_EXT)
         labels = (("airflow_dag", _label(dag_id)), ("airflow_task", _label(f"{group}.{task_id}")), ("dbt_model", _label(node.name)))
         return TaskPlan(kind="bigquery_sql", sql=sql, labels=labels, **common)
     # `cautious`: only the node's own tests run with it; a test that also reads another model
     # gets its own task after all of them (dbt's default would run it before they exist).
-    command = f"dbt build --select {shlex.quote(node.dbt_selector)} --indirect-selection cautious"
+    command = f"dbt build --select {_bash_word(node.dbt_selector)} --indirect-selection cautious"
     return TaskPlan(kind="dbt", command=command, **common)
 
 
-def _multi_parent_test_tasks(node, group_of, full_id, in_dag, nodes_by_id) -> list[TaskPlan]:
+def _multi_parent_test_tasks(node, group_of, full_id, in_dag, nodes_by_id, adapter) -> list[TaskPlan]:
     tasks = []
     for test in node.tests:
         if not test.other_parents:
             continue
         upstream = [full_id[node.unique_id]] + [full_id[p] for p in test.other_parents if p in in_dag]
-        inlets = [asset_uri(nodes_by_id[p]) for p in test.other_parents if p not in in_dag]
+        inlets = [asset_uri(nodes_by_id[p], adapter) for p in test.other_parents if p not in in_dag]
         tasks.append(TaskPlan(
             task_id=f"test__{slug(test.name)}"[:200], group=group_of[node.unique_id], kind="dbt_test",
-            node_id=node.unique_id, command=f"dbt test --select {shlex.quote(test.name)}", owner=node.owner,
+            node_id=node.unique_id, command=f"dbt test --select {_bash_word(test.name)} --indirect-selection cautious",
+            owner=node.owner,
             doc=f"dbt test `{test.name}` ({test.test_type}), which reads several models.",
             upstream=tuple(sorted(set(upstream))), inlets=tuple(sorted(set(inlets))),
         ))
@@ -255,7 +269,7 @@ def _health_task(node: Node, task_id: str, group: str, upstream: tuple[str, ...]
         f"FROM `{_bq_ident(node.database or '')}.{_bq_ident(node.schema or '')}.__TABLES__`\n"
         f"WHERE table_id = {_sql_string(node.identifier)}"
     )
-    return TaskPlan(task_id=task_id, group=group, kind="health", node_id=node.unique_id, sql=sql, owner=node.owner,
+    return TaskPlan(task_id=task_id, group=group, kind="health", node_id=node.unique_id, sql=jinja_text(sql, _SQL_EXT), owner=node.owner,
                     doc=f"Health check of {node.table_id}: has rows, modified within {max_age:g} h.", upstream=upstream)
 
 
@@ -273,7 +287,7 @@ def _marts_health_task(marts: list[Node], upstream: tuple[str, ...], options) ->
         + "\n  UNION ALL\n  ".join(selects)
         + "\n)"
     )
-    return TaskPlan(task_id="marts_health", group=None, kind="health", node_id=None, sql=sql,
+    return TaskPlan(task_id="marts_health", group=None, kind="health", node_id=None, sql=jinja_text(sql, _SQL_EXT),
                     doc=f"All {len(marts)} marts tables of this DAG exist and have rows.", upstream=upstream)
 
 
@@ -294,7 +308,9 @@ def _dag_doc(project, schedule, nodes, slas, trigger_assets) -> str:
     lines = [
         f"# {project.name}: {schedule}",
         "",
-        f"{len(nodes)} {project.kind} nodes that run on `{schedule}`, generated from `{project.source}`.",
+        # The source by name (its hash is in the file header), never by path: the file is the same
+        # from any checkout.
+        f"{len(nodes)} {project.kind} nodes of project `{project.name}` that run on `{schedule}`.",
     ]
     if slas:
         lines += ["", "## SLA (deadline alert)",
@@ -302,7 +318,25 @@ def _dag_doc(project, schedule, nodes, slas, trigger_assets) -> str:
         lines += [f"- {name}: {hours:g} h" for name, hours in slas]
     if trigger_assets:
         lines += ["", "## Also triggered by upstream DAGs' assets", ""] + [f"- {a}" for a in sorted(trigger_assets)]
-    return "\n".join(lines)
+    # Ends with a newline: Airflow reads a DAG doc ending in `.md` as a file path.
+    return "\n".join(lines) + "\n"
+
+
+def _bash_word(text: str) -> str:
+    """One shell word for bash, after Airflow's Jinja rendering of `bash_command`."""
+    return jinja_text(shlex.quote(text), _BASH_EXT)
+
+
+def _stored(node: Node) -> bool:
+    return node.resource_type == ResourceType.MODEL and node.materialization in _STORED
+
+
+def _plain_sql(node: Node) -> bool:
+    """A model BigQuery runs faithfully as one `CREATE OR REPLACE ... AS` of its compiled SQL: a SQL
+    table or view whose config adds nothing dbt-bigquery's materialization would (partitioning,
+    clustering, labels, hooks, ...). Python models and the rest run through `dbt build`."""
+    return (node.resource_type == ResourceType.MODEL and node.materialization in _PLAIN_SQL
+            and node.language == "sql" and not node.materialization_options)
 
 
 def _bq_ident(text: str) -> str:

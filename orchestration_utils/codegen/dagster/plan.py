@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dagster as dg
+from sqlglot import exp
 
 from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY, TIMEZONE_METADATA_KEY
-from orchestration_utils.project.model import Project
+from orchestration_utils.project.model import Node, Project
 from orchestration_utils.project.schedule import GRANULARITY_BY_CRON
 
 
@@ -33,8 +34,8 @@ class AssetPlan:
     cron: str
     freshness: tuple[int, int | None] | None  # fail, warn seconds
     selector: str  # what the runner selects: dbt selector or SQLMesh model name
-    relation: str | None  # for row-count checks
-    timestamp_field: str | None  # for freshness checks
+    relation: dict[str, str]  # dialect -> quoted table name, for row-count checks
+    timestamp_field: dict[str, str] | None  # dialect -> quoted column, for freshness checks
     freshness_hours: float | None
     checks: tuple[CheckPlan, ...]
     timezone: str = "UTC"  # the zone `cron` is read in
@@ -95,12 +96,11 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
                 cron=str(spec.metadata[SCHEDULE_METADATA_KEY]),
                 freshness=(_seconds(fp.fail_window), _seconds(fp.warn_window)) if fp else None,
                 selector=node.dbt_selector if project.kind == "dbt" else node.name,
-                relation=node.relation_name or node.table_id,
-                timestamp_field=node.partitioning.field if node.partitioning else None,
+                relation=quoted_table(node, project.kind),
+                timestamp_field=quoted_column(node.partitioning.field) if node.partitioning else None,
                 freshness_hours=node.freshness_hours,
                 checks=tuple(sorted(checks_by_key.get(spec.key, []), key=lambda c: c.name)),
                 timezone=str(spec.metadata.get(TIMEZONE_METADATA_KEY, "UTC")),
-
                 unique_id=node.unique_id,
                 audits=tuple((audit_names[t.unique_id], t.unique_id) for t in node.tests) if audit_names else (),
             ))
@@ -119,6 +119,31 @@ def _audit_check_names(project: Project) -> dict[str, str]:
     from orchestration_utils.dagster_defs.sqlmesh import check_names
 
     return check_names(project)
+
+
+def quoted_table(node: Node, kind: str = "dbt") -> dict[str, str]:
+    """The table's name quoted by each warehouse's rules, from its parts: never dbt's
+    `relation_name`, which dbt builds by pasting the alias between quotes unescaped. SQLMesh's
+    fully qualified name is quoted by sqlglot already, so it is parsed back into its parts."""
+    if kind == "sqlmesh" and node.relation_name:
+        parts = [part.name for part in exp.to_table(node.relation_name).parts]
+    else:
+        parts = [p for p in (node.database, node.schema, node.identifier) if p]
+    return {
+        "duckdb": exp.table_(parts[-1], db=parts[-2] if len(parts) > 1 else None,
+                             catalog=parts[-3] if len(parts) > 2 else None, quoted=True).sql(dialect="duckdb"),
+        "bigquery": ".".join(_bigquery_ident(p) for p in parts),
+    }
+
+
+def quoted_column(name: str) -> dict[str, str]:
+    return {"duckdb": exp.column(name, quoted=True).sql(dialect="duckdb"), "bigquery": _bigquery_ident(name)}
+
+
+def _bigquery_ident(text: str) -> str:
+    # BigQuery's quoted identifiers take the escape sequences of its string literals.
+    escaped = text.replace("\\", "\\\\").replace("`", "\\`").replace("\n", "\\n").replace("\r", "\\r")
+    return f"`{escaped}`"
 
 
 def _seconds(window) -> int | None:
