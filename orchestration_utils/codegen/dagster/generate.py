@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from orchestration_utils.codegen.dagster.plan import DagsterPlan, plan_dagster
@@ -30,6 +31,19 @@ def generate_dagster_package(
         from orchestration_utils.dagster_defs.sqlmesh import build_sqlmesh_assets
 
         assets_defs = build_sqlmesh_assets(project, Path(source), default_schedule)
-    plan = plan_dagster(project, assets_defs, project_dir=project_dir, warehouse_url=warehouse_url)
+    output = Path(output_dir)
+    plan = plan_dagster(
+        project, assets_defs, project_dir=_from_output(project_dir, output), warehouse_url=warehouse_url,
+        manifest=_from_output(source, output, absolute=False) if project_type == "dbt" else None,
+    )
     files = render_dagster(plan, source_hash(project_type, source))
-    return plan, write_files(Path(output_dir), files, check=check)
+    return plan, write_files(output, files, check=check)
+
+
+def _from_output(path: Path | str, output_dir: Path, *, absolute: bool = True) -> str:
+    """A path as the package reads it: relative to the output directory, where `definitions.py`
+    sits, so the package finds its project from any checkout and any working directory. An
+    absolute project directory (where the code runs in a deployment) is kept as given."""
+    if absolute and Path(path).is_absolute():
+        return Path(path).as_posix()
+    return Path(os.path.relpath(Path(path).resolve(), output_dir.resolve())).as_posix()

@@ -56,14 +56,15 @@ class DagsterPlan:
     project: str
     kind: str  # dbt | sqlmesh
     package: str
-    project_dir: str
+    project_dir: str  # absolute, or relative to the output directory (where definitions.py sits)
+    manifest: str | None  # dbt: the manifest read when the project has none yet; same rule
     warehouse_url: str
     partitions: dict[str, tuple[str, str]]  # name -> (granularity, start date)
     groups: tuple[GroupPlan, ...]
 
 
 def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, project_dir: str,
-                 warehouse_url: str) -> DagsterPlan:
+                 warehouse_url: str, manifest: str | None = None) -> DagsterPlan:
     node_by_key = _nodes_by_key(project, assets_defs)
     audit_names = _audit_check_names(project)
     partitions: dict[str, tuple[str, str]] = {}
@@ -108,7 +109,7 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
     package = "".join(c if c.isalnum() else "_" for c in project.name.lower()).strip("_") + "_dagster"
     if package[0].isdigit():
         package = "p_" + package
-    return DagsterPlan(project.name, project.kind, package, project_dir, warehouse_url,
+    return DagsterPlan(project.name, project.kind, package, project_dir, manifest, warehouse_url,
                        dict(sorted(partitions.items())), tuple(groups))
 
 
