@@ -3,7 +3,7 @@
 UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 
-.PHONY: demo test venv airflow-venv bqemu-venv postgres chromium
+.PHONY: demo test lint venv airflow-venv bqemu-venv postgres chromium
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -40,5 +40,11 @@ chromium:
 		{ $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
 		echo "make chromium: could not install Debian's chromium; the browser test skips (and fails when CI=true)" >&2
 
-test: venv airflow-venv bqemu-venv postgres chromium
+# The locked ruff, over the package, its tests and the benchmarks (generated code is formatted by it too).
+LINTED := orchestration_utils orchestration_utils_tests bench
+lint: venv
+	.venv/bin/ruff check $(LINTED)
+	.venv/bin/ruff format --check $(LINTED)
+
+test: lint airflow-venv bqemu-venv postgres chromium
 	.venv/bin/pytest

@@ -70,13 +70,23 @@ cosmos_dag = DbtDag(
 def hand_written_static(manifest: Path, out: Path) -> None:
     """The anchors' 'static' DAG: one BashOperator per model/seed/snapshot, one `>>` per edge."""
     data = json.loads(manifest.read_text())
-    nodes = {u: n for u, n in data["nodes"].items() if n["resource_type"] in {"model", "seed", "snapshot"}}
+    nodes = {
+        u: n
+        for u, n in data["nodes"].items()
+        if n["resource_type"] in {"model", "seed", "snapshot"}
+    }
     var = {u: f"t{i}" for i, u in enumerate(sorted(nodes))}
-    lines = ["from datetime import datetime", "from airflow.sdk import DAG",
-             "from airflow.providers.standard.operators.bash import BashOperator", "",
-             'with DAG(dag_id="static_synthetic", schedule=None, start_date=datetime(2024, 1, 1)):']
+    lines = [
+        "from datetime import datetime",
+        "from airflow.sdk import DAG",
+        "from airflow.providers.standard.operators.bash import BashOperator",
+        "",
+        'with DAG(dag_id="static_synthetic", schedule=None, start_date=datetime(2024, 1, 1)):',
+    ]
     for u in sorted(nodes):
-        lines.append(f"    {var[u]} = BashOperator(task_id={nodes[u]['name']!r}, bash_command={'dbt build --select ' + nodes[u]['name']!r})")
+        lines.append(
+            f"    {var[u]} = BashOperator(task_id={nodes[u]['name']!r}, bash_command={'dbt build --select ' + nodes[u]['name']!r})"
+        )
     for u in sorted(nodes):
         for d in nodes[u]["depends_on"].get("nodes", []):
             if d in var:
@@ -94,33 +104,70 @@ def main() -> None:
     ours = root / "ours"
 
     def generate():
-        r = timed([str(VENV_BIN / "airflow-dag-gen"), "--project-type", "dbt", "--manifest-path", str(manifest),
-                   "--output-dir", str(ours), "--schedule", "daily", "--project-dir", str(project)])
+        r = timed(
+            [
+                str(VENV_BIN / "airflow-dag-gen"),
+                "--project-type",
+                "dbt",
+                "--manifest-path",
+                str(manifest),
+                "--output-dir",
+                str(ours),
+                "--schedule",
+                "daily",
+                "--project-dir",
+                str(project),
+            ]
+        )
         return {"wall_s": r["wall_s"], "rss_mib": r["rss_mib"]}
 
     gen = median_runs(args.runs, generate)
     (root / "cosmos").mkdir(parents=True)
-    (root / "cosmos" / "cosmos_dag.py").write_text(COSMOS.format(
-        manifest=str(manifest), profiles=str(project / "profiles.yml"), dbt=str(VENV_BIN / "dbt"), project=str(project)))
+    (root / "cosmos" / "cosmos_dag.py").write_text(
+        COSMOS.format(
+            manifest=str(manifest),
+            profiles=str(project / "profiles.yml"),
+            dbt=str(VENV_BIN / "dbt"),
+            project=str(project),
+        )
+    )
     hand_written_static(manifest, root / "static")
-    env = {**os.environ, "AIRFLOW_HOME": str(root / "airflow_home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "600", "AIRFLOW__COSMOS__CACHE_DIR": str(root / "cosmos_cache"),
-           "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(root / "airflow_home"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "600",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(root / "cosmos_cache"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     results = {}
     for name in ("ours", "static", "cosmos"):
+
         def run(name=name):
             return timed_json([str(AIRFLOW_PY), "-c", PARSE, str(root / name)], env=env)
+
         results[name] = median_runs(args.runs, run)
-    print(f"N={args.models} models, median of {args.runs} fresh processes; generation: {gen['wall_s']:.2f} s wall, {gen['rss_mib']:.0f} MiB\n")
-    print("| DAG folder | DAGs | tasks | DagBag parse | serialize | peak RSS growth in parse+serialize | process wall | process peak RSS |")
+    print(
+        f"N={args.models} models, median of {args.runs} fresh processes; generation: {gen['wall_s']:.2f} s wall, {gen['rss_mib']:.0f} MiB\n"
+    )
+    print(
+        "| DAG folder | DAGs | tasks | DagBag parse | serialize | peak RSS growth in parse+serialize | process wall | process peak RSS |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    labels = {"ours": "orchestration-utils (static, split by schedule)", "static": "hand-written static (`>>` per edge)",
-              "cosmos": "cosmos 1.15.1 DbtDag (DBT_MANIFEST)"}
+    labels = {
+        "ours": "orchestration-utils (static, split by schedule)",
+        "static": "hand-written static (`>>` per edge)",
+        "cosmos": "cosmos 1.15.1 DbtDag (DBT_MANIFEST)",
+    }
     for name, r in results.items():
-        print(f"| {labels[name]} | {r['dags']:.0f} | {r['tasks']:.0f} | {r['parse_s']:.2f} s | {r['serialize_s']:.2f} s | {r['parse_mib']:.0f} MiB | {r['wall_s']:.2f} s | {r['rss_mib']:.0f} MiB |")
+        print(
+            f"| {labels[name]} | {r['dags']:.0f} | {r['tasks']:.0f} | {r['parse_s']:.2f} s | {r['serialize_s']:.2f} s | {r['parse_mib']:.0f} MiB | {r['wall_s']:.2f} s | {r['rss_mib']:.0f} MiB |"
+        )
     o, s, c = results["ours"], results["static"], results["cosmos"]
-    print(f"\ncosmos parse / ours: {c['parse_s'] / o['parse_s']:.1f}x; ours / hand-written static: {o['parse_s'] / s['parse_s']:.2f}x; "
-          f"parse memory ours / cosmos: {o['parse_mib'] / c['parse_mib']:.2f}")
+    print(
+        f"\ncosmos parse / ours: {c['parse_s'] / o['parse_s']:.1f}x; ours / hand-written static: {o['parse_s'] / s['parse_s']:.2f}x; "
+        f"parse memory ours / cosmos: {o['parse_mib'] / c['parse_mib']:.2f}"
+    )
 
 
 if __name__ == "__main__":

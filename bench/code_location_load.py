@@ -42,25 +42,54 @@ def main() -> None:
     manifest = project / "target" / "manifest.json"
     root = WORK / f"dagster_{args.models}"
     root.mkdir(parents=True, exist_ok=True)
-    (root / "plain_defs.py").write_text(PLAIN.format(manifest=str(manifest), project=str(project), dbt=str(VENV_BIN / "dbt")))
-    subprocess.run([str(VENV_BIN / "dagster-asset-gen"), "--project-type", "dbt", "--manifest-path", str(manifest),
-                    "--output-dir", str(root / "generated"), "--project-dir", str(project)],
-                   check=True, capture_output=True)
-    env = {**os.environ, "DAGSTER_HOME": str(root), "ORCHESTRATION_UTILS_DBT_MANIFEST": str(manifest),
-           "ORCHESTRATION_UTILS_DBT_PROJECT_DIR": str(project), "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
-           "ORCHESTRATION_UTILS_HOME": str(root / "home")}
+    (root / "plain_defs.py").write_text(
+        PLAIN.format(manifest=str(manifest), project=str(project), dbt=str(VENV_BIN / "dbt"))
+    )
+    subprocess.run(
+        [
+            str(VENV_BIN / "dagster-asset-gen"),
+            "--project-type",
+            "dbt",
+            "--manifest-path",
+            str(manifest),
+            "--output-dir",
+            str(root / "generated"),
+            "--project-dir",
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(root),
+        "ORCHESTRATION_UTILS_DBT_MANIFEST": str(manifest),
+        "ORCHESTRATION_UTILS_DBT_PROJECT_DIR": str(project),
+        "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
+        "ORCHESTRATION_UTILS_HOME": str(root / "home"),
+    }
     (root / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     cases = {
         "plain @dbt_assets": (str(root), "plain_defs", ["-f", str(root / "plain_defs.py")]),
-        "orchestration-utils code location": (str(WORK.parent.parent), "orchestration_utils.definitions",
-                                              ["-m", "orchestration_utils.definitions"]),
-        "generated package (dagster-asset-gen)": (str(root / "generated"), "definitions",
-                                                  ["-f", str(root / "generated" / "definitions.py")]),
+        "orchestration-utils code location": (
+            str(WORK.parent.parent),
+            "orchestration_utils.definitions",
+            ["-m", "orchestration_utils.definitions"],
+        ),
+        "generated package (dagster-asset-gen)": (
+            str(root / "generated"),
+            "definitions",
+            ["-f", str(root / "generated" / "definitions.py")],
+        ),
     }
     rows = {}
     for name, (folder, module, target) in cases.items():
+
         def imp(folder=folder, module=module):
-            r = timed_json([str(VENV_BIN / "python"), "-c", IMPORT.format(folder=folder, module=module)], env=env)
+            r = timed_json(
+                [str(VENV_BIN / "python"), "-c", IMPORT.format(folder=folder, module=module)],
+                env=env,
+            )
             return {**r, "import_rss": r["rss_mib"]}
 
         def validate(target=target):
@@ -69,14 +98,20 @@ def main() -> None:
 
         rows[name] = {**median_runs(args.runs, imp), **median_runs(args.runs, validate)}
     print(f"N={args.models} models, median of {args.runs} fresh processes\n")
-    print("| definitions | assets | import + resolve specs | peak RSS | `dagster definitions validate` | peak RSS |")
+    print(
+        "| definitions | assets | import + resolve specs | peak RSS | `dagster definitions validate` | peak RSS |"
+    )
     print("|---|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r['assets']:.0f} | {r['import_s']:.2f} s | {r['import_rss']:.0f} MiB | "
-              f"{r['validate_s']:.2f} s | {r['validate_rss']:.0f} MiB |")
+        print(
+            f"| {name} | {r['assets']:.0f} | {r['import_s']:.2f} s | {r['import_rss']:.0f} MiB | "
+            f"{r['validate_s']:.2f} s | {r['validate_rss']:.0f} MiB |"
+        )
     plain, ours = rows["plain @dbt_assets"], rows["orchestration-utils code location"]
-    print(f"\nours / plain: import {ours['import_s'] / plain['import_s']:.2f}x, validate "
-          f"{ours['validate_s'] / plain['validate_s']:.2f}x, memory {ours['validate_rss'] / plain['validate_rss']:.2f}x")
+    print(
+        f"\nours / plain: import {ours['import_s'] / plain['import_s']:.2f}x, validate "
+        f"{ours['validate_s'] / plain['validate_s']:.2f}x, memory {ours['validate_rss'] / plain['validate_rss']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

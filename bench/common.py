@@ -14,7 +14,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / ".work"
-GENERATOR = Path(os.environ.get("ORCHESTRATION_UTILS_SHARED", REPO.parent / "shared")) / "tools" / "gen_dbt_project.py"
+GENERATOR = (
+    Path(os.environ.get("ORCHESTRATION_UTILS_SHARED", REPO.parent / "shared"))
+    / "tools"
+    / "gen_dbt_project.py"
+)
 VENV_BIN = REPO / ".venv" / "bin"
 AIRFLOW_PY = REPO / ".venv-airflow" / "bin" / "python"
 
@@ -23,11 +27,35 @@ def synthetic_project(models: int) -> Path:
     """gen_dbt_project.py --seed 42, parsed once by dbt (about a minute at 5,000 models)."""
     project = WORK / f"p{models}"
     if not (project / "target" / "manifest.json").exists():
-        subprocess.run([sys.executable, str(GENERATOR), "--models", str(models), "--seed", "42", "--out",
-                        str(project), "--force"], check=True, capture_output=True)
-        subprocess.run([str(VENV_BIN / "dbt"), "parse", "--quiet", "--no-partial-parse", "--profiles-dir", ".",
-                        "--target-path", "target"],
-                       cwd=project, check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(GENERATOR),
+                "--models",
+                str(models),
+                "--seed",
+                "42",
+                "--out",
+                str(project),
+                "--force",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                str(VENV_BIN / "dbt"),
+                "parse",
+                "--quiet",
+                "--no-partial-parse",
+                "--profiles-dir",
+                ".",
+                "--target-path",
+                "target",
+            ],
+            cwd=project,
+            check=True,
+        )
     return project
 
 
@@ -38,11 +66,19 @@ def bench_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
-def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> dict:
+def timed(
+    cmd: list[str], env: dict | None = None, cwd: Path | None = None, ok: tuple[int, ...] = (0,)
+) -> dict:
     """Wall seconds and peak RSS (MiB) of one fresh process, via /usr/bin/time -v."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        result = subprocess.run(["/usr/bin/time", "-v", "-o", tf.name, *cmd], env=env, cwd=cwd,
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["/usr/bin/time", "-v", "-o", tf.name, *cmd],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         report = tf.read()
     if result.returncode not in ok:
         raise RuntimeError(f"{cmd[:3]} failed: {result.stderr[-2000:]}")
@@ -61,4 +97,8 @@ def median_runs(runs: int, fn) -> dict:
 def timed_json(cmd: list[str], env: dict | None = None) -> dict:
     """`timed`, merged with the JSON object the process printed last."""
     r = timed(cmd, env=env)
-    return {**json.loads(r["stdout"].strip().splitlines()[-1]), "wall_s": r["wall_s"], "rss_mib": r["rss_mib"]}
+    return {
+        **json.loads(r["stdout"].strip().splitlines()[-1]),
+        "wall_s": r["wall_s"],
+        "rss_mib": r["rss_mib"],
+    }

@@ -19,32 +19,75 @@ def health_config(tables: int) -> str:
     """Every table with all four checks (freshness, partitioned row count, partitions, schema)."""
     path = WORK / f"health-{tables}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"tables": [
-        {"table_id": f"lake.ds_{i // TABLES_PER_DATASET:04d}.t_{i:05d}", "critical": i % 10 == 0,
-         "freshness": {"timestamp_column": "ts", "max_age_hours": 24},
-         "row_count": {"min_rows": 1, "partition_column": "ts", "partition_granularity": "day"},
-         "check_partitions": True, "expected_schema": [{"name": "ts", "type": "TIMESTAMP"}]}
-        for i in range(tables)
-    ], "check_failures": True}))
+    path.write_text(
+        json.dumps(
+            {
+                "tables": [
+                    {
+                        "table_id": f"lake.ds_{i // TABLES_PER_DATASET:04d}.t_{i:05d}",
+                        "critical": i % 10 == 0,
+                        "freshness": {"timestamp_column": "ts", "max_age_hours": 24},
+                        "row_count": {
+                            "min_rows": 1,
+                            "partition_column": "ts",
+                            "partition_granularity": "day",
+                        },
+                        "check_partitions": True,
+                        "expected_schema": [{"name": "ts", "type": "TIMESTAMP"}],
+                    }
+                    for i in range(tables)
+                ],
+                "check_failures": True,
+            }
+        )
+    )
     return str(path)
 
 
 def validate(tables: int) -> dict:
-    env = {**os.environ, "ORCHESTRATION_UTILS_DBT_PROJECT_DIR": "", "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
-           "ORCHESTRATION_UTILS_HEALTH_CONFIG": health_config(tables), "ORCHESTRATION_UTILS_SLA_CONFIG": "",
-           "ORCHESTRATION_UTILS_HOME": str(WORK / "home")}
-    with tempfile.TemporaryDirectory() as home, tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+    env = {
+        **os.environ,
+        "ORCHESTRATION_UTILS_DBT_PROJECT_DIR": "",
+        "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
+        "ORCHESTRATION_UTILS_HEALTH_CONFIG": health_config(tables),
+        "ORCHESTRATION_UTILS_SLA_CONFIG": "",
+        "ORCHESTRATION_UTILS_HOME": str(WORK / "home"),
+    }
+    with (
+        tempfile.TemporaryDirectory() as home,
+        tempfile.NamedTemporaryFile("r", suffix=".time") as tf,
+    ):
         env["DAGSTER_HOME"] = home
-        result = subprocess.run(["/usr/bin/time", "-v", "-o", tf.name, str(VENV_BIN / "dagster"), "definitions",
-                                 "validate", "-m", "orchestration_utils.definitions"], check=False,
-                                env=env, capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                "/usr/bin/time",
+                "-v",
+                "-o",
+                tf.name,
+                str(VENV_BIN / "dagster"),
+                "definitions",
+                "validate",
+                "-m",
+                "orchestration_utils.definitions",
+            ],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         report = tf.read()
     if result.returncode:
         raise RuntimeError(result.stderr[-2000:])
-    seconds = {k: float(re.search(rf"{k} time \(seconds\): ([\d.]+)", report).group(1)) for k in ("User", "System")}
+    seconds = {
+        k: float(re.search(rf"{k} time \(seconds\): ([\d.]+)", report).group(1))
+        for k in ("User", "System")
+    }
     wall = re.search(r"Elapsed \(wall clock\) time .*: (?:(\d+):)?(\d+):([\d.]+)", report).groups()
-    return {"tables": tables, "cpu_s": round(seconds["User"] + seconds["System"], 1),
-            "wall_s": round(sum(float(x or 0) * f for x, f in zip(wall, (3600, 60, 1))), 1)}
+    return {
+        "tables": tables,
+        "cpu_s": round(seconds["User"] + seconds["System"], 1),
+        "wall_s": round(sum(float(x or 0) * f for x, f in zip(wall, (3600, 60, 1))), 1),
+    }
 
 
 if __name__ == "__main__":

@@ -47,12 +47,19 @@ def build(tables: int, datasets: int) -> tuple[Path, Path]:
                 f"CREATE TABLE {name} AS SELECT i AS id, TIMESTAMP '2026-03-01 06:00:00' - INTERVAL (i % 14) DAY "
                 f"- INTERVAL (i % 5) HOUR AS ts, random() AS value FROM range(200) r(i) WHERE i % 14 != {skip}"
             )
-            entries.append({
-                "table_id": f"bench.{name}", "freshness": {"max_age_hours": 24, "timestamp_column": "ts"},
-                "row_count": {"min_rows": 1, "partition_column": "ts", "lookback_days": 7}, "check_partitions": True,
-                "expected_schema": [{"name": "id", "type": "INT64"}, {"name": "ts", "type": "TIMESTAMP"},
-                                    {"name": "value", "type": "FLOAT64"}],
-            })
+            entries.append(
+                {
+                    "table_id": f"bench.{name}",
+                    "freshness": {"max_age_hours": 24, "timestamp_column": "ts"},
+                    "row_count": {"min_rows": 1, "partition_column": "ts", "lookback_days": 7},
+                    "check_partitions": True,
+                    "expected_schema": [
+                        {"name": "id", "type": "INT64"},
+                        {"name": "ts", "type": "TIMESTAMP"},
+                        {"name": "value", "type": "FLOAT64"},
+                    ],
+                }
+            )
     con.close()
     config.write_text(json.dumps({"warehouse": f"duckdb://{db}", "tables": entries}))
     return db, config
@@ -63,8 +70,12 @@ def baseline_source(revision: str) -> Path:
     folder = WORK / f"baseline-{revision}"
     if not (folder / "orchestration_utils").is_dir():
         folder.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "archive", revision, "orchestration_utils"], cwd=REPO, check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", revision, "orchestration_utils"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder
 
@@ -73,13 +84,33 @@ def measure(config: Path, source: Path | None) -> dict:
     report = WORK / "health_report.json"
     env = {**os.environ, "PYTHONPATH": str(source)} if source else None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    r = timed([str(VENV_BIN / "pipeline-health-monitor"), "--config", str(config), "--output", str(report),
-               "--as-of", AS_OF], env=env, cwd=WORK, ok=(0, 1))  # exit 1: missing partitions on purpose
+    r = timed(
+        [
+            str(VENV_BIN / "pipeline-health-monitor"),
+            "--config",
+            str(config),
+            "--output",
+            str(report),
+            "--as-of",
+            AS_OF,
+        ],
+        env=env,
+        cwd=WORK,
+        ok=(0, 1),
+    )  # exit 1: missing partitions on purpose
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime  # on a shared machine, the steadier figure
+    cpu = (
+        after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    )  # on a shared machine, the steadier figure
     data = json.loads(report.read_text())
-    return {"wall_s": r["wall_s"], "cpu_s": cpu, "rss_mib": r["rss_mib"], "checks": data["summary"]["total_checks"],
-            "queries": data["monitoring"]["queries"], "report_mib": report.stat().st_size / 2**20}
+    return {
+        "wall_s": r["wall_s"],
+        "cpu_s": cpu,
+        "rss_mib": r["rss_mib"],
+        "checks": data["summary"]["total_checks"],
+        "queries": data["monitoring"]["queries"],
+        "report_mib": report.stat().st_size / 2**20,
+    }
 
 
 def plot(points: list[dict], path: Path) -> bool:
@@ -113,20 +144,29 @@ def main() -> None:
     if args.baseline:
         codes[f"baseline {args.baseline}"] = baseline_source(args.baseline)
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    print("| tables | code | checks | queries | process wall | process CPU | peak RSS | report | load avg (1 min) |")
+    print(
+        "| tables | code | checks | queries | process wall | process CPU | peak RSS | report | load avg (1 min) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     points = []
     for tables in args.tables:
         _, config = build(tables, DATASETS)
         for code, source in codes.items():
-            result = median_runs(args.runs, lambda config=config, source=source: measure(config, source))
+            result = median_runs(
+                args.runs, lambda config=config, source=source: measure(config, source)
+            )
             point = {"tables": tables, "code": code, **result, "load_avg": os.getloadavg()[0]}
             points.append(point)
-            print(f"| {tables} | {code} | {result['checks']:.0f} | {result['queries']:.0f} | {result['wall_s']:.2f} s | "
-                  f"{result['cpu_s']:.2f} s | {result['rss_mib']:.0f} MiB | {result['report_mib']:.1f} MiB | {point['load_avg']:.2f} |", flush=True)
+            print(
+                f"| {tables} | {code} | {result['checks']:.0f} | {result['queries']:.0f} | {result['wall_s']:.2f} s | "
+                f"{result['cpu_s']:.2f} s | {result['rss_mib']:.0f} MiB | {result['report_mib']:.1f} MiB | {point['load_avg']:.2f} |",
+                flush=True,
+            )
     (WORK / "health_monitor.json").write_text(json.dumps(points, indent=2))
     png = WORK / "health_monitor.png"
-    print(f"points: {WORK / 'health_monitor.json'}; plot: {png if plot(points, png) else 'skipped (no matplotlib)'}")
+    print(
+        f"points: {WORK / 'health_monitor.json'}; plot: {png if plot(points, png) else 'skipped (no matplotlib)'}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Issue #2: load a 5,000-model manifest into the project model, beside dagster-dbt's own load.
 
-    .venv/bin/python bench/project_load.py [--models 5000] [--runs 3]
+.venv/bin/python bench/project_load.py [--models 5000] [--runs 3]
 """
 
 from __future__ import annotations
@@ -37,11 +37,18 @@ def main() -> None:
     env = {**os.environ, "DAGSTER_HOME": str(WORK)}
     python = str(VENV_BIN / "python")
     rows = {}
-    for name, code in (("orchestration_utils load_dbt_manifest", OURS), ("dagster-dbt @dbt_assets + resolve specs", PLAIN_DAGSTER)):
+    for name, code in (
+        ("orchestration_utils load_dbt_manifest", OURS),
+        ("dagster-dbt @dbt_assets + resolve specs", PLAIN_DAGSTER),
+    ):
+
         def run(code=code):
             return timed_json([python, "-c", code.format(manifest=manifest)], env=env)
+
         rows[name] = median_runs(args.runs, run)
-    print(f"| N={args.models} (median of {args.runs}, fresh process each) | load in process | process wall | peak RSS |")
+    print(
+        f"| N={args.models} (median of {args.runs}, fresh process each) | load in process | process wall | peak RSS |"
+    )
     print("|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['load_s']:.2f} s | {r['wall_s']:.2f} s | {r['rss_mib']:.0f} MiB |")

@@ -42,15 +42,20 @@ LOAD = "import time; t = time.monotonic(); from orchestration_utils.definitions 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3, help="launches per job (median)")
-    ap.add_argument("--in-process", action="store_true",
-                    help="launch with the in-process executor (run config), as single-op jobs should run")
+    ap.add_argument(
+        "--in-process",
+        action="store_true",
+        help="launch with the in-process executor (run config), as single-op jobs should run",
+    )
     args = ap.parse_args()
     run_config = {"execution": {"config": {"in_process": {}}}} if args.in_process else {}
     if not (REPO / ".orchestration_utils" / "warehouse" / "shop.duckdb").exists():
         sys.exit("run `make demo` first: the runs read and write the demo's warehouse")
     load = [timed([str(VENV_BIN / "python"), "-c", LOAD], cwd=REPO) for _ in range(args.runs)]
-    print(f"code location load, fresh process: {statistics.median(float(r['stdout']) for r in load):.2f} s "
-          f"in process, {statistics.median(r['wall_s'] for r in load):.2f} s wall (median of {args.runs})")
+    print(
+        f"code location load, fresh process: {statistics.median(float(r['stdout']) for r in load):.2f} s "
+        f"in process, {statistics.median(r['wall_s'] for r in load):.2f} s wall (median of {args.runs})"
+    )
     with tempfile.TemporaryDirectory() as home, webserver(Path(home)) as base:
         print("| launch | launch → SUCCESS | step(s) | overhead |")
         print("|---|---|---|---|")
@@ -77,9 +82,22 @@ class webserver:
         port = free_port()
         env = {**os.environ, "DAGSTER_HOME": str(self.home)}
         self.log = (self.home / "webserver.log").open("w")
-        self.server = subprocess.Popen([str(VENV_BIN / "dagster-webserver"), "-w", str(REPO / "workspace.yaml"),
-                                        "-h", "127.0.0.1", "-p", str(port)], cwd=REPO, env=env, stdout=self.log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+        self.server = subprocess.Popen(
+            [
+                str(VENV_BIN / "dagster-webserver"),
+                "-w",
+                str(REPO / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         base = f"http://127.0.0.1:{port}"
         query = "{ workspaceOrError { ... on Workspace { locationEntries { locationOrLoadError { __typename } } } } }"
         deadline = time.monotonic() + 300
@@ -98,14 +116,21 @@ class webserver:
         self.log.close()
 
 
-def launch(base: str, job: str, assets: list[list[str]] | None, run_config: dict) -> tuple[float, float]:
+def launch(
+    base: str, job: str, assets: list[list[str]] | None, run_config: dict
+) -> tuple[float, float]:
     """Seconds from the launch mutation to SUCCESS, and the seconds its steps ran."""
-    selector = {"repositoryLocationName": "orchestration_utils", "repositoryName": "__repository__",
-                "pipelineName": job}
+    selector = {
+        "repositoryLocationName": "orchestration_utils",
+        "repositoryName": "__repository__",
+        "pipelineName": job,
+    }
     if assets:
         selector["assetSelection"] = [{"path": path} for path in assets]
     started = time.monotonic()
-    result = graphql(base, LAUNCH, {"p": {"selector": selector, "runConfigData": run_config, "mode": "default"}})
+    result = graphql(
+        base, LAUNCH, {"p": {"selector": selector, "runConfigData": run_config, "mode": "default"}}
+    )
     launched = result["launchPipelineExecution"]
     if launched["__typename"] != "LaunchRunSuccess":
         raise RuntimeError(f"{job}: {launched}")
@@ -125,7 +150,9 @@ def launch(base: str, job: str, assets: list[list[str]] | None, run_config: dict
 
 def graphql(base: str, query: str, variables: dict | None = None) -> dict:
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(f"{base}/graphql", data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
     data = json.load(urllib.request.urlopen(request, timeout=60))
     if "errors" in data:
         raise RuntimeError(data["errors"])

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from pathlib import Path
 
 import duckdb
 from common import VENV_BIN, WORK
@@ -27,21 +28,59 @@ def main() -> None:
     db.unlink(missing_ok=True)
     con = duckdb.connect(str(db))
     con.execute("CREATE SCHEMA marts")
-    con.execute("CREATE TABLE marts.orders AS SELECT i AS id, now()::TIMESTAMP - INTERVAL (i) MINUTE AS ts, "
-                "i % 97 AS amount FROM range(10000) r(i)")
+    con.execute(
+        "CREATE TABLE marts.orders AS SELECT i AS id, now()::TIMESTAMP - INTERVAL (i) MINUTE AS ts, "
+        "i % 97 AS amount FROM range(10000) r(i)"
+    )
     con.close()
     config = folder / "sla-config.json"
-    config.write_text(json.dumps({"warehouse": f"duckdb://{db}", "slas": [
-        {"name": "fresh", "type": "freshness", "table_id": "shop.marts.orders", "timestamp_column": "ts", "max_age_hours": 1},
-        {"name": "valid", "type": "quality", "table_id": "shop.marts.orders", "max_failure_rate": 0.5,
-         "query": "SELECT count(*) AS total_rows, count(*) FILTER (WHERE amount = 0) AS failed_rows FROM shop.marts.orders"},
-        {"name": "available", "type": "availability", "table_id": "shop.marts.orders", "target_availability": 99,
-         "lookback_hours": 1}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "warehouse": f"duckdb://{db}",
+                "slas": [
+                    {
+                        "name": "fresh",
+                        "type": "freshness",
+                        "table_id": "shop.marts.orders",
+                        "timestamp_column": "ts",
+                        "max_age_hours": 1,
+                    },
+                    {
+                        "name": "valid",
+                        "type": "quality",
+                        "table_id": "shop.marts.orders",
+                        "max_failure_rate": 0.5,
+                        "query": "SELECT count(*) AS total_rows, count(*) FILTER (WHERE amount = 0) AS failed_rows FROM shop.marts.orders",
+                    },
+                    {
+                        "name": "available",
+                        "type": "availability",
+                        "table_id": "shop.marts.orders",
+                        "target_availability": 99,
+                        "lookback_hours": 1,
+                    },
+                ],
+            }
+        )
+    )
     state = folder / "state"
     subprocess.run(["rm", "-rf", str(state)], check=True)
-    process = subprocess.Popen([str(VENV_BIN / "sla-tracker"), "--config", str(config), "--monitor", "--interval",
-                                "0.01", "--no-alerts", "--state-dir", str(state)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            str(VENV_BIN / "sla-tracker"),
+            "--config",
+            str(config),
+            "--monitor",
+            "--interval",
+            "0.01",
+            "--no-alerts",
+            "--state-dir",
+            str(state),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     marks = sorted({10, 100, args.evaluations // 4, args.evaluations // 2, args.evaluations})
     print("| evaluations | RSS | history rows kept |")
     print("|---|---|---|")
@@ -49,7 +88,10 @@ def main() -> None:
         for mark in marks:
             while _evaluations(state) < mark * 3:
                 time.sleep(0.2)
-            rss = int(open(f"/proc/{process.pid}/status").read().split("VmRSS:")[1].split()[0]) / 1024
+            rss = (
+                int(Path(f"/proc/{process.pid}/status").read_text().split("VmRSS:")[1].split()[0])
+                / 1024
+            )
             print(f"| {mark} | {rss:.0f} MiB | {_evaluations(state)} |", flush=True)
     finally:
         process.send_signal(signal.SIGTERM)

@@ -52,6 +52,10 @@ def _build() -> dg.Definitions:
     assets = dg.Definitions.merge(*parts)
     health = build_health_defs(settings, assets)
     return dg.Definitions.merge(
-        assets, build_jobs(assets), build_schedules(assets), build_codegen_defs(settings),
-        health, build_sla_defs(settings, assets, health),
+        assets,
+        build_jobs(assets),
+        build_schedules(assets),
+        build_codegen_defs(settings),
+        health,
+        build_sla_defs(settings, assets, health),
     )

@@ -25,7 +25,9 @@ class Settings:
     sqlmesh_project_dir: Path | None
     artifacts_dir: Path
     default_schedule: str
-    health_config_path: Path | None  # the demo's watches the demo tables; disabled for other projects unless set
+    health_config_path: (
+        Path | None
+    )  # the demo's watches the demo tables; disabled for other projects unless set
     sla_config_path: Path | None  # likewise
 
     @property
@@ -49,12 +51,16 @@ class Settings:
     @property
     def dbt_duckdb_path(self) -> Path:
         # The file stem is the DuckDB catalog name that dbt writes into the manifest.
-        return Path(os.environ.get("ORCHESTRATION_UTILS_DBT_DUCKDB", self.warehouse_dir / "shop.duckdb"))
+        return Path(
+            os.environ.get("ORCHESTRATION_UTILS_DBT_DUCKDB", self.warehouse_dir / "shop.duckdb")
+        )
 
     @property
     def sqlmesh_duckdb_path(self) -> Path:
         return Path(
-            os.environ.get("ORCHESTRATION_UTILS_SQLMESH_DUCKDB", self.warehouse_dir / "shop_sqlmesh.duckdb")
+            os.environ.get(
+                "ORCHESTRATION_UTILS_SQLMESH_DUCKDB", self.warehouse_dir / "shop_sqlmesh.duckdb"
+            )
         )
 
     @property
@@ -71,7 +77,9 @@ def _optional_path(var: str, default: Path | None) -> Path | None:
 
 
 def load_settings() -> Settings:
-    home = Path(os.environ.get("ORCHESTRATION_UTILS_HOME") or Path.cwd() / ".orchestration_utils").resolve()
+    home = Path(
+        os.environ.get("ORCHESTRATION_UTILS_HOME") or Path.cwd() / ".orchestration_utils"
+    ).resolve()
     manifest = os.environ.get("ORCHESTRATION_UTILS_DBT_MANIFEST")
     dbt_project_dir = _optional_path("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", DEMO_DBT_PROJECT)
     # The demo's monitors watch the demo's tables only; a manifest of another project beside the
@@ -81,11 +89,19 @@ def load_settings() -> Settings:
         home=home,
         dbt_project_dir=dbt_project_dir,
         dbt_manifest_path=Path(manifest).resolve() if manifest else None,
-        sqlmesh_project_dir=_optional_path("ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR", DEMO_SQLMESH_PROJECT),
-        artifacts_dir=Path(os.environ.get("ORCHESTRATION_UTILS_ARTIFACTS_DIR") or home / "artifacts").resolve(),
+        sqlmesh_project_dir=_optional_path(
+            "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR", DEMO_SQLMESH_PROJECT
+        ),
+        artifacts_dir=Path(
+            os.environ.get("ORCHESTRATION_UTILS_ARTIFACTS_DIR") or home / "artifacts"
+        ).resolve(),
         default_schedule=os.environ.get("ORCHESTRATION_UTILS_DEFAULT_SCHEDULE", "@daily"),
-        health_config_path=_optional_path("ORCHESTRATION_UTILS_HEALTH_CONFIG", DEMO_HEALTH_CONFIG if on_demo else None),
-        sla_config_path=_optional_path("ORCHESTRATION_UTILS_SLA_CONFIG", DEMO_SLA_CONFIG if on_demo else None),
+        health_config_path=_optional_path(
+            "ORCHESTRATION_UTILS_HEALTH_CONFIG", DEMO_HEALTH_CONFIG if on_demo else None
+        ),
+        sla_config_path=_optional_path(
+            "ORCHESTRATION_UTILS_SLA_CONFIG", DEMO_SLA_CONFIG if on_demo else None
+        ),
     )
 
 

@@ -8,7 +8,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # The shared corpus sits beside the checkout (as in CI); override to run elsewhere.
-CORPUS = Path(os.environ.get("ORCHESTRATION_UTILS_CORPUS", REPO.parent / "shared" / "corpus" / "dbt"))
+CORPUS = Path(
+    os.environ.get("ORCHESTRATION_UTILS_CORPUS", REPO.parent / "shared" / "corpus" / "dbt")
+)
 DBT = str(Path(sys.executable).parent / "dbt")
 
 
@@ -18,7 +20,11 @@ def isolated_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     saved = dict(os.environ)
     os.environ["ORCHESTRATION_UTILS_HOME"] = str(home)
-    for var in ("ORCHESTRATION_UTILS_DBT_DUCKDB", "ORCHESTRATION_UTILS_SQLMESH_DUCKDB", "DBT_TARGET_PATH"):
+    for var in (
+        "ORCHESTRATION_UTILS_DBT_DUCKDB",
+        "ORCHESTRATION_UTILS_SQLMESH_DUCKDB",
+        "DBT_TARGET_PATH",
+    ):
         os.environ.pop(var, None)
     yield home
     os.environ.clear()
@@ -31,8 +37,17 @@ def demo_manifest(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("dbt_target")
     project = REPO / "orchestration_utils" / "demo" / "dbt_project"
     subprocess.run(
-        [DBT, "parse", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project),
-         "--target-path", str(target)],
+        [
+            DBT,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(target),
+        ],
         check=True,
         env={**os.environ, "ORCHESTRATION_UTILS_DBT_DUCKDB": str(target / "shop.duckdb")},
     )
@@ -53,11 +68,20 @@ def demo(tmp_path_factory):
     """`orchestration-utils-demo` run once in a temp dir: (dir, env, CompletedProcess); its home is dir/home.
     Tests that add runs or data work on a copy (the browser test does)."""
     tmp_path = tmp_path_factory.mktemp("demo")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATION_UTILS_", "DBT_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATION_UTILS_", "DBT_"))
+    }
     env.pop("DAGSTER_HOME", None)
     env["ORCHESTRATION_UTILS_HOME"] = str(tmp_path / "home")
-    result = subprocess.run([str(Path(sys.executable).parent / "orchestration-utils-demo")], check=False, env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "orchestration-utils-demo")],
+        check=False,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     return tmp_path, env, result
 
 
@@ -66,7 +90,9 @@ def corpus_manifests() -> list[Path]:
 
 
 SHARED_TOOLS = CORPUS.parent.parent / "tools"
-AIRFLOW_PYTHON = Path(os.environ.get("ORCHESTRATION_UTILS_AIRFLOW_PYTHON", REPO / ".venv-airflow" / "bin" / "python"))
+AIRFLOW_PYTHON = Path(
+    os.environ.get("ORCHESTRATION_UTILS_AIRFLOW_PYTHON", REPO / ".venv-airflow" / "bin" / "python")
+)
 
 
 @pytest.fixture(scope="session")
@@ -82,9 +108,35 @@ def synthetic_manifest(models: int) -> Path:
     cache = REPO / ".orchestration_utils" / "cache" / f"synthetic_{models}"
     manifest = cache / "target" / "manifest.json"
     if not manifest.exists():
-        subprocess.run([sys.executable, str(SHARED_TOOLS / "gen_dbt_project.py"), "--models", str(models),
-                        "--seed", "42", "--out", str(cache), "--force"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(SHARED_TOOLS / "gen_dbt_project.py"),
+                "--models",
+                str(models),
+                "--seed",
+                "42",
+                "--out",
+                str(cache),
+                "--force",
+            ],
+            check=True,
+            capture_output=True,
+        )
         # --target-path: a loaded code location exports DBT_TARGET_PATH, which must not apply here.
-        subprocess.run([DBT, "parse", "--quiet", "--no-partial-parse", "--profiles-dir", ".", "--target-path", "target"],
-                       cwd=cache, check=True, capture_output=True)
+        subprocess.run(
+            [
+                DBT,
+                "parse",
+                "--quiet",
+                "--no-partial-parse",
+                "--profiles-dir",
+                ".",
+                "--target-path",
+                "target",
+            ],
+            cwd=cache,
+            check=True,
+            capture_output=True,
+        )
     return manifest

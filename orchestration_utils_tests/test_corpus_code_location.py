@@ -1,6 +1,5 @@
 """The code location loads with every corpus manifest the project model accepts."""
 
-
 import dagster as dg
 import pytest
 
@@ -27,10 +26,21 @@ def _project_dir_for(manifest, root):
     import json
 
     metadata = json.loads(manifest.read_text()).get("metadata") or {}
-    names = {metadata.get("project_name")} | {n.get("package_name") for n in
-                                              json.loads(manifest.read_text()).get("nodes", {}).values()}
-    name = next((n for n in names if n and (n == metadata.get("project_name") or
-                                            hashlib.md5(n.encode()).hexdigest() == metadata.get("project_id"))), "x")
+    names = {metadata.get("project_name")} | {
+        n.get("package_name") for n in json.loads(manifest.read_text()).get("nodes", {}).values()
+    }
+    name = next(
+        (
+            n
+            for n in names
+            if n
+            and (
+                n == metadata.get("project_name")
+                or hashlib.md5(n.encode()).hexdigest() == metadata.get("project_id")
+            )
+        ),
+        "x",
+    )
     root.mkdir()
     (root / "dbt_project.yml").write_text(f"name: {name}\n")
     (root / "profiles.yml").write_text("{}\n")
@@ -51,7 +61,9 @@ def test_plain_dagster_dbt_fails_where_the_location_patches_its_manifest():
     @dbt_assets(manifest=CORPUS / "cosmos-altered-jaffle-v12" / "manifest.json")
     def plain(context): ...
 
-    defs = dg.Definitions(assets=[plain], jobs=[dg.define_asset_job("j", selection=[dg.AssetKey("customers")])])
+    defs = dg.Definitions(
+        assets=[plain], jobs=[dg.define_asset_job("j", selection=[dg.AssetKey("customers")])]
+    )
     with pytest.raises(Exception, match="Failed to resolve asset job"):
         dg.Definitions.validate_loadable(defs)
 
@@ -59,7 +71,9 @@ def test_plain_dagster_dbt_fails_where_the_location_patches_its_manifest():
 @pytest.mark.parametrize("manifest", [_case(p) for p in _loadable()])
 def test_code_location_loads(manifest, monkeypatch, tmp_path):
     monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_MANIFEST", str(manifest))
-    monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", str(_project_dir_for(manifest, tmp_path / "project")))
+    monkeypatch.setenv(
+        "ORCHESTRATION_UTILS_DBT_PROJECT_DIR", str(_project_dir_for(manifest, tmp_path / "project"))
+    )
     monkeypatch.setenv("ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR", "")
     from orchestration_utils.definitions import defs
 
@@ -83,5 +97,6 @@ def test_code_location_loads(manifest, monkeypatch, tmp_path):
     plain = {s.key: s for s in dg.Definitions(assets=[whole]).resolve_all_asset_specs()}
     ours = {s.key: s for s in definitions.resolve_all_asset_specs()}
     assert {k: {d.asset_key for d in plain[k].deps} for k in whole.keys} == {
-        k: {d.asset_key for d in ours[k].deps} for k in whole.keys}
+        k: {d.asset_key for d in ours[k].deps} for k in whole.keys
+    }
     assert set(whole.check_keys) <= set(definitions.resolve_asset_graph().asset_check_keys)

@@ -23,10 +23,12 @@ def recorded(demo_manifest, tmp_path_factory):
     folder = tmp_path_factory.mktemp("dbt_wrapper")
     log = folder / "argv.jsonl"
     wrapper = folder / "dbt"
-    wrapper.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
-                       f"if 'build' in sys.argv:\n    open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
-                       "    sys.exit(1)\n"
-                       f"os.execv({DBT!r}, [{DBT!r}, *sys.argv[1:]])\n")
+    wrapper.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"if 'build' in sys.argv:\n    open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "    sys.exit(1)\n"
+        f"os.execv({DBT!r}, [{DBT!r}, *sys.argv[1:]])\n"
+    )
     wrapper.chmod(0o755)
     os.environ["ORCHESTRATION_UTILS_DBT_MANIFEST"] = str(demo_manifest)
     try:
@@ -35,15 +37,31 @@ def recorded(demo_manifest, tmp_path_factory):
         from orchestration_utils.definitions import defs
 
         definitions = defs()
-        groups = {a.node_def.name: a for a in definitions.assets
-                  if isinstance(a, dg.AssetsDefinition) and a.node_def.name.startswith("dbt_")}
+        groups = {
+            a.node_def.name: a
+            for a in definitions.assets
+            if isinstance(a, dg.AssetsDefinition) and a.node_def.name.startswith("dbt_")
+        }
         argv = {}
         for name, assets_def in groups.items():
-            partition = assets_def.partitions_def.get_last_partition_key() if assets_def.partitions_def else None
+            partition = (
+                assets_def.partitions_def.get_last_partition_key()
+                if assets_def.partitions_def
+                else None
+            )
             log.write_text("")
-            dg.materialize([assets_def], partition_key=partition, raise_on_error=False,
-                           resources={"dbt": DbtCliResource(project_dir=str(PROJECT), profiles_dir=str(PROJECT),
-                                                            dbt_executable=str(wrapper))})
+            dg.materialize(
+                [assets_def],
+                partition_key=partition,
+                raise_on_error=False,
+                resources={
+                    "dbt": DbtCliResource(
+                        project_dir=str(PROJECT),
+                        profiles_dir=str(PROJECT),
+                        dbt_executable=str(wrapper),
+                    )
+                },
+            )
             argv[name] = json.loads(log.read_text().splitlines()[-1])
         yield groups, argv
     finally:
@@ -58,19 +76,48 @@ def _listed(argv: list[str], target: Path) -> set[str]:
             i += 1
         i += 1
     out = subprocess.run(
-        [DBT, "ls", "--quiet", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT), "--target-path",
-         str(target), "--resource-type", "model", "--resource-type", "seed", "--resource-type", "snapshot",
-         "--output", "json", "--output-keys", "unique_id", *selection],
-        capture_output=True, text=True, check=True, env={**os.environ, "DBT_INDIRECT_SELECTION": "cautious"},
+        [
+            DBT,
+            "ls",
+            "--quiet",
+            "--project-dir",
+            str(PROJECT),
+            "--profiles-dir",
+            str(PROJECT),
+            "--target-path",
+            str(target),
+            "--resource-type",
+            "model",
+            "--resource-type",
+            "seed",
+            "--resource-type",
+            "snapshot",
+            "--output",
+            "json",
+            "--output-keys",
+            "unique_id",
+            *selection,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DBT_INDIRECT_SELECTION": "cautious"},
     )
-    return {json.loads(line)["unique_id"] for line in out.stdout.splitlines() if line.startswith("{")}
+    return {
+        json.loads(line)["unique_id"] for line in out.stdout.splitlines() if line.startswith("{")
+    }
 
 
 def test_each_group_builds_exactly_its_nodes(recorded, tmp_path):
     groups, argv = recorded
     # demo: fct_orders is daily-partitioned, fct_events hourly-partitioned and scheduled hourly
-    assert {"dbt_raw_daily", "dbt_staging_daily", "dbt_marts_daily", "dbt_marts_daily_by_day",
-            "dbt_marts_hourly_by_hour"} <= set(groups)
+    assert {
+        "dbt_raw_daily",
+        "dbt_staging_daily",
+        "dbt_marts_daily",
+        "dbt_marts_daily_by_day",
+        "dbt_marts_hourly_by_hour",
+    } <= set(groups)
     seen: set[str] = set()
     for name, assets_def in groups.items():
         expected = {spec.metadata["dagster_dbt/unique_id"] for spec in assets_def.specs}

@@ -47,29 +47,57 @@ def lake(tmp_path_factory):
     root = tmp_path_factory.mktemp("lake")
     (root / "models").mkdir()
     (root / "dbt_project.yml").write_text("name: lake\nversion: '1.0'\nprofile: lake\n")
-    (root / "profiles.yml").write_text("lake:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
-                                       f"      path: {root / 'lake.duckdb'}\n")
+    (root / "profiles.yml").write_text(
+        "lake:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"      path: {root / 'lake.duckdb'}\n"
+    )
     (root / "models" / "sources.yml").write_text(SOURCES)
     for table in ("visits", "payments", "refunds", "devices", "countries"):
-        (root / "models" / f"stg_{table}.sql").write_text(f"select * from {{{{ source('landing', '{table}') }}}}\n")
-    subprocess.run([str(DBT), "parse", "--quiet", "--profiles-dir", str(root), "--project-dir", str(root),
-                    "--target-path", str(root / "target")], check=True, cwd=root)
+        (root / "models" / f"stg_{table}.sql").write_text(
+            f"select * from {{{{ source('landing', '{table}') }}}}\n"
+        )
+    subprocess.run(
+        [
+            str(DBT),
+            "parse",
+            "--quiet",
+            "--profiles-dir",
+            str(root),
+            "--project-dir",
+            str(root),
+            "--target-path",
+            str(root / "target"),
+        ],
+        check=True,
+        cwd=root,
+    )
     con = duckdb.connect(str(root / "lake.duckdb"))
     con.execute("CREATE SCHEMA landing")
-    for table, age in (("visits", "30 minutes"), ("payments", "2 hours"), ("refunds", "5 hours"),
-                       ("devices", "1 minute"), ("countries", "900 days")):
-        con.execute(f"CREATE TABLE landing.{table} AS SELECT now()::TIMESTAMP - INTERVAL '{age}' AS loaded_at, "
-                    "now()::TIMESTAMP AS seen, 1 AS id")
+    for table, age in (
+        ("visits", "30 minutes"),
+        ("payments", "2 hours"),
+        ("refunds", "5 hours"),
+        ("devices", "1 minute"),
+        ("countries", "900 days"),
+    ):
+        con.execute(
+            f"CREATE TABLE landing.{table} AS SELECT now()::TIMESTAMP - INTERVAL '{age}' AS loaded_at, "
+            "now()::TIMESTAMP AS seen, 1 AS id"
+        )
     con.close()
     return root
 
 
 @pytest.fixture
 def location(lake, tmp_path, monkeypatch):
-    for key, value in {"ORCHESTRATION_UTILS_DBT_MANIFEST": lake / "target" / "manifest.json",
-                       "ORCHESTRATION_UTILS_DBT_PROJECT_DIR": lake, "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
-                       "ORCHESTRATION_UTILS_DBT_DUCKDB": lake / "lake.duckdb", "ORCHESTRATION_UTILS_HOME": tmp_path,
-                       "DBT_TARGET_PATH": tmp_path / "target"}.items():
+    for key, value in {
+        "ORCHESTRATION_UTILS_DBT_MANIFEST": lake / "target" / "manifest.json",
+        "ORCHESTRATION_UTILS_DBT_PROJECT_DIR": lake,
+        "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
+        "ORCHESTRATION_UTILS_DBT_DUCKDB": lake / "lake.duckdb",
+        "ORCHESTRATION_UTILS_HOME": tmp_path,
+        "DBT_TARGET_PATH": tmp_path / "target",
+    }.items():
         monkeypatch.setenv(key, str(value))
     monkeypatch.delenv("ORCHESTRATION_UTILS_HEALTH_CONFIG", raising=False)
     from orchestration_utils.definitions import defs
@@ -80,10 +108,15 @@ def location(lake, tmp_path, monkeypatch):
 
 
 def test_source_freshness_config_becomes_checks_judged_on_the_warehouse(location):
-    checks = {k.asset_key.to_user_string(): k.name for k in location.resolve_asset_graph().asset_check_keys
-              if k.name == "freshness"}
+    checks = {
+        k.asset_key.to_user_string(): k.name
+        for k in location.resolve_asset_graph().asset_check_keys
+        if k.name == "freshness"
+    }
     # Every source with a freshness config, none for `freshness: null`.
-    assert checks == {f"landing/{t}": "freshness" for t in ("visits", "payments", "refunds", "devices")}
+    assert checks == {
+        f"landing/{t}": "freshness" for t in ("visits", "payments", "refunds", "devices")
+    }
     with dg.instance_for_test() as instance:
         run = location.resolve_job_def("health_checks_job").execute_in_process(instance=instance)
         verdicts = {e.asset_key.path[-1]: e for e in run.get_asset_check_evaluations()}
@@ -94,24 +127,49 @@ def test_source_freshness_config_becomes_checks_judged_on_the_warehouse(location
     refunds = verdicts["refunds"]  # warn_after alone: dbt warns, never errors
     assert not refunds.passed and refunds.severity == dg.AssetCheckSeverity.WARN
     devices = verdicts["devices"]  # an expression is never sent to the warehouse
-    assert not devices.passed and devices.description.startswith("ERROR") and "not a column name" in devices.description
+    assert (
+        not devices.passed
+        and devices.description.startswith("ERROR")
+        and "not a column name" in devices.description
+    )
 
 
 def test_a_source_freshness_config_dbt_would_refuse_is_one_line(tmp_path):
-    manifest = {"sources": {"source.p.s.t": {"freshness": {"error_after": {"count": 2, "period": "fortnight"}}}}}
+    manifest = {
+        "sources": {
+            "source.p.s.t": {"freshness": {"error_after": {"count": 2, "period": "fortnight"}}}
+        }
+    }
     with pytest.raises(ProjectError, match=r"source\.p\.s\.t: freshness\.error_after .*period"):
         source_freshness(manifest, tmp_path / "manifest.json")
 
 
-@given(count=st.integers(1, 10_000), period=st.sampled_from(["minute", "hour", "day"]),
-       in_config=st.booleans(), field=st.sampled_from([None, "loaded_at"]))
+@given(
+    count=st.integers(1, 10_000),
+    period=st.sampled_from(["minute", "hour", "day"]),
+    in_config=st.booleans(),
+    field=st.sampled_from([None, "loaded_at"]),
+)
 def test_every_period_and_count_reads_as_dbt_means_it(count, period, in_config, field):
-    freshness = {"warn_after": {"count": None, "period": None}, "error_after": {"count": count, "period": period}}
-    props = {"config": {"freshness": freshness, "loaded_at_field": field}} if in_config else \
-        {"config": {}, "freshness": freshness, "loaded_at_field": field}
-    found = source_freshness({"sources": {"source.p.s.t": props}}, Path("manifest.json"))["source.p.s.t"]
-    assert found.error_after == count * {"minute": timedelta(minutes=1), "hour": timedelta(hours=1),
-                                         "day": timedelta(days=1)}[period]
+    freshness = {
+        "warn_after": {"count": None, "period": None},
+        "error_after": {"count": count, "period": period},
+    }
+    props = (
+        {"config": {"freshness": freshness, "loaded_at_field": field}}
+        if in_config
+        else {"config": {}, "freshness": freshness, "loaded_at_field": field}
+    )
+    found = source_freshness({"sources": {"source.p.s.t": props}}, Path("manifest.json"))[
+        "source.p.s.t"
+    ]
+    assert (
+        found.error_after
+        == count
+        * {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}[
+            period
+        ]
+    )
     assert found.warn_after is None and found.loaded_at_field == field
 
 
@@ -126,9 +184,15 @@ def test_production_never_parses_at_import_and_dagster_dev_prepares(lake, tmp_pa
     monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", str(lake))
     monkeypatch.setenv("ORCHESTRATION_UTILS_HOME", str(tmp_path))
     settings = load_settings()
-    with pytest.raises(ProjectError, match=r"ORCHESTRATION_UTILS_DBT_MANIFEST: not set, and no manifest at .*dbt_target"):
+    with pytest.raises(
+        ProjectError,
+        match=r"ORCHESTRATION_UTILS_DBT_MANIFEST: not set, and no manifest at .*dbt_target",
+    ):
         ensure_manifest(settings)
     assert not (tmp_path / "dbt_target").exists()
     monkeypatch.setenv("DAGSTER_IS_DEV_CLI", "1")
     manifest = ensure_manifest(settings)
-    assert manifest == tmp_path / "dbt_target" / "manifest.json" and "source.lake.landing.visits" in manifest.read_text()
+    assert (
+        manifest == tmp_path / "dbt_target" / "manifest.json"
+        and "source.lake.landing.visits" in manifest.read_text()
+    )

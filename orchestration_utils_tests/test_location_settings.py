@@ -17,8 +17,13 @@ from orchestration_utils_tests.conftest import DBT
 def env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR", "")
-    for var in ("ORCHESTRATION_UTILS_DBT_MANIFEST", "ORCHESTRATION_UTILS_DBT_PROJECT_DIR", "DBT_PROFILES_DIR",
-                "ORCHESTRATION_UTILS_HEALTH_CONFIG", "ORCHESTRATION_UTILS_SLA_CONFIG"):
+    for var in (
+        "ORCHESTRATION_UTILS_DBT_MANIFEST",
+        "ORCHESTRATION_UTILS_DBT_PROJECT_DIR",
+        "DBT_PROFILES_DIR",
+        "ORCHESTRATION_UTILS_HEALTH_CONFIG",
+        "ORCHESTRATION_UTILS_SLA_CONFIG",
+    ):
         monkeypatch.delenv(var, raising=False)
     return monkeypatch
 
@@ -34,12 +39,28 @@ def orders_project(tmp_path_factory) -> tuple[Path, Path]:
     """A dbt project of our own (not the demo) on DuckDB, parsed by real dbt: (dir, manifest)."""
     root = tmp_path_factory.mktemp("orders_project")
     (root / "models").mkdir()
-    (root / "dbt_project.yml").write_text("name: orders\nversion: '1.0'\nconfig-version: 2\nprofile: orders\n")
+    (root / "dbt_project.yml").write_text(
+        "name: orders\nversion: '1.0'\nconfig-version: 2\nprofile: orders\n"
+    )
     (root / "profiles.yml").write_text(
-        f"orders:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {root / 'orders.duckdb'}\n")
+        f"orders:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {root / 'orders.duckdb'}\n"
+    )
     (root / "models" / "orders_total.sql").write_text("select 1 as order_id, 9.5 as total\n")
-    subprocess.run([DBT, "parse", "--quiet", "--project-dir", str(root), "--profiles-dir", str(root),
-                    "--target-path", str(root / "target")], check=True, cwd=root)
+    subprocess.run(
+        [
+            DBT,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(root),
+            "--profiles-dir",
+            str(root),
+            "--target-path",
+            str(root / "target"),
+        ],
+        check=True,
+        cwd=root,
+    )
     return root, root / "target" / "manifest.json"
 
 
@@ -49,7 +70,11 @@ def test_a_manifest_alone_is_refused_naming_the_setting(env, orders_project):
     with pytest.raises(ProjectError) as err:
         _load()
     message = str(err.value)
-    assert "ORCHESTRATION_UTILS_DBT_PROJECT_DIR" in message and "'shop'" in message and "\n" not in message
+    assert (
+        "ORCHESTRATION_UTILS_DBT_PROJECT_DIR" in message
+        and "'shop'" in message
+        and "\n" not in message
+    )
 
 
 def test_a_manifest_with_dbt_disabled_is_refused(env, orders_project):
@@ -78,22 +103,37 @@ def test_dbt_disabled_gives_a_clean_location(env):
     defs = _load()
     dg.Definitions.validate_loadable(defs)
     assert not list(defs.resolve_all_asset_specs())
-    assert not any(s.name.startswith(("health_", "sla_")) for s in [*(defs.schedules or []), *(defs.sensors or [])])
+    assert not any(
+        s.name.startswith(("health_", "sla_"))
+        for s in [*(defs.schedules or []), *(defs.sensors or [])]
+    )
 
 
-def test_a_users_project_gets_no_demo_monitors_and_builds_what_it_selects(env, orders_project, tmp_path):
+def test_a_users_project_gets_no_demo_monitors_and_builds_what_it_selects(
+    env, orders_project, tmp_path
+):
     root, manifest = orders_project
     env.setenv("ORCHESTRATION_UTILS_DBT_MANIFEST", str(manifest))
     env.setenv("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", str(root))
     defs = _load()
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {"orders_total"}  # no warehouse/shop/..., no pipelines/... from the demo's configs
-    assert not any(s.name.startswith(("health_", "sla_")) for s in [*(defs.schedules or []), *(defs.sensors or [])])
+    assert keys == {
+        "orders_total"
+    }  # no warehouse/shop/..., no pipelines/... from the demo's configs
+    assert not any(
+        s.name.startswith(("health_", "sla_"))
+        for s in [*(defs.schedules or []), *(defs.sensors or [])]
+    )
     job = dg.define_asset_job("one", selection=["orders_total"])
     with dg.instance_for_test() as instance:
-        result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("one").execute_in_process(
-            instance=instance)
-    assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == ["orders_total"]
+        result = (
+            dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+            .resolve_job_def("one")
+            .execute_in_process(instance=instance)
+        )
+    assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == [
+        "orders_total"
+    ]
 
 
 def test_a_dbt_run_that_builds_nothing_fails(env, orders_project, tmp_path):
@@ -107,10 +147,16 @@ def test_a_dbt_run_that_builds_nothing_fails(env, orders_project, tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps(data))
     env.setenv("ORCHESTRATION_UTILS_DBT_MANIFEST", str(tmp_path / "manifest.json"))
     env.setenv("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", str(moved))
-    defs = dg.Definitions.merge(_load(), dg.Definitions(jobs=[dg.define_asset_job("one", selection=["orders_total"])]))
+    defs = dg.Definitions.merge(
+        _load(), dg.Definitions(jobs=[dg.define_asset_job("one", selection=["orders_total"])])
+    )
     with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("one").execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def("one").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
     assert not result.success
     assert not result.get_asset_materialization_events()
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "dbt built none of the 1 selected node(s)" in str(failure.event_specific_data.error.message)
+    assert "dbt built none of the 1 selected node(s)" in str(
+        failure.event_specific_data.error.message
+    )

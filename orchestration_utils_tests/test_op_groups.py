@@ -7,16 +7,31 @@ from orchestration_utils.project.model import Layer, Node, Partitioning, Resourc
 DAILY = Partitioning(field="ts", data_type="timestamp", granularity="day")
 
 
-def _node(name, deps=(), layer=Layer.STAGING, partitioning=None, materialization="table", schedule=None):
-    return Node(unique_id=f"model.p.{name}", name=name, resource_type=ResourceType.MODEL, layer=layer,
-                database="db", schema="s", identifier=name, relation_name=None,
-                depends_on=tuple(f"model.p.{d}" for d in deps), materialization=materialization,
-                partitioning=partitioning, schedule=schedule)
+def _node(
+    name, deps=(), layer=Layer.STAGING, partitioning=None, materialization="table", schedule=None
+):
+    return Node(
+        unique_id=f"model.p.{name}",
+        name=name,
+        resource_type=ResourceType.MODEL,
+        layer=layer,
+        database="db",
+        schema="s",
+        identifier=name,
+        relation_name=None,
+        depends_on=tuple(f"model.p.{d}" for d in deps),
+        materialization=materialization,
+        partitioning=partitioning,
+        schedule=schedule,
+    )
 
 
 def _groups(nodes, **kw):
     project = build_project("p", "dbt", "manifest.json", nodes)
-    return {g.name: [n.name for n in g.members] for g in op_groups(project.runnable(), prefix="dbt", default_schedule="@daily", **kw)}
+    return {
+        g.name: [n.name for n in g.members]
+        for g in op_groups(project.runnable(), prefix="dbt", default_schedule="@daily", **kw)
+    }
 
 
 def _assert_acyclic(nodes, groups):
@@ -30,34 +45,64 @@ def _assert_acyclic(nodes, groups):
 
 def test_interleaved_partitions_become_three_groups_in_order():
     # a -> daily -> b: one unpartitioned group would both feed and read the daily one.
-    nodes = [_node("a"), _node("d", ["a"], partitioning=DAILY), _node("b", ["d"]), _node("c", ["a"])]
+    nodes = [
+        _node("a"),
+        _node("d", ["a"], partitioning=DAILY),
+        _node("b", ["d"]),
+        _node("c", ["a"]),
+    ]
     groups = _groups(nodes)
-    assert groups == {"dbt_staging_daily": ["a", "c"], "dbt_staging_daily_by_day": ["d"], "dbt_staging_daily_2": ["b"]}
+    assert groups == {
+        "dbt_staging_daily": ["a", "c"],
+        "dbt_staging_daily_by_day": ["d"],
+        "dbt_staging_daily_2": ["b"],
+    }
     _assert_acyclic(nodes, groups)
 
 
 def test_layers_in_order_need_no_extra_stage():
-    nodes = [_node("raw", layer=Layer.RAW), _node("stg", ["raw"]), _node("fct", ["stg"], Layer.MARTS, DAILY),
-             _node("dim", ["stg"], Layer.MARTS), _node("agg", ["fct", "dim"], Layer.MARTS)]
+    nodes = [
+        _node("raw", layer=Layer.RAW),
+        _node("stg", ["raw"]),
+        _node("fct", ["stg"], Layer.MARTS, DAILY),
+        _node("dim", ["stg"], Layer.MARTS),
+        _node("agg", ["fct", "dim"], Layer.MARTS),
+    ]
     groups = _groups(nodes)
     # agg (unpartitioned) reads the daily fct, which sorts after it: agg starts a second stage.
-    assert groups == {"dbt_raw_daily": ["raw"], "dbt_staging_daily": ["stg"], "dbt_marts_daily": ["dim"],
-                      "dbt_marts_daily_by_day": ["fct"], "dbt_marts_daily_2": ["agg"]}
+    assert groups == {
+        "dbt_raw_daily": ["raw"],
+        "dbt_staging_daily": ["stg"],
+        "dbt_marts_daily": ["dim"],
+        "dbt_marts_daily_by_day": ["fct"],
+        "dbt_marts_daily_2": ["agg"],
+    }
     _assert_acyclic(nodes, groups)
 
 
 def test_ephemeral_models_join_no_group_but_carry_the_order():
-    nodes = [_node("a"), _node("d", ["a"], partitioning=DAILY), _node("e", ["d"], materialization="ephemeral"),
-             _node("b", ["e"])]
+    nodes = [
+        _node("a"),
+        _node("d", ["a"], partitioning=DAILY),
+        _node("e", ["d"], materialization="ephemeral"),
+        _node("b", ["e"]),
+    ]
     groups = _groups(nodes)
-    assert groups == {"dbt_staging_daily": ["a"], "dbt_staging_daily_by_day": ["d"], "dbt_staging_daily_2": ["b"]}
+    assert groups == {
+        "dbt_staging_daily": ["a"],
+        "dbt_staging_daily_by_day": ["d"],
+        "dbt_staging_daily_2": ["b"],
+    }
 
 
 def test_large_groups_are_cut_in_topological_order():
     nodes = [_node("n0")] + [_node(f"n{i}", [f"n{i - 1}"]) for i in range(1, 5)]
     groups = _groups(nodes, max_size=2)
-    assert groups == {"dbt_staging_daily": ["n0", "n1"], "dbt_staging_daily_2": ["n2", "n3"],
-                      "dbt_staging_daily_3": ["n4"]}
+    assert groups == {
+        "dbt_staging_daily": ["n0", "n1"],
+        "dbt_staging_daily_2": ["n2", "n3"],
+        "dbt_staging_daily_3": ["n4"],
+    }
 
 
 def test_schedules_split_groups_so_schedule_jobs_select_whole_ops():

@@ -32,13 +32,20 @@ def instance():
 
 # Schedule -> (tick time, partition keys requested, or the skip); None: one unpartitioned run.
 PROJECT_SCHEDULES = {
-    "daily_assets_schedule": [(AT, ["2026-06-30"]), (datetime(2026, 7, 2, tzinfo=UTC), ["2026-07-01"])],
+    "daily_assets_schedule": [
+        (AT, ["2026-06-30"]),
+        (datetime(2026, 7, 2, tzinfo=UTC), ["2026-07-01"]),
+    ],
     "hourly_assets_schedule": [(AT, None)],
-    "hourly_assets_hourly_from_20260101_schedule": [(AT, ["2026-07-01-09:00"]),
-                                                     (datetime(2026, 1, 1, tzinfo=UTC), "skip")],
+    "hourly_assets_hourly_from_20260101_schedule": [
+        (AT, ["2026-07-01-09:00"]),
+        (datetime(2026, 1, 1, tzinfo=UTC), "skip"),
+    ],
     # The demo's hourly SQLMesh model starts 2026-11-01: before that nothing is complete.
-    "hourly_assets_hourly_from_20261101_schedule": [(AT, "skip"),
-                                                     (datetime(2026, 11, 3, 10, tzinfo=UTC), ["2026-11-03-09:00"])],
+    "hourly_assets_hourly_from_20261101_schedule": [
+        (AT, "skip"),
+        (datetime(2026, 11, 3, 10, tzinfo=UTC), ["2026-11-03-09:00"]),
+    ],
 }
 # Owned by the health and SLA wiring, whose configuration is changing: only generic facts.
 MONITOR_PREFIXES = ("health_", "sla_")
@@ -46,8 +53,11 @@ SENSORS = {"project_automation_sensor", "sla_sensor", "run_failure_alert_sensor"
 
 
 def _tick(schedule, instance, repo, at):
-    return schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=at,
-                                                            repository_def=repo))
+    return schedule.evaluate_tick(
+        dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=at, repository_def=repo
+        )
+    )
 
 
 def test_every_schedule_has_an_expectation(defs):
@@ -69,14 +79,22 @@ def test_project_schedules_request_the_latest_complete_partition(defs, instance)
             result = _tick(schedule, instance, repo, at)
             requests = list(result.run_requests or [])
             if expected == "skip":
-                assert not requests and "no partition is complete" in result.skip_message, (name, at)
+                assert not requests and "no partition is complete" in result.skip_message, (
+                    name,
+                    at,
+                )
             elif expected is None:
                 assert job.partitions_def is None
-                assert [(r.partition_key, r.job_name) for r in requests] == [(None, None)], (name, at)
+                assert [(r.partition_key, r.job_name) for r in requests] == [(None, None)], (
+                    name,
+                    at,
+                )
             else:
                 assert [r.partition_key for r in requests] == expected, (name, at)
                 window = job.partitions_def.time_window_for_partition_key(expected[0])
-                assert window.end <= at < window.end + (window.end - window.start)  # the latest complete one
+                assert (
+                    window.end <= at < window.end + (window.end - window.start)
+                )  # the latest complete one
 
 
 def test_monitor_schedules_tick_without_error(defs, instance):
@@ -103,10 +121,13 @@ def test_monitor_sensors_tick_twice_without_error(defs, instance):
         requested = []
         for _ in range(2):
             # The daemon hands a sensor the location's resources (the SLA sensor's alert channels).
-            context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                              resources=defs.resources)
+            context = dg.build_sensor_context(
+                instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
+            )
             result = sensor.evaluate_tick(context)
-            requested += [(r.job_name or sensor.job_name, r.run_key) for r in result.run_requests or []]
+            requested += [
+                (r.job_name or sensor.job_name, r.run_key) for r in result.run_requests or []
+            ]
             cursor = result.cursor
         # The SLA sensor hands its work to a run, under one run key per interval (the daemon
         # launches a key once); the others alert in the tick.
@@ -126,14 +147,21 @@ def test_automation_sensor_requests_the_assets_whose_cron_tick_passed(defs, inst
     assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     midnight = datetime(2026, 7, 2, tzinfo=UTC)
-    first = dg.evaluate_automation_conditions(defs=defs, instance=instance,
-                                              evaluation_time=midnight - timedelta(minutes=1))
+    first = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=midnight - timedelta(minutes=1)
+    )
     assert first.total_requested == 0
-    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor,
-                                               evaluation_time=midnight + timedelta(minutes=1))
+    second = dg.evaluate_automation_conditions(
+        defs=defs,
+        instance=instance,
+        cursor=first.cursor,
+        evaluation_time=midnight + timedelta(minutes=1),
+    )
     requested = {r.key for r in second.results if r.true_subset.size}
     crons = {s.key: s.metadata.get(SCHEDULE_METADATA_KEY) for s in defs.resolve_all_asset_specs()}
     due = {k for k, cron in crons.items() if cron in ("0 0 * * *", "0 * * * *")}
     graph = defs.resolve_asset_graph()
-    roots = {k for k in due if not any(graph.get(p).is_materializable for p in graph.get(k).parent_keys)}
+    roots = {
+        k for k in due if not any(graph.get(p).is_materializable for p in graph.get(k).parent_keys)
+    }
     assert roots and roots <= requested <= due

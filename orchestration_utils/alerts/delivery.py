@@ -29,7 +29,9 @@ def classify_http(answer: Answer, ok_statuses: tuple[int, ...]) -> Outcome:
     if status in ok_statuses:
         return Outcome("delivered")
     if status in (408, 429) or status >= 500 or 300 <= status < 400:
-        return Outcome("retry", f"HTTP {status}", retry_after_seconds(answer.headers.get("retry-after")))
+        return Outcome(
+            "retry", f"HTTP {status}", retry_after_seconds(answer.headers.get("retry-after"))
+        )
     return Outcome("rejected", f"HTTP {status}: {one_line(answer.text)}")
 
 
@@ -96,13 +98,17 @@ def deliver(
                 with lock:
                     report.pending.append(item)
                 continue
-            outcome = _send(item, senders[item.channel], now, sleep, attempts, backoff_seconds, max_inline_wait)
+            outcome = _send(
+                item, senders[item.channel], now, sleep, attempts, backoff_seconds, max_inline_wait
+            )
             with lock:
                 if outcome.kind == "delivered":
                     outbox.remove(item)
                     report.sent.append(item)
                 elif outcome.kind == "rejected":
-                    item.last_error = outcome.reason  # a 4xx will not heal by retrying: drop it, say so
+                    item.last_error = (
+                        outcome.reason
+                    )  # a 4xx will not heal by retrying: drop it, say so
                     outbox.remove(item)
                     report.rejected.append(item)
                 else:
@@ -111,8 +117,10 @@ def deliver(
                     held = True
                 save(outbox)
 
-    threads = [threading.Thread(target=run, args=(items,), name=f"deliver-{channel}", daemon=True)
-               for channel, items in sorted(channels.items(), key=lambda c: _CHANNEL_ORDER.get(c[0], 9))]
+    threads = [
+        threading.Thread(target=run, args=(items,), name=f"deliver-{channel}", daemon=True)
+        for channel, items in sorted(channels.items(), key=lambda c: _CHANNEL_ORDER.get(c[0], 9))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -120,8 +128,15 @@ def deliver(
     return report
 
 
-def _send(item: OutboxItem, sender: Sender, now, sleep, attempts: int, backoff_seconds: float,
-          max_inline_wait: float) -> Outcome:
+def _send(
+    item: OutboxItem,
+    sender: Sender,
+    now,
+    sleep,
+    attempts: int,
+    backoff_seconds: float,
+    max_inline_wait: float,
+) -> Outcome:
     for attempt in range(attempts):
         try:
             outcome = sender(item.body)
@@ -132,7 +147,9 @@ def _send(item: OutboxItem, sender: Sender, now, sleep, attempts: int, backoff_s
         item.attempts += 1
         if outcome.kind != "retry":
             return outcome
-        wait = outcome.retry_after if outcome.retry_after is not None else backoff_seconds * 2**attempt
+        wait = (
+            outcome.retry_after if outcome.retry_after is not None else backoff_seconds * 2**attempt
+        )
         if attempt == attempts - 1 or wait > max_inline_wait:
             # The next evaluation retries; not before the time the service named.
             item.next_attempt_at = now() + outcome.retry_after if outcome.retry_after else 0.0

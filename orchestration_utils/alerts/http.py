@@ -24,7 +24,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
-MAX_ANSWER_BYTES = 64 * 1024  # what we keep of an answer: enough for any JSON status, not a page flood
+MAX_ANSWER_BYTES = (
+    64 * 1024
+)  # what we keep of an answer: enough for any JSON status, not a page flood
 RETRY_AFTER_CAP_SECONDS = 3600.0  # a service asking for longer is asked again after an hour
 
 
@@ -95,22 +97,38 @@ def read_answer(request: urllib.request.Request, timeout_seconds: float, deadlin
                 raise DeliveryTimeout(f"no complete answer within {timeout_seconds:g}s")
             if len(data) < MAX_ANSWER_BYTES:
                 data += chunk[: MAX_ANSWER_BYTES - len(data)]
-        return Answer(status, data.decode("utf-8", "replace"),
-                      {k.lower(): v for k, v in response.headers.items()})
+        return Answer(
+            status,
+            data.decode("utf-8", "replace"),
+            {k.lower(): v for k, v in response.headers.items()},
+        )
 
 
-def exchange(url: str, timeout_seconds: float, body: dict | None = None,
-             headers: dict[str, str] | None = None) -> Answer:
+def exchange(
+    url: str,
+    timeout_seconds: float,
+    body: dict | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer:
     """POST `body` as JSON (or GET without one). Raises `DeliveryTimeout` when the whole exchange
     takes longer than `timeout_seconds`, or one of `TRANSPORT_ERRORS` on a failed connection."""
     request = urllib.request.Request(
-        url, data=None if body is None else orjson.dumps(body), method="GET" if body is None else "POST",
-        headers={"Content-Type": "application/json", "Accept": "application/json", **(headers or {})})
+        url,
+        data=None if body is None else orjson.dumps(body),
+        method="GET" if body is None else "POST",
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **(headers or {}),
+        },
+    )
     deadline = time.monotonic() + timeout_seconds
     return call_within(lambda: read_answer(request, timeout_seconds, deadline), timeout_seconds)
 
 
-def post_json(url: str, body: dict, timeout_seconds: float, headers: dict[str, str] | None = None) -> Answer:
+def post_json(
+    url: str, body: dict, timeout_seconds: float, headers: dict[str, str] | None = None
+) -> Answer:
     return exchange(url, timeout_seconds, body, headers)
 
 
@@ -149,7 +167,11 @@ def check_url(variable: str, value: str) -> str | None:
 
 
 def check_token(variable: str, value: str) -> str | None:
-    if not value or len(value) > 2000 or any(c.isspace() or not c.isprintable() or not c.isascii() for c in value):
+    if (
+        not value
+        or len(value) > 2000
+        or any(c.isspace() or not c.isprintable() or not c.isascii() for c in value)
+    ):
         return f"{variable} is malformed (expected printable ASCII without spaces)"
     return None
 

@@ -41,7 +41,10 @@ class Notice:
 
 
 def plan_notices(
-    results: Sequence[SlaResult], incidents: dict[str, Incident], now: datetime, suppression: timedelta
+    results: Sequence[SlaResult],
+    incidents: dict[str, Incident],
+    now: datetime,
+    suppression: timedelta,
 ) -> list[Notice]:
     """Updates `incidents` in place and returns what to send."""
     notices = []
@@ -50,7 +53,9 @@ def plan_notices(
         incident = incidents.get(result.name)
         if result.status == SlaStatus.FAIL:
             if incident is None:
-                incidents[result.name] = Incident(result.name, result.critical, at, at, result.message)
+                incidents[result.name] = Incident(
+                    result.name, result.critical, at, at, result.message
+                )
                 notices.append(Notice("trigger", result, at))
             elif at - incident.last_sent_at >= suppression.total_seconds():
                 incident.last_sent_at, incident.message = at, result.message

@@ -39,7 +39,10 @@ class AlertState:
     outbox: list[OutboxItem] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"incidents": incidents_to_json(self.incidents), "outbox": outbox_to_json(self.outbox)}
+        return {
+            "incidents": incidents_to_json(self.incidents),
+            "outbox": outbox_to_json(self.outbox),
+        }
 
     @classmethod
     def from_json(cls, data: dict | None) -> AlertState:
@@ -60,8 +63,14 @@ class Channels:
 
     def missing(self, config: AlertsConfig) -> list[str]:
         """What an operator should be told once: a channel with no setting sends nothing."""
-        return [m for ok, m in ((self.slack.configured(config.slack_channel), slack.MISSING),
-                                (self.pagerduty.configured, pagerduty.MISSING)) if not ok]
+        return [
+            m
+            for ok, m in (
+                (self.slack.configured(config.slack_channel), slack.MISSING),
+                (self.pagerduty.configured, pagerduty.MISSING),
+            )
+            if not ok
+        ]
 
 
 @dataclass
@@ -79,15 +88,22 @@ class NotifyReport:
         lines = [self.note] if self.note else []
         lines += [f"{n.kind} {n.result.name}" for n in self.notices]
         lines += [f"sent to {i.channel}" for i in self.delivery.sent]
-        lines += [f"pending {i.channel} ({i.last_error}, attempt {i.attempts})" for i in self.delivery.pending]
+        lines += [
+            f"pending {i.channel} ({i.last_error}, attempt {i.attempts})"
+            for i in self.delivery.pending
+        ]
         lines += [f"rejected by {i.channel}: {i.last_error}" for i in self.delivery.rejected]
         lines += [f"{c} is not configured; its alerts are not sent" for c in self.unrouted]
         return lines
 
 
 def senders(channels: Channels, timeout_seconds: float) -> dict[str, Sender]:
-    return {"slack": partial(slack.send, settings=channels.slack, timeout_seconds=timeout_seconds),
-            "pagerduty": partial(pagerduty.send, settings=channels.pagerduty, timeout_seconds=timeout_seconds)}
+    return {
+        "slack": partial(slack.send, settings=channels.slack, timeout_seconds=timeout_seconds),
+        "pagerduty": partial(
+            pagerduty.send, settings=channels.pagerduty, timeout_seconds=timeout_seconds
+        ),
+    }
 
 
 def notify(
@@ -99,17 +115,23 @@ def notify(
     channels: Channels,
     **delivery_options,
 ) -> NotifyReport:
-    notices = plan_notices(results, state.incidents, now, timedelta(minutes=config.suppression_minutes))
+    notices = plan_notices(
+        results, state.incidents, now, timedelta(minutes=config.suppression_minutes)
+    )
     unrouted: set[str] = set()
     if notices:
         if channels.slack.configured(config.slack_channel):
-            message = slack.build_message(notices, now, channels.slack.channel_for(config.slack_channel))
+            message = slack.build_message(
+                notices, now, channels.slack.channel_for(config.slack_channel)
+            )
             state.outbox.append(OutboxItem("slack", message))
         else:
             unrouted.add("Slack")
         paging = [n for n in notices if n.result.critical]
         if paging and channels.pagerduty.configured:
-            state.outbox += [OutboxItem("pagerduty", pagerduty.build_event(n, config.source)) for n in paging]
+            state.outbox += [
+                OutboxItem("pagerduty", pagerduty.build_event(n, config.source)) for n in paging
+            ]
         elif paging:
             unrouted.add("PagerDuty")
     save(state)  # the decision and the messages are durable before anything is sent
@@ -118,5 +140,7 @@ def notify(
         state.outbox = outbox
         save(state)
 
-    report = deliver(state.outbox, senders(channels, config.timeout_seconds), save_outbox, **delivery_options)
+    report = deliver(
+        state.outbox, senders(channels, config.timeout_seconds), save_outbox, **delivery_options
+    )
     return NotifyReport(notices, report, sorted(unrouted))

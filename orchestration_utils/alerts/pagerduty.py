@@ -30,7 +30,10 @@ class PagerDutySettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> PagerDutySettings:
         """What the CLI reads: PAGERDUTY_ROUTING_KEY, PAGERDUTY_EVENTS_URL."""
-        return cls(environ.get("PAGERDUTY_ROUTING_KEY", ""), environ.get("PAGERDUTY_EVENTS_URL") or EVENTS_URL)
+        return cls(
+            environ.get("PAGERDUTY_ROUTING_KEY", ""),
+            environ.get("PAGERDUTY_EVENTS_URL") or EVENTS_URL,
+        )
 
     @property
     def configured(self) -> bool:
@@ -59,11 +62,15 @@ def build_event(notice: Notice, source: str) -> dict:
 
 
 def send(body: dict, settings: PagerDutySettings, timeout_seconds: float = 10.0) -> Outcome:
-    if problem := (check_url("PAGERDUTY_EVENTS_URL", settings.events_url)
-                   or check_token("PAGERDUTY_ROUTING_KEY", settings.routing_key)):
+    if problem := (
+        check_url("PAGERDUTY_EVENTS_URL", settings.events_url)
+        or check_token("PAGERDUTY_ROUTING_KEY", settings.routing_key)
+    ):
         return Outcome("misconfigured", problem)
     try:
-        answer = post_json(settings.events_url, {"routing_key": settings.routing_key, **body}, timeout_seconds)
+        answer = post_json(
+            settings.events_url, {"routing_key": settings.routing_key, **body}, timeout_seconds
+        )
     except TRANSPORT_ERRORS as exc:
         return transport_error(exc)
     outcome = classify_http(answer, ok_statuses=(200, 201, 202))
@@ -75,5 +82,8 @@ def send(body: dict, settings: PagerDutySettings, timeout_seconds: float = 10.0)
         data = None
     # Events v2 confirms with {"status": "success"}; anything else came from something in between.
     if not isinstance(data, dict) or data.get("status") != "success":
-        return Outcome("retry", f"PagerDuty: HTTP {answer.status} without its confirmation ({answer.content_type})")
+        return Outcome(
+            "retry",
+            f"PagerDuty: HTTP {answer.status} without its confirmation ({answer.content_type})",
+        )
     return outcome

@@ -32,8 +32,10 @@ from orchestration_utils.alerts.http import (
 from orchestration_utils.alerts.lifecycle import Notice
 
 API_URL = "https://slack.com/api/"
-MISSING = ("Slack is not configured (SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN with alerts.slack_channel); "
-           "SLA alerts are not sent to Slack")
+MISSING = (
+    "Slack is not configured (SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN with alerts.slack_channel); "
+    "SLA alerts are not sent to Slack"
+)
 # slack_sdk logs failed requests (with their bodies) at ERROR; the outcome is reported by us instead.
 _QUIET = logging.getLogger("orchestration_utils.alerts.slack_sdk")
 _QUIET.addHandler(logging.NullHandler())
@@ -49,8 +51,11 @@ class SlackSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SlackSettings:
         """What the CLI reads: SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN, SLACK_API_URL."""
-        return cls(environ.get("SLACK_WEBHOOK_URL", ""), environ.get("SLACK_BOT_TOKEN", ""),
-                   environ.get("SLACK_API_URL") or API_URL)
+        return cls(
+            environ.get("SLACK_WEBHOOK_URL", ""),
+            environ.get("SLACK_BOT_TOKEN", ""),
+            environ.get("SLACK_API_URL") or API_URL,
+        )
 
     def configured(self, channel: str | None) -> bool:
         return bool(self.webhook_url or (self.bot_token and channel))
@@ -61,28 +66,55 @@ class SlackSettings:
 
 
 _MAX_SECTIONS = 45  # Slack allows 50 blocks; a header, a context and a "more" line remain
-_ICON = {"trigger": ":red_circle:", "repeat": ":large_orange_circle:", "resolve": ":large_green_circle:"}
+_ICON = {
+    "trigger": ":red_circle:",
+    "repeat": ":large_orange_circle:",
+    "resolve": ":large_green_circle:",
+}
 _VERB = {"trigger": "VIOLATED", "repeat": "STILL VIOLATED", "resolve": "RESOLVED"}
 
 
 def build_message(notices: Sequence[Notice], now: datetime, channel: str | None) -> dict:
     violated = sum(n.kind != "resolve" for n in notices)
     resolved = len(notices) - violated
-    parts = [f"{violated} SLA violation{'s' * (violated != 1)}" if violated else "",
-             f"{resolved} resolved" if resolved else ""]
+    parts = [
+        f"{violated} SLA violation{'s' * (violated != 1)}" if violated else "",
+        f"{resolved} resolved" if resolved else "",
+    ]
     headline = ", ".join(p for p in parts if p)
-    lines = [f"{_VERB[n.kind]}{' (critical)' if n.result.critical else ''}: {n.result.name} "
-             f"({n.result.subject}): {n.result.message}" for n in notices]
-    blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": f"SLA: {headline}"[:150]}}]
+    lines = [
+        f"{_VERB[n.kind]}{' (critical)' if n.result.critical else ''}: {n.result.name} "
+        f"({n.result.subject}): {n.result.message}"
+        for n in notices
+    ]
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"SLA: {headline}"[:150]}}
+    ]
     for notice, line in list(zip(notices, lines, strict=True))[:_MAX_SECTIONS]:
         result = notice.result
-        text = (f"{_ICON[notice.kind]} *{_VERB[notice.kind]}*{' · critical' if result.critical else ''} "
-                f"`{result.name}` on `{result.subject}`\n{result.message}\n_target: {result.target}_")
+        text = (
+            f"{_ICON[notice.kind]} *{_VERB[notice.kind]}*{' · critical' if result.critical else ''} "
+            f"`{result.name}` on `{result.subject}`\n{result.message}\n_target: {result.target}_"
+        )
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
     if len(notices) > _MAX_SECTIONS:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"… and {len(notices) - _MAX_SECTIONS} more"}})
-    blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": f"orchestration-utils sla-tracker · {now.astimezone(UTC).isoformat(timespec='seconds')}"}]})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"… and {len(notices) - _MAX_SECTIONS} more"},
+            }
+        )
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"orchestration-utils sla-tracker · {now.astimezone(UTC).isoformat(timespec='seconds')}",
+                }
+            ],
+        }
+    )
     # Mobile notifications show only `text`: it carries the whole message, not a summary of it.
     return message((f"SLA: {headline}\n" + "\n".join(lines))[:3000], blocks, channel)
 
@@ -103,37 +135,57 @@ def send(body: dict, settings: SlackSettings, timeout_seconds: float = 10.0) -> 
     if settings.webhook_url:
         if problem := check_url("SLACK_WEBHOOK_URL", settings.webhook_url):
             return Outcome("misconfigured", problem)
-        client = _recording(WebhookClient)(settings.webhook_url, timeout=timeout_seconds, retry_handlers=[],
-                                           logger=_QUIET)
+        client = _recording(WebhookClient)(
+            settings.webhook_url, timeout=timeout_seconds, retry_handlers=[], logger=_QUIET
+        )
         answer, failure = _exchange(client, lambda: client.send_dict(body), timeout_seconds)
         if answer is None:
             return failure
         outcome = classify_http(answer, ok_statuses=(200,))
-        if outcome.kind == "delivered" and answer.text.strip() != "ok":  # Slack's webhook answers "ok"
-            return Outcome("retry", f"Slack webhook: HTTP 200 but not Slack's answer ({answer.content_type})")
+        if (
+            outcome.kind == "delivered" and answer.text.strip() != "ok"
+        ):  # Slack's webhook answers "ok"
+            return Outcome(
+                "retry", f"Slack webhook: HTTP 200 but not Slack's answer ({answer.content_type})"
+            )
         return outcome
     api = settings.api_url.rstrip("/") + "/"
-    if problem := check_url("SLACK_API_URL", api) or check_token("SLACK_BOT_TOKEN", settings.bot_token):
+    if problem := check_url("SLACK_API_URL", api) or check_token(
+        "SLACK_BOT_TOKEN", settings.bot_token
+    ):
         return Outcome("misconfigured", problem)
-    client = _recording(WebClient)(token=settings.bot_token, base_url=api, timeout=timeout_seconds,
-                                   retry_handlers=[], logger=_QUIET)
-    answer, failure = _exchange(client, lambda: client.api_call("chat.postMessage", json=body), timeout_seconds)
+    client = _recording(WebClient)(
+        token=settings.bot_token,
+        base_url=api,
+        timeout=timeout_seconds,
+        retry_handlers=[],
+        logger=_QUIET,
+    )
+    answer, failure = _exchange(
+        client, lambda: client.api_call("chat.postMessage", json=body), timeout_seconds
+    )
     if answer is None:
         return failure
     outcome = classify_http(answer, ok_statuses=(200,))
     if outcome.kind != "delivered":
         return outcome
     try:
-        data = orjson.loads(answer.text)  # the Web API answers 200 with {"ok": false, "error": ...} on failure
+        data = orjson.loads(
+            answer.text
+        )  # the Web API answers 200 with {"ok": false, "error": ...} on failure
     except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        return Outcome("retry", f"Slack API: HTTP 200 with a non-JSON answer ({answer.content_type})")
+        return Outcome(
+            "retry", f"Slack API: HTTP 200 with a non-JSON answer ({answer.content_type})"
+        )
     if data.get("ok") is True:
         return outcome
     error = one_line(str(data.get("error", "unknown error")), 100)
     if error in _TRANSIENT_ERRORS:
-        return Outcome("retry", f"Slack: {error}", retry_after_seconds(answer.headers.get("retry-after")))
+        return Outcome(
+            "retry", f"Slack: {error}", retry_after_seconds(answer.headers.get("retry-after"))
+        )
     return Outcome("rejected", f"Slack: {error}")
 
 
@@ -166,7 +218,9 @@ def _recording(base: type) -> type:
 
         def _perform_http_request_internal(self, url, req):  # WebhookClient's transport
             answer = self._read(req)
-            return WebhookResponse(url=url, status_code=answer.status, body=answer.text, headers=answer.headers)
+            return WebhookResponse(
+                url=url, status_code=answer.status, body=answer.text, headers=answer.headers
+            )
 
         def _perform_urllib_http_request_internal(self, url, req):  # WebClient's transport
             answer = self._read(req)
@@ -176,5 +230,11 @@ def _recording(base: type) -> type:
 
 
 # chat.postMessage errors that heal by themselves; the rest (channel_not_found, invalid_auth...) do not.
-_TRANSIENT_ERRORS = {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
-                     "request_timeout"}
+_TRANSIENT_ERRORS = {
+    "ratelimited",
+    "rate_limited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+}

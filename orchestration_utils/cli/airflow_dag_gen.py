@@ -37,12 +37,20 @@ exit codes:
 def main(argv: list[str] | None = None) -> int:
     p = parser(PROG, "Generate static Airflow 3 DAGs from dbt or SQLMesh project metadata.", EPILOG)
     add_project_arguments(p)
-    p.add_argument("--mode", choices=[m.value for m in ExecutionMode], default="dbt",
-                   help="dbt: `dbt build --select` per model (any warehouse); bigquery: compiled SQL via "
-                        "deferrable BigQueryInsertJobOperator for table/view models (needs a compiled manifest)")
-    p.add_argument("--no-health-checks", action="store_true", help="omit the BigQuery health-check tasks")
+    p.add_argument(
+        "--mode",
+        choices=[m.value for m in ExecutionMode],
+        default="dbt",
+        help="dbt: `dbt build --select` per model (any warehouse); bigquery: compiled SQL via "
+        "deferrable BigQueryInsertJobOperator for table/view models (needs a compiled manifest)",
+    )
+    p.add_argument(
+        "--no-health-checks", action="store_true", help="omit the BigQuery health-check tasks"
+    )
     p.add_argument("--gcp-conn-id", default="google_cloud_default")
-    p.add_argument("--location", default="US", help="BigQuery location for jobs and checks (default: US)")
+    p.add_argument(
+        "--location", default="US", help="BigQuery location for jobs and checks (default: US)"
+    )
     p.add_argument("--start-date", default="2024-01-01")
     args = p.parse_args(argv)
     return run(lambda: generating(_generate, args), PROG)
@@ -63,12 +71,21 @@ def _generate(args) -> int:
     )
     started = time.monotonic()
     say(PROG, f"reading {args.project_type} project {source}")
-    plan, result = generate_airflow_dags(args.project_type, source, args.output_dir, options,
-                                         check=args.check, gateway=args.gateway)
-    dags = {d.dag_id: {"file": d.file_name, "schedule": d.schedule, "tasks": len(d.tasks)} for d in plan.dags}
+    plan, result = generate_airflow_dags(
+        args.project_type, source, args.output_dir, options, check=args.check, gateway=args.gateway
+    )
+    dags = {
+        d.dag_id: {"file": d.file_name, "schedule": d.schedule, "tasks": len(d.tasks)}
+        for d in plan.dags
+    }
     tasks = sum(len(d.tasks) for d in plan.dags)
-    return report(PROG, args, result, {"dags": dags},
-                  f"{len(plan.dags)} DAGs, {tasks} tasks in {time.monotonic() - started:.1f}s")
+    return report(
+        PROG,
+        args,
+        result,
+        {"dags": dags},
+        f"{len(plan.dags)} DAGs, {tasks} tasks in {time.monotonic() - started:.1f}s",
+    )
 
 
 if __name__ == "__main__":

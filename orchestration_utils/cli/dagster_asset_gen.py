@@ -35,11 +35,16 @@ exit codes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser(PROG, "Generate a standalone Dagster package from dbt or SQLMesh project metadata.", EPILOG)
+    p = parser(
+        PROG, "Generate a standalone Dagster package from dbt or SQLMesh project metadata.", EPILOG
+    )
     add_project_arguments(p)
-    p.add_argument("--warehouse", default="duckdb:///warehouse.duckdb",
-                   help="URL the generated checks read (duckdb:///abs/path.duckdb or bigquery://PROJECT?location=US); "
-                        "ORCHESTRATION_UTILS_WAREHOUSE overrides it at run time")
+    p.add_argument(
+        "--warehouse",
+        default="duckdb:///warehouse.duckdb",
+        help="URL the generated checks read (duckdb:///abs/path.duckdb or bigquery://PROJECT?location=US); "
+        "ORCHESTRATION_UTILS_WAREHOUSE overrides it at run time",
+    )
     args = p.parse_args(argv)
     return run(lambda: generating(_generate, args), PROG)
 
@@ -50,16 +55,29 @@ def _generate(args) -> int:
     source = project_source(args)
     schedule = default_schedule(args)
     if not args.warehouse.startswith(("duckdb:///", "bigquery://")):
-        raise UsageError(f"--warehouse: {args.warehouse!r} is not duckdb:///path or bigquery://project")
+        raise UsageError(
+            f"--warehouse: {args.warehouse!r} is not duckdb:///path or bigquery://project"
+        )
     started = time.monotonic()
     say(PROG, f"reading {args.project_type} project {source}")
     plan, result = generate_dagster_package(
-        args.project_type, source, args.output_dir, project_dir=project_dir(args, source),
-        warehouse_url=args.warehouse, default_schedule=schedule, check=args.check, gateway=args.gateway,
+        args.project_type,
+        source,
+        args.output_dir,
+        project_dir=project_dir(args, source),
+        warehouse_url=args.warehouse,
+        default_schedule=schedule,
+        check=args.check,
+        gateway=args.gateway,
     )
     assets = sum(len(g.assets) for g in plan.groups)
-    return report(PROG, args, result, {"package": plan.package, "assets": assets, "partitions": sorted(plan.partitions)},
-                  f"{assets} assets in {plan.package}/ in {time.monotonic() - started:.1f}s")
+    return report(
+        PROG,
+        args,
+        result,
+        {"package": plan.package, "assets": assets, "partitions": sorted(plan.partitions)},
+        f"{assets} assets in {plan.package}/ in {time.monotonic() - started:.1f}s",
+    )
 
 
 if __name__ == "__main__":

@@ -54,13 +54,21 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"running {job_name}" + (f" for partition {partition_key}" if partition_key else ""))
         if not _run(definitions, instance, job_name, log_path, partition_key):
             failed.append(job_name)
-    for job_name in ("generate_airflow_dags_job", "generate_dagster_package_job", "health_checks_critical_job",
-                     "health_checks_job", "health_report_job", "sla_checks_job", "sla_report_job"):
+    for job_name in (
+        "generate_airflow_dags_job",
+        "generate_dagster_package_job",
+        "health_checks_critical_job",
+        "health_checks_job",
+        "health_report_job",
+        "sla_checks_job",
+        "sla_report_job",
+    ):
         _say(f"running {job_name}")
         if not _run(definitions, instance, job_name, log_path):
             failed.append(job_name)
     materialized = sum(
-        1 for spec in executable_specs(definitions)
+        1
+        for spec in executable_specs(definitions)
         if instance.get_latest_materialization_event(spec.key) is not None
     )
     total = len(executable_specs(definitions))
@@ -101,7 +109,10 @@ LOCATION_NAME = "orchestration_utils"
 
 # Runs are recorded in the instance (the UI shows them); the console gets warnings only. Steps run
 # in this process: a run worker and a subprocess per step would each load the code location again.
-_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "execution": {"config": {"in_process": {}}}}
+_RUN_CONFIG = {
+    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    "execution": {"config": {"in_process": {}}},
+}
 
 
 def _run(definitions, instance, job_name: str, log_path, partition_key: str | None = None) -> bool:
@@ -113,9 +124,11 @@ def _run(definitions, instance, job_name: str, log_path, partition_key: str | No
 
     job_def = definitions.resolve_job_def(job_name)
     run = instance.create_run_for_job(
-        job_def, run_config=_RUN_CONFIG,
+        job_def,
+        run_config=_RUN_CONFIG,
         tags=job_def.get_tags_for_partition_key(partition_key, None) if partition_key else None,
-        remote_job_origin=job_origin(job_name), job_code_origin=job_python_origin(job_name),
+        remote_job_origin=job_origin(job_name),
+        job_code_origin=job_python_origin(job_name),
     )
     with log_path.open("a") as log, contextlib.redirect_stdout(log):
         result = execute_run(InMemoryJob(job_def), run, instance)
@@ -132,7 +145,9 @@ def job_origin(job_name: str):
     from dagster._core.remote_origin import RemoteJobOrigin, RemoteRepositoryOrigin
     from dagster._core.workspace.load import location_origin_from_module_name
 
-    location = location_origin_from_module_name(MODULE_NAME, None, os.getcwd(), LOCATION_NAME, sys.executable)
+    location = location_origin_from_module_name(
+        MODULE_NAME, None, os.getcwd(), LOCATION_NAME, sys.executable
+    )
     return RemoteJobOrigin(RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME), job_name)
 
 
@@ -140,7 +155,9 @@ def job_python_origin(job_name: str):
     """How a run worker would load the job (what `dagster job launch` records)."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-    repository = ReconstructableRepository.for_module(MODULE_NAME, "defs", working_directory=os.getcwd())
+    repository = ReconstructableRepository.for_module(
+        MODULE_NAME, "defs", working_directory=os.getcwd()
+    )
     return repository.get_reconstructable_job(job_name).get_python_origin()
 
 

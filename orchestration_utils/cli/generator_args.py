@@ -17,16 +17,30 @@ from orchestration_utils.project.schedule import normalize_schedule
 def add_project_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project-type", choices=["dbt", "sqlmesh"], required=True)
     p.add_argument("--manifest-path", type=Path, help="dbt manifest.json (--project-type dbt)")
-    p.add_argument("--project-path", type=Path, help="SQLMesh project directory (--project-type sqlmesh)")
-    p.add_argument("--gateway", help="SQLMesh gateway to load the project with (default: the project's)")
+    p.add_argument(
+        "--project-path", type=Path, help="SQLMesh project directory (--project-type sqlmesh)"
+    )
+    p.add_argument(
+        "--gateway", help="SQLMesh gateway to load the project with (default: the project's)"
+    )
     p.add_argument("--output-dir", type=Path, required=True)
-    p.add_argument("--schedule", default="daily",
-                   help="default for models whose metadata names none: hourly, daily, weekly, monthly, "
-                        "an @preset or a cron (default: daily)")
-    p.add_argument("--project-dir", help="the project's path where the generated code runs (default: the "
-                                         "SQLMesh project path, or the dbt project holding the manifest's target/, "
-                                         "relative to the working directory; else '.')")
-    p.add_argument("--check", action="store_true", help="write nothing; exit 1 naming the files that would change")
+    p.add_argument(
+        "--schedule",
+        default="daily",
+        help="default for models whose metadata names none: hourly, daily, weekly, monthly, "
+        "an @preset or a cron (default: daily)",
+    )
+    p.add_argument(
+        "--project-dir",
+        help="the project's path where the generated code runs (default: the "
+        "SQLMesh project path, or the dbt project holding the manifest's target/, "
+        "relative to the working directory; else '.')",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 naming the files that would change",
+    )
 
 
 def generating(generate: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -69,17 +83,23 @@ def _relative(path: Path) -> str:
     return Path(os.path.relpath(path.resolve(), Path.cwd().resolve())).as_posix()
 
 
-def report(prog: str, args: argparse.Namespace, result: WriteResult, details: dict, done: str) -> int:
+def report(
+    prog: str, args: argparse.Namespace, result: WriteResult, details: dict, done: str
+) -> int:
     """JSON summary on stdout; with --check, exit 1 naming the stale files."""
-    json.dump({
-        "output_dir": str(args.output_dir),
-        "check": args.check,
-        "written": [] if args.check else result.written,
-        "removed": [] if args.check else result.removed,
-        "unchanged": result.unchanged,
-        "stale": result.stale if args.check else [],
-        **details,
-    }, sys.stdout, indent=2)
+    json.dump(
+        {
+            "output_dir": str(args.output_dir),
+            "check": args.check,
+            "written": [] if args.check else result.written,
+            "removed": [] if args.check else result.removed,
+            "unchanged": result.unchanged,
+            "stale": result.stale if args.check else [],
+            **details,
+        },
+        sys.stdout,
+        indent=2,
+    )
     sys.stdout.write("\n")
     if args.check:
         if result.stale:
@@ -87,6 +107,9 @@ def report(prog: str, args: argparse.Namespace, result: WriteResult, details: di
             return EXIT_FAILED
         say(prog, f"up to date: {args.output_dir}")
         return EXIT_OK
-    say(prog, f"{done} -> {args.output_dir} ({len(result.written)} written, {len(result.unchanged)} unchanged, "
-              f"{len(result.removed)} removed)")
+    say(
+        prog,
+        f"{done} -> {args.output_dir} ({len(result.written)} written, {len(result.unchanged)} unchanged, "
+        f"{len(result.removed)} removed)",
+    )
     return EXIT_OK

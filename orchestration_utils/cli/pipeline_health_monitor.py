@@ -72,23 +72,48 @@ exit codes: 0 every check passed (warnings allowed), 1 a check FAILed or ERRORed
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = parser(PROG, "Check the health of warehouse tables (DuckDB or BigQuery) from their metadata first.", EPILOG)
+    p = parser(
+        PROG,
+        "Check the health of warehouse tables (DuckDB or BigQuery) from their metadata first.",
+        EPILOG,
+    )
     mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--config", type=Path, help="health-config.json: tables and job checks to run")
+    mode.add_argument(
+        "--config", type=Path, help="health-config.json: tables and job checks to run"
+    )
     mode.add_argument("--table", help="one table id; with --check-freshness")
-    mode.add_argument("--check-failures", action="store_true", help="failed warehouse jobs and Dagster runs")
-    mode.add_argument("--cost-report", action="store_true", help="bytes billed and USD by user, table and label")
-    p.add_argument("--check-freshness", action="store_true", help="with --table: how old its newest data is")
+    mode.add_argument(
+        "--check-failures", action="store_true", help="failed warehouse jobs and Dagster runs"
+    )
+    mode.add_argument(
+        "--cost-report", action="store_true", help="bytes billed and USD by user, table and label"
+    )
+    p.add_argument(
+        "--check-freshness", action="store_true", help="with --table: how old its newest data is"
+    )
     p.add_argument("--max-age-hours", type=float, default=24.0, help="with --table (default: 24)")
-    p.add_argument("--timestamp-column",
-                   help="with --table: MAX(column); without it: the dbt model's column (--manifest), the last "
-                        "Dagster materialization, the table's modification time or its one timestamp column")
-    p.add_argument("--hours", type=float, default=24.0, help="lookback for --check-failures / --cost-report (default: 24)")
-    p.add_argument("--warehouse", help="warehouse URL; overrides the config's \"warehouse\"")
-    p.add_argument("--manifest", type=Path,
-                   help="dbt manifest.json: models' declared column types become the expected schemas")
+    p.add_argument(
+        "--timestamp-column",
+        help="with --table: MAX(column); without it: the dbt model's column (--manifest), the last "
+        "Dagster materialization, the table's modification time or its one timestamp column",
+    )
+    p.add_argument(
+        "--hours",
+        type=float,
+        default=24.0,
+        help="lookback for --check-failures / --cost-report (default: 24)",
+    )
+    p.add_argument("--warehouse", help='warehouse URL; overrides the config\'s "warehouse"')
+    p.add_argument(
+        "--manifest",
+        type=Path,
+        help="dbt manifest.json: models' declared column types become the expected schemas",
+    )
     p.add_argument("--output", type=Path, help="write the JSON report here instead of stdout")
-    p.add_argument("--as-of", help="evaluate as if it were this ISO time (UTC if no offset); for replays and tests")
+    p.add_argument(
+        "--as-of",
+        help="evaluate as if it were this ISO time (UTC if no offset); for replays and tests",
+    )
     return p
 
 
@@ -106,7 +131,9 @@ def _main(args: argparse.Namespace) -> int:
     settings = load_settings()
     now = as_of_time(args.as_of)
     if not _AS_OF_RANGE[0] <= now <= _AS_OF_RANGE[1]:
-        raise UsageError(f"--as-of: {args.as_of!r} is out of range: give a time from 1970-01-01 to 2999-12-31")
+        raise UsageError(
+            f"--as-of: {args.as_of!r} is out of range: give a time from 1970-01-01 to 2999-12-31"
+        )
     if args.output is not None and args.output.is_dir():
         raise UsageError(f"--output: {args.output} is a directory; give the report's file path")
     url = warehouse_url(args.warehouse, config.warehouse, settings.warehouse_url)
@@ -126,7 +153,10 @@ def _main(args: argparse.Namespace) -> int:
             results = _table_freshness(config.tables[0], warehouse, now, project, settings)
         else:
             results = run_health_checks(
-                config, warehouse, now, expectations,
+                config,
+                warehouse,
+                now,
+                expectations,
                 failed_runs=_failed_runs(settings) if config.check_failures else None,
                 progress=_throttled(lambda message: say(PROG, message)),
             )
@@ -135,8 +165,15 @@ def _main(args: argparse.Namespace) -> int:
     if args.cost_report:
         report = build_report(results, now, str(url), warehouse.usage, config.usd_per_tib)
         cost = next(r for r in results if r.check == "cost")
-        report = {"timestamp": report["timestamp"], "warehouse": report["warehouse"], "hours": args.hours,
-                  "status": str(cost.status), "message": cost.message, **cost.figures, "monitoring": report["monitoring"]}
+        report = {
+            "timestamp": report["timestamp"],
+            "warehouse": report["warehouse"],
+            "hours": args.hours,
+            "status": str(cost.status),
+            "message": cost.message,
+            **cost.figures,
+            "monitoring": report["monitoring"],
+        }
         _emit(report, args.output)
         say(PROG, f"{cost.message}; {report.get('jobs', 0)} jobs")
         return exit_status([cost])
@@ -144,10 +181,18 @@ def _main(args: argparse.Namespace) -> int:
         report = build_report(results, now, str(url), warehouse.usage, config.usd_per_tib)
         _emit(report, args.output)
     else:
-        _emit_lines(report_json_lines(results, now, str(url), warehouse.usage, config.usd_per_tib), args.output)
+        _emit_lines(
+            report_json_lines(results, now, str(url), warehouse.usage, config.usd_per_tib),
+            args.output,
+        )
         # The stderr summary names only checks that did not pass; the score counts them all.
-        report = build_report([r for r in results if r.status != Status.PASS], now, str(url), warehouse.usage,
-                              config.usd_per_tib)
+        report = build_report(
+            [r for r in results if r.status != Status.PASS],
+            now,
+            str(url),
+            warehouse.usage,
+            config.usd_per_tib,
+        )
         report["summary"] = summarize(results)
     for line in human_summary(report):
         say(PROG, line)
@@ -198,12 +243,18 @@ def _config(args: argparse.Namespace) -> HealthConfig:
     if args.table:
         if not args.check_freshness:
             raise UsageError("--table needs --check-freshness")
-        freshness = _flag("--max-age-hours", lambda: FreshnessConfig(max_age_hours=args.max_age_hours,
-                                                                      timestamp_column=args.timestamp_column))
+        freshness = _flag(
+            "--max-age-hours",
+            lambda: FreshnessConfig(
+                max_age_hours=args.max_age_hours, timestamp_column=args.timestamp_column
+            ),
+        )
         table = _flag("--table", lambda: TableConfig(table_id=args.table, freshness=freshness))
         return HealthConfig(tables=(table,))
     if args.check_failures:
-        return _flag("--hours", lambda: HealthConfig(check_failures=True, failure_lookback_hours=args.hours))
+        return _flag(
+            "--hours", lambda: HealthConfig(check_failures=True, failure_lookback_hours=args.hours)
+        )
     return _flag("--hours", lambda: HealthConfig(check_costs=True, cost_lookback_hours=args.hours))
 
 
@@ -218,11 +269,17 @@ def _flag(flag: str, build):
         raise UsageError(f"{name}: {error['msg'].removeprefix('Value error, ')}") from None
 
 
-def _table_freshness(table: TableConfig, warehouse, now: datetime, project, settings) -> list[CheckResult]:
+def _table_freshness(
+    table: TableConfig, warehouse, now: datetime, project, settings
+) -> list[CheckResult]:
     """`--table T --check-freshness` without a column: the first evidence found decides (health/evidence.py)."""
     evidence = column_from_project(project, table.table_id) if project else None
     if evidence is None:
-        unique_ids = {n.unique_id for n in project.models() if n.table_id.lower() == table.table_id.lower()} if project else set()
+        unique_ids = (
+            {n.unique_id for n in project.models() if n.table_id.lower() == table.table_id.lower()}
+            if project
+            else set()
+        )
         found = _last_materialization(settings, table.table_id, unique_ids)
         if found:
             evidence = materialization_evidence(*found)
@@ -232,7 +289,11 @@ def _table_freshness(table: TableConfig, warehouse, now: datetime, project, sett
             return [error_result(table.table_id, "freshness", str(meta), table.critical)]
         evidence = from_table(meta)
     if evidence.known_time is not None:
-        return [judge_freshness(table, evidence.known_time, now, "Dagster materialization", evidence.description)]
+        return [
+            judge_freshness(
+                table, evidence.known_time, now, "Dagster materialization", evidence.description
+            )
+        ]
     if not evidence.found:
         return [error_result(table.table_id, "freshness", evidence.description, table.critical)]
     if evidence.column:

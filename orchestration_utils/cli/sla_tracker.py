@@ -47,21 +47,41 @@ exit codes: 0 no SLA violated, 1 an SLA is violated, 2 bad usage or config
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = parser(PROG, "Track data SLAs with history, error budgets and Slack/PagerDuty alerts.", EPILOG)
+    p = parser(
+        PROG, "Track data SLAs with history, error budgets and Slack/PagerDuty alerts.", EPILOG
+    )
     p.add_argument("--config", type=Path, required=True, help="sla-config.json")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--report", action="store_true", help="write a compliance report (no alerts)")
-    mode.add_argument("--monitor", action="store_true", help="evaluate every --interval seconds until stopped")
-    p.add_argument("--format", choices=["markdown", "json"], default="json", help="with --report (default: json)")
-    p.add_argument("--interval", type=float, default=300.0,
-                   help=f"with --monitor, seconds between evaluations, {MIN_INTERVAL_SECONDS:g} to "
-                        f"{MAX_INTERVAL_SECONDS:g} (default: 300)")
+    mode.add_argument(
+        "--monitor", action="store_true", help="evaluate every --interval seconds until stopped"
+    )
+    p.add_argument(
+        "--format",
+        choices=["markdown", "json"],
+        default="json",
+        help="with --report (default: json)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=300.0,
+        help=f"with --monitor, seconds between evaluations, {MIN_INTERVAL_SECONDS:g} to "
+        f"{MAX_INTERVAL_SECONDS:g} (default: 300)",
+    )
     p.add_argument("--output", type=Path, help="write JSON (or the report) here instead of stdout")
-    p.add_argument("--state-dir", type=Path, default=Path(".orchestration_utils"),
-                   help="where evaluations and alert state persist (default: .orchestration_utils/)")
-    p.add_argument("--warehouse", help="warehouse URL; overrides the config's \"warehouse\"")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".orchestration_utils"),
+        help="where evaluations and alert state persist (default: .orchestration_utils/)",
+    )
+    p.add_argument("--warehouse", help='warehouse URL; overrides the config\'s "warehouse"')
     p.add_argument("--no-alerts", action="store_true", help="evaluate and record, send nothing")
-    p.add_argument("--as-of", help="evaluate as if it were this ISO time (UTC if no offset); for replays and tests")
+    p.add_argument(
+        "--as-of",
+        help="evaluate as if it were this ISO time (UTC if no offset); for replays and tests",
+    )
     return p
 
 
@@ -80,7 +100,9 @@ def _main(args: argparse.Namespace) -> int:
     try:
         if args.monitor:
             return _monitor(args, config, url, instance, store)
-        results = _evaluate(args, config, url, instance, store, send_alerts=not (args.report or args.no_alerts))
+        results = _evaluate(
+            args, config, url, instance, store, send_alerts=not (args.report or args.no_alerts)
+        )
     finally:
         store.close()
         if instance is not None:
@@ -102,13 +124,20 @@ def _main(args: argparse.Namespace) -> int:
 
 def _check_flags(args: argparse.Namespace) -> None:
     """Every flag is checked before anything is evaluated, sent or written."""
-    if not math.isfinite(args.interval) or not MIN_INTERVAL_SECONDS <= args.interval <= MAX_INTERVAL_SECONDS:
-        raise UsageError(f"--interval: must be a number of seconds from {MIN_INTERVAL_SECONDS:g} to "
-                         f"{MAX_INTERVAL_SECONDS:g}, got {args.interval!r}")
+    if (
+        not math.isfinite(args.interval)
+        or not MIN_INTERVAL_SECONDS <= args.interval <= MAX_INTERVAL_SECONDS
+    ):
+        raise UsageError(
+            f"--interval: must be a number of seconds from {MIN_INTERVAL_SECONDS:g} to "
+            f"{MAX_INTERVAL_SECONDS:g}, got {args.interval!r}"
+        )
     if args.as_of is not None:
         at = as_of_time(args.as_of)
         if not EARLIEST_AS_OF <= at < LATEST_AS_OF:
-            raise UsageError(f"--as-of: must be from {EARLIEST_AS_OF:%Y} to {LATEST_AS_OF:%Y}, got {args.as_of!r}")
+            raise UsageError(
+                f"--as-of: must be from {EARLIEST_AS_OF:%Y} to {LATEST_AS_OF:%Y}, got {args.as_of!r}"
+            )
     if args.output is not None:
         if args.output.is_dir():
             raise UsageError(f"--output {args.output}: is a directory; name a file")
@@ -117,8 +146,12 @@ def _check_flags(args: argparse.Namespace) -> None:
             raise UsageError(f"--output {args.output}: {parent} is not a directory")
         if parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK):
             raise UsageError(f"--output {args.output}: {parent} is not writable")
-        if len(args.output.name.encode()) > 200:  # the temporary file beside it needs room for a suffix
-            raise UsageError(f"--output: the file name is too long ({len(args.output.name.encode())} bytes)")
+        if (
+            len(args.output.name.encode()) > 200
+        ):  # the temporary file beside it needs room for a suffix
+            raise UsageError(
+                f"--output: the file name is too long ({len(args.output.name.encode())} bytes)"
+            )
 
 
 def _state_store(state_dir: Path):
@@ -130,7 +163,9 @@ def _state_store(state_dir: Path):
         return StateStore(state_dir)
     except (OSError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"--state-dir {state_dir}: cannot keep the state there: {reason}") from None
+        raise UsageError(
+            f"--state-dir {state_dir}: cannot keep the state there: {reason}"
+        ) from None
 
 
 def _evaluate(args, config: SlaConfig, url, instance, store, send_alerts: bool):
@@ -142,18 +177,31 @@ def _evaluate(args, config: SlaConfig, url, instance, store, send_alerts: bool):
 
     now = as_of_time(args.as_of)
     needs_warehouse = any(not isinstance(s, CompletionSla) for s in config.slas)
-    warehouse = connect(url, config.max_bytes_billed, config.query_timeout_seconds) if needs_warehouse else None
+    warehouse = (
+        connect(url, config.max_bytes_billed, config.query_timeout_seconds)
+        if needs_warehouse
+        else None
+    )
     try:
         # The environment is read here, in the shell: the routine is handed settings, as in Dagster.
         channels = Channels.from_env() if send_alerts else None
-        results, alerts = track_once(config, now, warehouse, run_source(config, instance, AirflowCredentials.from_env()),
-                                     store, channels)
+        results, alerts = track_once(
+            config,
+            now,
+            warehouse,
+            run_source(config, instance, AirflowCredentials.from_env()),
+            store,
+            channels,
+        )
     finally:
         if warehouse is not None:
             warehouse.close()
     summary = summarize(results)
-    say(PROG, f"{summary['passed']} of {summary['total_checks']} SLAs met, {summary['failed']} violated "
-              f"({summary['critical_violations']} critical), {summary['errors']} could not be evaluated")
+    say(
+        PROG,
+        f"{summary['passed']} of {summary['total_checks']} SLAs met, {summary['failed']} violated "
+        f"({summary['critical_violations']} critical), {summary['errors']} could not be evaluated",
+    )
     for result in results:
         if result.status != "PASS":
             say(PROG, f"  {result.status:8} {result.name} ({result.subject}): {result.message}")
@@ -171,13 +219,19 @@ def _monitor(args, config, url, instance, store) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    say(PROG, f"monitoring {len(config.slas)} SLAs every {args.interval:g}s; state in {args.state_dir}")
+    say(
+        PROG,
+        f"monitoring {len(config.slas)} SLAs every {args.interval:g}s; state in {args.state_dir}",
+    )
     while not stop.is_set():
         try:
             _evaluate(args, config, url, instance, store, send_alerts=not args.no_alerts)
         except Exception as exc:  # noqa: BLE001 -- one evaluation's failure (warehouse, instance, disk) is not the monitor's end
-            say(PROG, f"evaluation failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}; "
-                      f"next in {args.interval:g}s")
+            say(
+                PROG,
+                f"evaluation failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}; "
+                f"next in {args.interval:g}s",
+            )
         stop.wait(args.interval)
     return 0
 
@@ -193,8 +247,11 @@ def _dagster_instance(config: SlaConfig, settings):
     try:
         return dg.DagsterInstance.from_config(str(home))
     except Exception as exc:  # noqa: BLE001 -- a broken instance makes the completion SLAs ERROR, not the whole run
-        say(PROG, f"the Dagster instance at {home} cannot be opened: {type(exc).__name__}; "
-                  f"completion-time SLAs cannot be evaluated")
+        say(
+            PROG,
+            f"the Dagster instance at {home} cannot be opened: {type(exc).__name__}; "
+            f"completion-time SLAs cannot be evaluated",
+        )
         return None
 
 

@@ -14,7 +14,10 @@ def format_python(source: str, name: str) -> str:
     ast.parse(source, filename=name)  # a template bug must never reach disk
     result = subprocess.run(
         [str(RUFF), "format", "--isolated", "--line-length", "100", "--stdin-filename", name, "-"],
-        input=source, capture_output=True, text=True, check=False,
+        input=source,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"ruff could not format generated {name}: {result.stderr.strip()}")

@@ -78,7 +78,9 @@ _RENAME_EXCHANGE = 2  # renameat2(2) flag: swap two paths atomically
 _AT_FDCWD = -100
 
 
-def write_files(output_dir: Path, files: list[GeneratedFile], *, check: bool = False) -> WriteResult:
+def write_files(
+    output_dir: Path, files: list[GeneratedFile], *, check: bool = False
+) -> WriteResult:
     """Make `output_dir` hold `files`, all or nothing: the new set is written into a hidden sibling
     directory (with every file of the old one we did not generate) and swapped in with one
     `renameat2(RENAME_EXCHANGE)`, so a reader (Airflow's DAG processor) sees the old set or the new,
@@ -91,7 +93,9 @@ def write_files(output_dir: Path, files: list[GeneratedFile], *, check: bool = F
     except OutputDirError:
         raise
     except OSError as exc:
-        raise OutputDirError(output_dir, _REASONS.get(exc.errno, (exc.strerror or str(exc)).lower())) from None
+        raise OutputDirError(
+            output_dir, _REASONS.get(exc.errno, (exc.strerror or str(exc)).lower())
+        ) from None
 
 
 def _write_files(output_dir: Path, files: list[GeneratedFile], check: bool) -> WriteResult:
@@ -144,12 +148,19 @@ def _fill(staging: Path, target: Path, wanted: dict[str, bytes], skip: set[str])
     mode = stat.S_IMODE(target.stat().st_mode) if target.is_dir() else 0o777 & ~_umask()
     os.chmod(staging, mode)
     if target.is_dir():
+
         def ignore(folder: str, names: list[str]) -> set[str]:
             rel = Path(folder).relative_to(target)
             return {n for n in names if (rel / n).as_posix() in skip}
 
-        shutil.copytree(target, staging, symlinks=True, ignore=ignore, copy_function=_link_or_copy,
-                        dirs_exist_ok=True)
+        shutil.copytree(
+            target,
+            staging,
+            symlinks=True,
+            ignore=ignore,
+            copy_function=_link_or_copy,
+            dirs_exist_ok=True,
+        )
     for rel, data in sorted(wanted.items()):
         path = staging / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,12 +203,17 @@ def _swap(staging: Path, target: Path) -> bool:
     renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
     if renameat2 is None:
         return False
-    if renameat2(_AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE) != 0:
+    if (
+        renameat2(_AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE)
+        != 0
+    ):
         code = ctypes.get_errno()
         if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
             return False
         raise OSError(code, os.strerror(code), str(target))
-    _fsync_dir(target.parent)  # the old generation now sits at the staging name, removed by the caller
+    _fsync_dir(
+        target.parent
+    )  # the old generation now sits at the staging name, removed by the caller
     return True
 
 

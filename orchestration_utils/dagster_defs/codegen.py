@@ -34,7 +34,9 @@ class AirflowGenConfig(dg.Config):
 
 def build_codegen_defs(settings: Settings) -> dg.Definitions:
     @dg.op(description="Write static Airflow 3 DAGs for the configured dbt or SQLMesh project.")
-    def write_airflow_dags(context: dg.OpExecutionContext, config: AirflowGenConfig, artifacts: ArtifactsResource):
+    def write_airflow_dags(
+        context: dg.OpExecutionContext, config: AirflowGenConfig, artifacts: ArtifactsResource
+    ):
         from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
 
         source, project_dir = project_source(settings, config.project_type)
@@ -46,45 +48,67 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
         )
         out = artifacts.subdir("airflow_dags", config.project_type)
         plan, result = generate_airflow_dags(config.project_type, source, out, options)
-        context.log.info(f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.removed)} removed in {out}")
-        context.add_output_metadata({
-            "output_dir": dg.MetadataValue.path(str(out)),
-            "files_written": dg.MetadataValue.json(result.written),
-            "files_unchanged": dg.MetadataValue.json(result.unchanged),
-            "files_removed": dg.MetadataValue.json(result.removed),
-            "dag_count": len(plan.dags),
-            "task_count": sum(len(d.tasks) for d in plan.dags),
-        })
+        context.log.info(
+            f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.removed)} removed in {out}"
+        )
+        context.add_output_metadata(
+            {
+                "output_dir": dg.MetadataValue.path(str(out)),
+                "files_written": dg.MetadataValue.json(result.written),
+                "files_unchanged": dg.MetadataValue.json(result.unchanged),
+                "files_removed": dg.MetadataValue.json(result.removed),
+                "dag_count": len(plan.dags),
+                "task_count": sum(len(d.tasks) for d in plan.dags),
+            }
+        )
         return str(out)
 
     # One op each: in process, so a run loads the code location once, not again per step.
-    @dg.job(description="Generate Airflow DAGs from the project (see the op config for options).",
-            executor_def=dg.in_process_executor)
+    @dg.job(
+        description="Generate Airflow DAGs from the project (see the op config for options).",
+        executor_def=dg.in_process_executor,
+    )
     def generate_airflow_dags_job():
         write_airflow_dags()
 
-    @dg.op(description="Write a standalone Dagster package for the configured dbt or SQLMesh project.")
-    def write_dagster_package(context: dg.OpExecutionContext, config: DagsterGenConfig, artifacts: ArtifactsResource):
+    @dg.op(
+        description="Write a standalone Dagster package for the configured dbt or SQLMesh project."
+    )
+    def write_dagster_package(
+        context: dg.OpExecutionContext, config: DagsterGenConfig, artifacts: ArtifactsResource
+    ):
         from orchestration_utils.codegen.dagster.generate import generate_dagster_package
 
         source, project_dir = project_source(settings, config.project_type)
-        warehouse = settings.dbt_duckdb_path if config.project_type == "dbt" else settings.sqlmesh_duckdb_path
+        warehouse = (
+            settings.dbt_duckdb_path
+            if config.project_type == "dbt"
+            else settings.sqlmesh_duckdb_path
+        )
         out = artifacts.subdir("dagster_package", config.project_type)
         plan, result = generate_dagster_package(
-            config.project_type, source, out, project_dir=project_dir, warehouse_url=f"duckdb:///{warehouse}",
+            config.project_type,
+            source,
+            out,
+            project_dir=project_dir,
+            warehouse_url=f"duckdb:///{warehouse}",
             default_schedule=normalize_schedule(config.schedule),
         )
-        context.add_output_metadata({
-            "output_dir": dg.MetadataValue.path(str(out)),
-            "files_written": dg.MetadataValue.json(result.written),
-            "files_unchanged": dg.MetadataValue.json(result.unchanged),
-            "files_removed": dg.MetadataValue.json(result.removed),
-            "asset_count": sum(len(g.assets) for g in plan.groups),
-        })
+        context.add_output_metadata(
+            {
+                "output_dir": dg.MetadataValue.path(str(out)),
+                "files_written": dg.MetadataValue.json(result.written),
+                "files_unchanged": dg.MetadataValue.json(result.unchanged),
+                "files_removed": dg.MetadataValue.json(result.removed),
+                "asset_count": sum(len(g.assets) for g in plan.groups),
+            }
+        )
         return str(out)
 
-    @dg.job(description="Generate a standalone Dagster package from the project.",
-            executor_def=dg.in_process_executor)
+    @dg.job(
+        description="Generate a standalone Dagster package from the project.",
+        executor_def=dg.in_process_executor,
+    )
     def generate_dagster_package_job():
         write_dagster_package()
 
@@ -98,10 +122,14 @@ def project_source(settings: Settings, project_type: str) -> tuple[Path, str]:
     """The configured project's source and its directory (what generated code runs in)."""
     if project_type == "dbt":
         if not (settings.dbt_project_dir or settings.dbt_manifest_path):
-            raise dg.Failure("no dbt project configured (ORCHESTRATION_UTILS_DBT_PROJECT_DIR is empty)")
+            raise dg.Failure(
+                "no dbt project configured (ORCHESTRATION_UTILS_DBT_PROJECT_DIR is empty)"
+            )
         return ensure_manifest(settings), str(settings.dbt_project_dir or ".")
     if project_type == "sqlmesh":
         if not settings.sqlmesh_project_dir:
-            raise dg.Failure("no SQLMesh project configured (ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR is empty)")
+            raise dg.Failure(
+                "no SQLMesh project configured (ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR is empty)"
+            )
         return settings.sqlmesh_project_dir, str(settings.sqlmesh_project_dir)
     raise dg.Failure(f"unknown project_type {project_type!r}: dbt or sqlmesh")

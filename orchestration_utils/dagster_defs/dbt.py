@@ -1,7 +1,6 @@
 """The dbt project as Dagster assets: dagster-dbt with our translator, one `@dbt_assets` per op
 group (op_groups.py)."""
 
-
 import functools
 import json
 import os
@@ -47,7 +46,9 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         self._default_schedule = default_schedule
         self._specs: dict[str, dg.AssetSpec] = {}
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> dg.AssetSpec:
         # Each `@dbt_assets` reads a view of the manifest (manifest_view), but a node's spec
         # comes from the whole one, built once: dagster-dbt memoizes its own spec per manifest
         # and calls this override again for every dependent node.
@@ -62,7 +63,9 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         self._nodes = {}
         self._resolved_specs = {}  # dagster-dbt's memo (DagsterDbtTranslator.get_asset_spec)
 
-    def _build_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+    def _build_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = self._nodes.get(unique_id)
         if node is None or not node.runnable:
@@ -71,7 +74,8 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         deps = list({dep.asset_key: dep for dep in spec.deps}.values())
         # One new spec, not two: each AssetSpec re-normalizes its metadata (seconds at 5,000 nodes).
         return spec.replace_attributes(
-            deps=deps, metadata={**spec.metadata, **schedule_metadata(node, self._default_schedule)},
+            deps=deps,
+            metadata={**spec.metadata, **schedule_metadata(node, self._default_schedule)},
             **spec_attributes(node, self._default_schedule),
         )
 
@@ -93,21 +97,29 @@ def _drop_sources_of_produced_relations(manifest: dict[str, Any]) -> None:
     """A model that reads a seed (or model) and a source naming the same relation reads one table
     twice; dagster-dbt then gives it that dependency twice and Dagster can resolve no job over a
     subset of the graph (a test asserts this of plain dagster-dbt). The producing node stays."""
-    producers = {props["relation_name"]: uid for uid, props in manifest.get("nodes", {}).items()
-                 if props.get("resource_type") in ("seed", "model", "snapshot") and props.get("relation_name")}
+    producers = {
+        props["relation_name"]: uid
+        for uid, props in manifest.get("nodes", {}).items()
+        if props.get("resource_type") in ("seed", "model", "snapshot")
+        and props.get("relation_name")
+    }
     sources = manifest.get("sources") or {}
     for props in manifest.get("nodes", {}).values():
         depends_on = (props.get("depends_on") or {}).get("nodes")
         if not depends_on:
             continue
-        kept = [uid for uid in depends_on
-                if producers.get((sources.get(uid) or {}).get("relation_name")) not in depends_on]
+        kept = [
+            uid
+            for uid in depends_on
+            if producers.get((sources.get(uid) or {}).get("relation_name")) not in depends_on
+        ]
         if len(kept) != len(depends_on):
             props["depends_on"]["nodes"] = kept
 
 
-def build_dbt_assets(manifest_path: Path, default_schedule: str,
-                     manifest: dict[str, Any] | None = None) -> list[dg.AssetsDefinition]:
+def build_dbt_assets(
+    manifest_path: Path, default_schedule: str, manifest: dict[str, Any] | None = None
+) -> list[dg.AssetsDefinition]:
     """One `@dbt_assets` per op group (layer, schedule and partitions; see op_groups)."""
     manifest = manifest if manifest is not None else read_manifest(manifest_path)
     project = project_from_manifest(manifest, manifest_path)  # validates, with one-line errors
@@ -131,8 +143,10 @@ def load_dbt_defs(settings: Settings) -> dg.Definitions:
     manifest = read_manifest(manifest_path)
     check_manifest_project(manifest, manifest_path, project_dir)
     return dg.Definitions(
-        assets=[*build_dbt_assets(manifest_path, settings.default_schedule, manifest),
-                *source_freshness_specs(manifest, manifest_path)],
+        assets=[
+            *build_dbt_assets(manifest_path, settings.default_schedule, manifest),
+            *source_freshness_specs(manifest, manifest_path),
+        ],
         resources={
             "dbt": DbtCliResource(
                 project_dir=str(project_dir),
@@ -153,16 +167,31 @@ def source_freshness_specs(manifest: Mapping[str, Any], manifest_path: Path) -> 
     specs = []
     for uid, freshness in source_freshness(manifest, manifest_path).items():
         props = manifest["sources"][uid]
-        table_id = ".".join(str(props[k]) for k in ("database", "schema", "identifier") if props.get(k))
-        hours = {name: after.total_seconds() / 3600 for name, after in
-                 (("warn_after_hours", freshness.warn_after), ("error_after_hours", freshness.error_after)) if after}
+        table_id = ".".join(
+            str(props[k]) for k in ("database", "schema", "identifier") if props.get(k)
+        )
+        hours = {
+            name: after.total_seconds() / 3600
+            for name, after in (
+                ("warn_after_hours", freshness.warn_after),
+                ("error_after_hours", freshness.error_after),
+            )
+            if after
+        }
         config = {**hours, "loaded_at_field": freshness.loaded_at_field}
-        specs.append(dg.AssetSpec(
-            translator.get_asset_spec(manifest, uid, None).key, group_name="raw",
-            description=props.get("description") or f"dbt source {props.get('source_name')}.{props.get('name')}",
-            metadata={"dagster/table_name": table_id, DBT_FRESHNESS_METADATA_KEY: dg.MetadataValue.json(config)},
-            kinds={"dbt"},
-        ))
+        specs.append(
+            dg.AssetSpec(
+                translator.get_asset_spec(manifest, uid, None).key,
+                group_name="raw",
+                description=props.get("description")
+                or f"dbt source {props.get('source_name')}.{props.get('name')}",
+                metadata={
+                    "dagster/table_name": table_id,
+                    DBT_FRESHNESS_METADATA_KEY: dg.MetadataValue.json(config),
+                },
+                kinds={"dbt"},
+            )
+        )
     return specs
 
 
@@ -173,20 +202,29 @@ def dbt_project_dir(settings: Settings) -> Path:
     """The configured dbt project directory, holding `dbt_project.yml` and (unless
     `DBT_PROFILES_DIR` is set) `profiles.yml`."""
     if settings.dbt_project_dir is None:
-        raise ProjectError("ORCHESTRATION_UTILS_DBT_MANIFEST", f"{settings.dbt_manifest_path} is set but "
-                           f"ORCHESTRATION_UTILS_DBT_PROJECT_DIR is empty (dbt disabled): {_SET_PROJECT}, or unset the manifest")
+        raise ProjectError(
+            "ORCHESTRATION_UTILS_DBT_MANIFEST",
+            f"{settings.dbt_manifest_path} is set but "
+            f"ORCHESTRATION_UTILS_DBT_PROJECT_DIR is empty (dbt disabled): {_SET_PROJECT}, or unset the manifest",
+        )
     project_dir = settings.dbt_project_dir
     if not (project_dir / "dbt_project.yml").is_file():
-        raise ProjectError(f"ORCHESTRATION_UTILS_DBT_PROJECT_DIR={project_dir}",
-                           f"no dbt_project.yml there: {_SET_PROJECT}")
+        raise ProjectError(
+            f"ORCHESTRATION_UTILS_DBT_PROJECT_DIR={project_dir}",
+            f"no dbt_project.yml there: {_SET_PROJECT}",
+        )
     if not (settings.dbt_profiles_dir / "profiles.yml").is_file():
-        raise ProjectError(f"ORCHESTRATION_UTILS_DBT_PROJECT_DIR={project_dir}",
-                           f"no profiles.yml in {settings.dbt_profiles_dir}: add one, or set DBT_PROFILES_DIR "
-                           "to the directory that holds it")
+        raise ProjectError(
+            f"ORCHESTRATION_UTILS_DBT_PROJECT_DIR={project_dir}",
+            f"no profiles.yml in {settings.dbt_profiles_dir}: add one, or set DBT_PROFILES_DIR "
+            "to the directory that holds it",
+        )
     return project_dir
 
 
-def check_manifest_project(manifest: Mapping[str, Any], manifest_path: Path, project_dir: Path) -> None:
+def check_manifest_project(
+    manifest: Mapping[str, Any], manifest_path: Path, project_dir: Path
+) -> None:
     """The manifest must come from the project runs go to: its `project_name` (or `project_id`,
     dbt's md5 of the name) against the project's `dbt_project.yml`."""
     import hashlib
@@ -194,7 +232,9 @@ def check_manifest_project(manifest: Mapping[str, Any], manifest_path: Path, pro
     import yaml
 
     try:
-        name = str((yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}).get("name") or "")
+        name = str(
+            (yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}).get("name") or ""
+        )
     except (OSError, yaml.YAMLError) as exc:
         raise ProjectError(project_dir / "dbt_project.yml", f"cannot read: {exc}") from None
     metadata = manifest.get("metadata") or {}
@@ -206,8 +246,10 @@ def check_manifest_project(manifest: Mapping[str, Any], manifest_path: Path, pro
         return  # an old manifest that does not say: runs will tell (a dbt run building nothing fails)
     if not same:
         which = "the embedded demo's" if project_dir == DEMO_DBT_PROJECT else f"{project_dir}'s"
-        raise ProjectError(f"ORCHESTRATION_UTILS_DBT_MANIFEST={manifest_path}",
-                           f"built from another dbt project than {which} ({name!r}): {_SET_PROJECT}")
+        raise ProjectError(
+            f"ORCHESTRATION_UTILS_DBT_MANIFEST={manifest_path}",
+            f"built from another dbt project than {which} ({name!r}): {_SET_PROJECT}",
+        )
 
 
 # Each group is selected with one `tag:` term that exists only in the in-memory manifest
@@ -217,8 +259,13 @@ def check_manifest_project(manifest: Mapping[str, Any], manifest_path: Path, pro
 _MARK = "orchestration_utils_op"
 
 
-def _dbt_assets(manifest: dict[str, Any], translator: "ProjectDbtTranslator", group: OpGroup,
-                tests: Mapping[str, list[str]], op_tags: Mapping[str, str]) -> dg.AssetsDefinition:
+def _dbt_assets(
+    manifest: dict[str, Any],
+    translator: "ProjectDbtTranslator",
+    group: OpGroup,
+    tests: Mapping[str, list[str]],
+    op_tags: Mapping[str, str],
+) -> dg.AssetsDefinition:
     mark = f"{_MARK}_{group.name}"
     for node in group.members:
         props = manifest["nodes"][node.unique_id]
@@ -243,26 +290,43 @@ def _dbt_assets(manifest: dict[str, Any], translator: "ProjectDbtTranslator", gr
         # dagster-dbt passes this group's `tag:` selection, which matches nothing in the real
         # project; dbt unions repeated --select, so naming the selected nodes completes it.
         specs = context.assets_def.specs_by_key
-        named = sorted(selectors[specs[key].metadata[UNIQUE_ID]] for key in context.selected_asset_keys)
+        named = sorted(
+            selectors[specs[key].metadata[UNIQUE_ID]] for key in context.selected_asset_keys
+        )
         if named:  # a run of checks alone selects no node
             args += ["--select", " ".join(named)]
         window = run_window(context)
         if window:
-            args += ["--vars", json.dumps({"min_date": window.start.isoformat(), "max_date": window.end.isoformat()})]
+            args += [
+                "--vars",
+                json.dumps(
+                    {"min_date": window.start.isoformat(), "max_date": window.end.isoformat()}
+                ),
+            ]
         built = 0
         for event in dbt.cli(args, context=context).stream():
             built += isinstance(event, dg.Output | dg.MaterializeResult | dg.AssetMaterialization)
             yield event
         if named and not built:
             # dbt says "Nothing to do" and exits 0 when the project holds none of the nodes.
-            raise dg.Failure(f"dbt built none of the {len(named)} selected node(s) in {dbt.project_dir}: "
-                             "is ORCHESTRATION_UTILS_DBT_PROJECT_DIR the manifest's project?")
+            raise dg.Failure(
+                f"dbt built none of the {len(named)} selected node(s) in {dbt.project_dir}: "
+                "is ORCHESTRATION_UTILS_DBT_PROJECT_DIR the manifest's project?"
+            )
 
     return _assets
 
 
-_GRAPH_SECTIONS = ("nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries",
-                   "unit_tests", "functions")
+_GRAPH_SECTIONS = (
+    "nodes",
+    "sources",
+    "exposures",
+    "metrics",
+    "semantic_models",
+    "saved_queries",
+    "unit_tests",
+    "functions",
+)
 
 
 def tests_by_parent(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -276,7 +340,9 @@ def tests_by_parent(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
     return tests
 
 
-def manifest_view(manifest: dict[str, Any], members: set[str], tests: Mapping[str, list[str]]) -> dict[str, Any]:
+def manifest_view(
+    manifest: dict[str, Any], members: set[str], tests: Mapping[str, list[str]]
+) -> dict[str, Any]:
     """The part of the manifest one group's `@dbt_assets` reads: its members, the tests on them,
     and what those read (through ephemeral models). dagster-dbt builds dbt's selection graph per
     `@dbt_assets`; on the whole manifest that cost each group as much as the whole project."""
@@ -302,7 +368,9 @@ def manifest_view(manifest: dict[str, Any], members: set[str], tests: Mapping[st
     for graph_map in ("child_map", "parent_map"):
         if graph_map in manifest:
             whole = manifest[graph_map]
-            view[graph_map] = {uid: [n for n in whole.get(uid, ()) if n in present] for uid in present}
+            view[graph_map] = {
+                uid: [n for n in whole.get(uid, ()) if n in present] for uid in present
+            }
     return view
 
 
@@ -314,21 +382,42 @@ def ensure_manifest(settings: Settings) -> Path:
     if settings.dbt_manifest_path:
         return settings.dbt_manifest_path
     if settings.dbt_project_dir is None:
-        raise ProjectError("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", "is empty (dbt disabled): no dbt project to read")
-    project = DbtProject(project_dir=settings.dbt_project_dir, target_path=settings.dbt_target_dir,
-                         profiles_dir=settings.dbt_profiles_dir)
-    if shutil.which("dbt") is None:  # dagster-dbt's preparer runs `dbt` from PATH: the one beside us
-        os.environ["PATH"] = f"{Path(DBT_EXECUTABLE).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        raise ProjectError(
+            "ORCHESTRATION_UTILS_DBT_PROJECT_DIR", "is empty (dbt disabled): no dbt project to read"
+        )
+    project = DbtProject(
+        project_dir=settings.dbt_project_dir,
+        target_path=settings.dbt_target_dir,
+        profiles_dir=settings.dbt_profiles_dir,
+    )
+    if (
+        shutil.which("dbt") is None
+    ):  # dagster-dbt's preparer runs `dbt` from PATH: the one beside us
+        os.environ["PATH"] = (
+            f"{Path(DBT_EXECUTABLE).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        )
     project.prepare_if_dev()
     if project.manifest_path.exists():
         return project.manifest_path
     if settings.dbt_project_dir != DEMO_DBT_PROJECT:
-        raise ProjectError("ORCHESTRATION_UTILS_DBT_MANIFEST", f"not set, and no manifest at {project.manifest_path}: "
-                           "build one at image build (`dbt parse --target-path <dir>`, as deploy/Dockerfile does) "
-                           "and set ORCHESTRATION_UTILS_DBT_MANIFEST=<dir>/manifest.json")
+        raise ProjectError(
+            "ORCHESTRATION_UTILS_DBT_MANIFEST",
+            f"not set, and no manifest at {project.manifest_path}: "
+            "build one at image build (`dbt parse --target-path <dir>`, as deploy/Dockerfile does) "
+            "and set ORCHESTRATION_UTILS_DBT_MANIFEST=<dir>/manifest.json",
+        )
     subprocess.run(
-        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(settings.dbt_project_dir),
-         "--profiles-dir", str(settings.dbt_profiles_dir), "--target-path", str(settings.dbt_target_dir)],
+        [
+            DBT_EXECUTABLE,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(settings.dbt_project_dir),
+            "--profiles-dir",
+            str(settings.dbt_profiles_dir),
+            "--target-path",
+            str(settings.dbt_target_dir),
+        ],
         check=True,
     )
     return project.manifest_path

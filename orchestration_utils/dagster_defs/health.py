@@ -34,8 +34,20 @@ HEALTH_TAGS = {KIND_TAG_KEY: "health"}  # the run queue bounds health runs (depl
 CHECKS_PER_DEFINITION = 100  # Dagster's cost per check grows with its definition's size
 _SEVERITY = {Status.WARN: dg.AssetCheckSeverity.WARN}
 # Configured limits, not measurements: text in the metadata (no flat plot) and in the description.
-_THRESHOLDS = frozenset({"max_age_hours", "warn_age_hours", "min_rows", "max_rows", "lookback_days",
-                         "lookback_hours", "cost_threshold_usd", "usd_per_tib", "expected_from", "granularity"})
+_THRESHOLDS = frozenset(
+    {
+        "max_age_hours",
+        "warn_age_hours",
+        "min_rows",
+        "max_rows",
+        "lookback_days",
+        "lookback_hours",
+        "cost_threshold_usd",
+        "usd_per_tib",
+        "expected_from",
+        "granularity",
+    }
+)
 
 
 def check_result(result: CheckResult, asset_key: dg.AssetKey) -> dg.AssetCheckResult:
@@ -47,13 +59,19 @@ def check_result(result: CheckResult, asset_key: dg.AssetKey) -> dg.AssetCheckRe
         passed=result.status == Status.PASS,
         severity=_SEVERITY.get(result.status, dg.AssetCheckSeverity.ERROR),
         description=describe(result),
-        metadata={"status": dg.MetadataValue.text(result.status.value), **check_metadata(result.figures)},
+        metadata={
+            "status": dg.MetadataValue.text(result.status.value),
+            **check_metadata(result.figures),
+        },
     )
 
 
 def describe(result: CheckResult) -> str:
-    limits = ", ".join(f"{k} {result.figures[k]}" for k in sorted(_THRESHOLDS & result.figures.keys())
-                       if result.figures[k] is not None)
+    limits = ", ".join(
+        f"{k} {result.figures[k]}"
+        for k in sorted(_THRESHOLDS & result.figures.keys())
+        if result.figures[k] is not None
+    )
     return f"{result.status.value}: {result.message}" + (f" (limits: {limits})" if limits else "")
 
 
@@ -79,7 +97,9 @@ def check_metadata(figures: dict) -> dict[str, dg.MetadataValue]:
     return metadata
 
 
-def project_table_keys(project_defs: dg.Definitions) -> tuple[dict[str, dg.AssetKey], dict[str, Expectation]]:
+def project_table_keys(
+    project_defs: dg.Definitions,
+) -> tuple[dict[str, dg.AssetKey], dict[str, Expectation]]:
     """Project assets by lower-cased warehouse table id, and the column types their projects declare."""
     keys, expectations = {}, {}
     for spec in asset_specs(project_defs):
@@ -89,22 +109,33 @@ def project_table_keys(project_defs: dg.Definitions) -> tuple[dict[str, dg.Asset
         table_id = table_name.replace("`", "").replace('"', "").lower()
         keys[table_id] = spec.key
         schema = spec.metadata.get("dagster/column_schema")
-        fields = tuple(Field(c.name, canonical_type(c.type), None) for c in (schema.columns if schema else ())
-                       if c.type and c.type.lower() != "unknown")
+        fields = tuple(
+            Field(c.name, canonical_type(c.type), None)
+            for c in (schema.columns if schema else ())
+            if c.type and c.type.lower() != "unknown"
+        )
         if fields:
-            expectations[table_id] = Expectation(fields, f"declared columns of {spec.key.to_user_string()}")
+            expectations[table_id] = Expectation(
+                fields, f"declared columns of {spec.key.to_user_string()}"
+            )
     return keys, expectations
 
 
 def asset_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
     """Specs of the assets definitions and the bare (external) specs, such as dbt sources."""
-    return [spec for a in defs.assets or () for spec in ((a,) if isinstance(a, dg.AssetSpec) else getattr(a, "specs", ()))]
+    return [
+        spec
+        for a in defs.assets or ()
+        for spec in ((a,) if isinstance(a, dg.AssetSpec) else getattr(a, "specs", ()))
+    ]
 
 
 Adjust = Callable[[CheckResult], CheckResult]
 
 
-def dbt_freshness_tables(project_defs: dg.Definitions) -> tuple[list[TableConfig], dict[str, Adjust]]:
+def dbt_freshness_tables(
+    project_defs: dg.Definitions,
+) -> tuple[list[TableConfig], dict[str, Adjust]]:
     """dbt sources' own `freshness` config (dbt.py) as health freshness checks on the warehouse:
     `error_after` fails, `warn_after` warns; a source with `warn_after` alone only warns, and a
     `loaded_at_field` that is an expression (dbt puts it in SQL) is not sent to the warehouse: ERROR."""
@@ -115,22 +146,45 @@ def dbt_freshness_tables(project_defs: dg.Definitions) -> tuple[list[TableConfig
             continue
         dbt = value.value if isinstance(value, dg.JsonMetadataValue) else value
         table_id = str(spec.metadata["dagster/table_name"])
-        error, warn, field = dbt.get("error_after_hours"), dbt.get("warn_after_hours"), dbt.get("loaded_at_field")
+        error, warn, field = (
+            dbt.get("error_after_hours"),
+            dbt.get("warn_after_hours"),
+            dbt.get("loaded_at_field"),
+        )
         try:
-            column = FreshnessConfig(max_age_hours=1, timestamp_column=field).timestamp_column if field else None
+            column = (
+                FreshnessConfig(max_age_hours=1, timestamp_column=field).timestamp_column
+                if field
+                else None
+            )
         except ValueError:
             column = None
-            reason = (f"dbt's loaded_at_field {str(field)[:60]!r} is not a column name; only a column is checked here")
-            adjust[table_id] = lambda r, reason=reason: error_result(r.table, r.check, reason, r.critical)
+            reason = f"dbt's loaded_at_field {str(field)[:60]!r} is not a column name; only a column is checked here"
+            adjust[table_id] = lambda r, reason=reason: error_result(
+                r.table, r.check, reason, r.critical
+            )
         if error is None:
-            adjust.setdefault(table_id, lambda r: replace(r, status=Status.WARN) if r.status == Status.FAIL else r)
+            adjust.setdefault(
+                table_id, lambda r: replace(r, status=Status.WARN) if r.status == Status.FAIL else r
+            )
         limit = error if error is not None else warn
         try:
-            tables.append(TableConfig(table_id=table_id, freshness=FreshnessConfig(
-                max_age_hours=limit, timestamp_column=column,
-                warn_age_hours=warn if warn is not None and error is not None and warn < error else None)))
+            tables.append(
+                TableConfig(
+                    table_id=table_id,
+                    freshness=FreshnessConfig(
+                        max_age_hours=limit,
+                        timestamp_column=column,
+                        warn_age_hours=warn
+                        if warn is not None and error is not None and warn < error
+                        else None,
+                    ),
+                )
+            )
         except ValueError as exc:
-            raise ProjectError(spec.key.to_user_string(), f"dbt source freshness: {str(exc).splitlines()[-1]}") from None
+            raise ProjectError(
+                spec.key.to_user_string(), f"dbt source freshness: {str(exc).splitlines()[-1]}"
+            ) from None
     return tables, adjust
 
 
@@ -143,51 +197,110 @@ def build_health_defs(settings: Settings, project_defs: dg.Definitions) -> dg.De
     if settings.health_config_path is None and not dbt_tables:
         return dg.Definitions()
     # A bad file stops the load with one line.
-    config = load_health_config(settings.health_config_path) if settings.health_config_path else HealthConfig()
+    config = (
+        load_health_config(settings.health_config_path)
+        if settings.health_config_path
+        else HealthConfig()
+    )
     configured = {t.table_id.lower() for t in config.tables}  # the health config's own word wins
-    config = config.model_copy(update={"tables": config.tables + tuple(
-        t for t in dbt_tables if t.table_id.lower() not in configured)})
+    config = config.model_copy(
+        update={
+            "tables": config.tables
+            + tuple(t for t in dbt_tables if t.table_id.lower() not in configured)
+        }
+    )
     keys, project_expectations = project_table_keys(project_defs)
-    expectations = {t.table_id: project_expectations[t.table_id.lower()] for t in config.tables
-                    if t.expected_schema is None and t.table_id.lower() in project_expectations}
-    asset_keys = {t.table_id: keys.get(t.table_id.lower(), external_key(t.ref)) for t in config.tables}
+    expectations = {
+        t.table_id: project_expectations[t.table_id.lower()]
+        for t in config.tables
+        if t.expected_schema is None and t.table_id.lower() in project_expectations
+    }
+    asset_keys = {
+        t.table_id: keys.get(t.table_id.lower(), external_key(t.ref)) for t in config.tables
+    }
     external = [t for t in config.tables if t.table_id.lower() not in keys]
-    job_checks = [name for name, on in (("failed_jobs", config.check_failures), ("cost", config.check_costs)) if on]
+    job_checks = [
+        name
+        for name, on in (("failed_jobs", config.check_failures), ("cost", config.check_costs))
+        if on
+    ]
 
     warehouse = WarehouseResource(
         url=config.warehouse or settings.warehouse_url,
         max_bytes_billed=config.max_bytes_billed,
         timeout_seconds=config.query_timeout_seconds,
         # Resolved at run time, so the key never lands in the run config or the UI.
-        gcp_credentials=dg.EnvVar("GCP_CREDENTIALS_BASE64") if os.environ.get("GCP_CREDENTIALS_BASE64") else None,
+        gcp_credentials=dg.EnvVar("GCP_CREDENTIALS_BASE64")
+        if os.environ.get("GCP_CREDENTIALS_BASE64")
+        else None,
     )
-    critical = _checks_defs("health_checks_critical", [t for t in config.tables if t.critical], [],
-                            config, asset_keys, expectations, adjust)
-    standard = _checks_defs("health_checks", [t for t in config.tables if not t.critical], job_checks,
-                            config, asset_keys, expectations, adjust)
-    assets: list = [dg.AssetSpec(JOBS_ASSET, group_name="warehouse", description="Warehouse jobs and Dagster runs: "
-                                 "failed jobs and cost.")] if job_checks else []
+    critical = _checks_defs(
+        "health_checks_critical",
+        [t for t in config.tables if t.critical],
+        [],
+        config,
+        asset_keys,
+        expectations,
+        adjust,
+    )
+    standard = _checks_defs(
+        "health_checks",
+        [t for t in config.tables if not t.critical],
+        job_checks,
+        config,
+        asset_keys,
+        expectations,
+        adjust,
+    )
+    assets: list = (
+        [
+            dg.AssetSpec(
+                JOBS_ASSET,
+                group_name="warehouse",
+                description="Warehouse jobs and Dagster runs: failed jobs and cost.",
+            )
+        ]
+        if job_checks
+        else []
+    )
     if external:
         assets.append(_observe_external(external))
 
     jobs, schedules = [], []
-    for name, checks_defs, cron, observe in (("health_checks_critical", critical, config.schedule.critical_cron, False),
-                                             ("health_checks", standard, config.schedule.default_cron, True)):
+    for name, checks_defs, cron, observe in (
+        ("health_checks_critical", critical, config.schedule.critical_cron, False),
+        ("health_checks", standard, config.schedule.default_cron, True),
+    ):
         if not checks_defs:
             continue
         selection = dg.AssetSelection.checks(*checks_defs)
         if observe and external:
-            selection = selection | dg.AssetSelection.assets(*[external_key(t.ref) for t in external])
+            selection = selection | dg.AssetSelection.assets(
+                *[external_key(t.ref) for t in external]
+            )
         # In process: each step is a few metadata queries, far less than a process per step.
-        job = dg.define_asset_job(f"{name}_job", selection=selection, tags=HEALTH_TAGS,
-                                  executor_def=dg.in_process_executor,
-                                  description="Health checks of the configured tables, on their schedule.")
+        job = dg.define_asset_job(
+            f"{name}_job",
+            selection=selection,
+            tags=HEALTH_TAGS,
+            executor_def=dg.in_process_executor,
+            description="Health checks of the configured tables, on their schedule.",
+        )
         jobs.append(job)
-        schedules.append(dg.ScheduleDefinition(job=job, cron_schedule=cron, default_status=dg.DefaultScheduleStatus.RUNNING,
-                                               description=f"Runs {name}_job at `{cron}` (UTC)."))
+        schedules.append(
+            dg.ScheduleDefinition(
+                job=job,
+                cron_schedule=cron,
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+                description=f"Runs {name}_job at `{cron}` (UTC).",
+            )
+        )
     jobs.append(_report_job(config, expectations))
     return dg.Definitions(
-        assets=assets, asset_checks=[*critical, *standard], jobs=jobs, schedules=schedules,
+        assets=assets,
+        asset_checks=[*critical, *standard],
+        jobs=jobs,
+        schedules=schedules,
         resources={"warehouse": warehouse},
     )
 
@@ -212,11 +325,31 @@ def _checks_defs(
         base = op_name(f"{name}_{dataset}", used)
         for i in range(0, len(members), CHECKS_PER_DEFINITION):
             part = base if i == 0 else op_name(f"{base}_{i // CHECKS_PER_DEFINITION + 1}", used)
-            defs.append(_checks_def(part, members[i:i + CHECKS_PER_DEFINITION], [], config, asset_keys, expectations,
-                                    f"{project}.{dataset}", adjust))
+            defs.append(
+                _checks_def(
+                    part,
+                    members[i : i + CHECKS_PER_DEFINITION],
+                    [],
+                    config,
+                    asset_keys,
+                    expectations,
+                    f"{project}.{dataset}",
+                    adjust,
+                )
+            )
     if job_checks:
-        defs.append(_checks_def(op_name(f"{name}_warehouse_jobs", used), [], job_checks, config, asset_keys,
-                                expectations, "the warehouse's jobs", {}))
+        defs.append(
+            _checks_def(
+                op_name(f"{name}_warehouse_jobs", used),
+                [],
+                job_checks,
+                config,
+                asset_keys,
+                expectations,
+                "the warehouse's jobs",
+                {},
+            )
+        )
     return [d for d in defs if d is not None]
 
 
@@ -225,23 +358,39 @@ def check_description(check: str, table: TableConfig) -> str:
     judges the last materialization, not the data's newest time)."""
     if check == "freshness" and table.freshness is not None:
         f = table.freshness
-        source = (f"the newest `{f.timestamp_column}` value" if f.timestamp_column
-                  else "the table's last modification time in the warehouse")
+        source = (
+            f"the newest `{f.timestamp_column}` value"
+            if f.timestamp_column
+            else "the table's last modification time in the warehouse"
+        )
         warn = f", warns beyond {f.warn_age_hours:g} h" if f.warn_age_hours else ""
-        return (f"Data freshness of {table.table_id}: age of {source} (not of the last materialization); "
-                f"fails beyond {f.max_age_hours:g} h{warn}.")
+        return (
+            f"Data freshness of {table.table_id}: age of {source} (not of the last materialization); "
+            f"fails beyond {f.max_age_hours:g} h{warn}."
+        )
     if check == "row_count" and table.row_count is not None:
         r = table.row_count
-        bounds = " and ".join(b for b in (f"at least {r.min_rows}" if r.min_rows is not None else "",
-                                          f"at most {r.max_rows}" if r.max_rows is not None else "") if b)
-        scope = (f"rows per {r.partition_granularity or 'partition'} of `{r.partition_column}` over {r.lookback_days} day(s)"
-                 if r.partition_column else "rows")
+        bounds = " and ".join(
+            b
+            for b in (
+                f"at least {r.min_rows}" if r.min_rows is not None else "",
+                f"at most {r.max_rows}" if r.max_rows is not None else "",
+            )
+            if b
+        )
+        scope = (
+            f"rows per {r.partition_granularity or 'partition'} of `{r.partition_column}` over {r.lookback_days} day(s)"
+            if r.partition_column
+            else "rows"
+        )
         return f"Row count of {table.table_id}: {scope}" + (f", {bounds}." if bounds else ".")
     if check == "partitions":
         return f"Partitions of {table.table_id}: every expected partition present and not empty."
     if check == "schema_drift":
-        return (f"Schema of {table.table_id} against its expected columns: breaking changes (removed or retyped "
-                "columns) fail, additive ones warn.")
+        return (
+            f"Schema of {table.table_id} against its expected columns: breaking changes (removed or retyped "
+            "columns) fail, additive ones warn."
+        )
     return f"{check} of {table.table_id}"
 
 
@@ -265,39 +414,61 @@ def _checks_def(
     scope: str,
     adjust: dict[str, Adjust],
 ) -> dg.AssetChecksDefinition | None:
-    keys = {t.table_id: [dg.AssetCheckKey(asset_keys[t.table_id], check) for check in table_checks(t, expectations)]
-            for t in tables}
+    keys = {
+        t.table_id: [
+            dg.AssetCheckKey(asset_keys[t.table_id], check)
+            for check in table_checks(t, expectations)
+        ]
+        for t in tables
+    }
     specs = [
         dg.AssetCheckSpec(key.name, asset=key.asset_key, description=check_description(key.name, t))
-        for t in tables for key in keys[t.table_id]
+        for t in tables
+        for key in keys[t.table_id]
     ] + [dg.AssetCheckSpec(check, asset=JOBS_ASSET) for check in job_checks]
     if not specs:
         return None
 
-    @dg.multi_asset_check(name=name, specs=specs, can_subset=True, compute_kind="health",
-                          description=f"Health checks of {scope}.")
+    @dg.multi_asset_check(
+        name=name,
+        specs=specs,
+        can_subset=True,
+        compute_kind="health",
+        description=f"Health checks of {scope}.",
+    )
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         selected = context.selected_asset_check_keys
         # This definition's share of the config, narrowed to the checks the run selected.
-        scoped = config.model_copy(update={
-            "tables": tuple(t for t in tables if selected.intersection(keys[t.table_id])),
-            "check_failures": "failed_jobs" in job_checks and dg.AssetCheckKey(JOBS_ASSET, "failed_jobs") in selected,
-            "check_costs": "cost" in job_checks and dg.AssetCheckKey(JOBS_ASSET, "cost") in selected,
-        })
+        scoped = config.model_copy(
+            update={
+                "tables": tuple(t for t in tables if selected.intersection(keys[t.table_id])),
+                "check_failures": "failed_jobs" in job_checks
+                and dg.AssetCheckKey(JOBS_ASSET, "failed_jobs") in selected,
+                "check_costs": "cost" in job_checks
+                and dg.AssetCheckKey(JOBS_ASSET, "cost") in selected,
+            }
+        )
         with warehouse.open() as wh:
             results = run_health_checks(
-                scoped, wh, datetime.now(UTC), expectations,
+                scoped,
+                wh,
+                datetime.now(UTC),
+                expectations,
                 failed_runs=lambda since: failed_runs(context.instance, since),
             )
-            context.log.info(f"{len(results)} checks; monitoring billed {wh.usage.bytes_billed} bytes "
-                             f"in {wh.usage.queries} queries")
+            context.log.info(
+                f"{len(results)} checks; monitoring billed {wh.usage.bytes_billed} bytes "
+                f"in {wh.usage.queries} queries"
+            )
         for result in results:
             if result.check == "freshness" and result.table in adjust:
                 result = adjust[result.table](result)
             key = JOBS_ASSET if result.table == "warehouse" else asset_keys[result.table]
             if dg.AssetCheckKey(key, result.check) in selected:
                 if result.status != Status.PASS:  # the run log says why, not only "did not pass"
-                    context.log.warning(f"{result.check} of {key.to_user_string()}: {describe(result)}")
+                    context.log.warning(
+                        f"{result.check} of {key.to_user_string()}: {describe(result)}"
+                    )
                 yield check_result(result, key)
 
     return _checks
@@ -306,8 +477,15 @@ def _checks_def(
 def _observe_external(tables: Sequence[TableConfig]) -> dg.AssetsDefinition:
     """Tables outside the projects: observed from metadata, with a new data version only when
     the row count or modification time moved (recording every poll would fake freshness)."""
-    specs = [dg.AssetSpec(external_key(t.ref), group_name="warehouse", description=f"Warehouse table {t.table_id}",
-                          metadata={"dagster/table_name": t.table_id}) for t in tables]
+    specs = [
+        dg.AssetSpec(
+            external_key(t.ref),
+            group_name="warehouse",
+            description=f"Warehouse table {t.table_id}",
+            metadata={"dagster/table_name": t.table_id},
+        )
+        for t in tables
+    ]
 
     @dg.multi_observable_source_asset(specs=specs, name="observe_warehouse_tables", can_subset=True)
     def _observe(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -325,15 +503,24 @@ def _observe_external(tables: Sequence[TableConfig]) -> dg.AssetsDefinition:
                         context.log.warning(f"{t.table_id}: {meta}")
                         # Still an observation (no data version: nothing moved), else every
                         # check in the run on this table would be skipped instead of saying ERROR.
-                        yield dg.ObserveResult(asset_key=external_key(t.ref),
-                                               metadata={"error": dg.MetadataValue.text(str(meta))})
+                        yield dg.ObserveResult(
+                            asset_key=external_key(t.ref),
+                            metadata={"error": dg.MetadataValue.text(str(meta))},
+                        )
                         continue
                     metadata = {"row_count": dg.MetadataValue.int(meta.row_count or 0)}
                     if meta.modified:
-                        metadata["dagster/last_updated_timestamp"] = dg.MetadataValue.timestamp(meta.modified)
-                    version = f"{meta.row_count}:{meta.modified.isoformat() if meta.modified else ''}"
-                    yield dg.ObserveResult(asset_key=external_key(t.ref), metadata=metadata,
-                                           data_version=dg.DataVersion(version))
+                        metadata["dagster/last_updated_timestamp"] = dg.MetadataValue.timestamp(
+                            meta.modified
+                        )
+                    version = (
+                        f"{meta.row_count}:{meta.modified.isoformat() if meta.modified else ''}"
+                    )
+                    yield dg.ObserveResult(
+                        asset_key=external_key(t.ref),
+                        metadata=metadata,
+                        data_version=dg.DataVersion(version),
+                    )
 
     return _observe
 
@@ -343,32 +530,49 @@ class HealthReportConfig(dg.Config):
 
 
 def _report_job(health: HealthConfig, expectations: dict[str, Expectation]) -> dg.JobDefinition:
-    @dg.op(description="Run every configured health check and write the JSON report to the artifacts directory.")
-    def write_health_report(context: dg.OpExecutionContext, config: HealthReportConfig,
-                            warehouse: WarehouseResource, artifacts: ArtifactsResource):
+    @dg.op(
+        description="Run every configured health check and write the JSON report to the artifacts directory."
+    )
+    def write_health_report(
+        context: dg.OpExecutionContext,
+        config: HealthReportConfig,
+        warehouse: WarehouseResource,
+        artifacts: ArtifactsResource,
+    ):
         from orchestration_utils.cli.shell import emit_json
 
         now = datetime.now(UTC)
         with warehouse.open() as wh:
-            results = run_health_checks(health, wh, now, expectations,
-                                        failed_runs=lambda since: failed_runs(context.instance, since))
+            results = run_health_checks(
+                health,
+                wh,
+                now,
+                expectations,
+                failed_runs=lambda since: failed_runs(context.instance, since),
+            )
             report = build_report(results, now, wh.url, wh.usage, health.usd_per_tib)
         path = Path(artifacts.subdir("health")) / config.file_name
         emit_json(report, path)
         for line in human_summary(report):
             context.log.info(line)
         summary = report["summary"]
-        context.add_output_metadata({
-            "path": dg.MetadataValue.path(str(path)),
-            "health_score": dg.MetadataValue.float(summary["health_score"]),
-            "failed": dg.MetadataValue.int(summary["failed"]),
-            "errors": dg.MetadataValue.int(summary["errors"]),
-            "bytes_billed": dg.MetadataValue.int(report["monitoring"]["bytes_billed"]),
-        })
+        context.add_output_metadata(
+            {
+                "path": dg.MetadataValue.path(str(path)),
+                "health_score": dg.MetadataValue.float(summary["health_score"]),
+                "failed": dg.MetadataValue.int(summary["failed"]),
+                "errors": dg.MetadataValue.int(summary["errors"]),
+                "bytes_billed": dg.MetadataValue.int(report["monitoring"]["bytes_billed"]),
+            }
+        )
         return str(path)
 
-    @dg.job(name="health_report_job", description="Write the health report (JSON) to <artifacts>/health/.",
-            tags=HEALTH_TAGS, executor_def=dg.in_process_executor)
+    @dg.job(
+        name="health_report_job",
+        description="Write the health report (JSON) to <artifacts>/health/.",
+        tags=HEALTH_TAGS,
+        executor_def=dg.in_process_executor,
+    )
     def health_report_job():
         write_health_report()
 

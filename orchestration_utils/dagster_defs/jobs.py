@@ -31,7 +31,9 @@ def split_by_partitions(name: str, specs: list[dg.AssetSpec]) -> dict[str, list[
     names = partitions_names(specs)
     jobs: dict[str, list[dg.AssetSpec]] = defaultdict(list)
     for spec in specs:
-        jobs[name if spec.partitions_def is None else f"{name}_{names[spec.partitions_def]}"].append(spec)
+        jobs[
+            name if spec.partitions_def is None else f"{name}_{names[spec.partitions_def]}"
+        ].append(spec)
     return dict(jobs)
 
 
@@ -55,18 +57,26 @@ def layer_jobs(defs: dg.Definitions) -> dict[str, list[dg.AssetSpec]]:
     by_layer: dict[str, list[dg.AssetSpec]] = defaultdict(list)
     for spec in executable_specs(defs):
         by_layer[spec.group_name or "default"].append(spec)
-    return {job: specs for layer, members in sorted(by_layer.items())
-            for job, specs in split_by_partitions(f"{layer}_layer", members).items()}
+    return {
+        job: specs
+        for layer, members in sorted(by_layer.items())
+        for job, specs in split_by_partitions(f"{layer}_layer", members).items()
+    }
 
 
 def build_jobs(defs: dg.Definitions) -> dg.Definitions:
     # Few jobs on purpose: Dagster resolves every job while a location loads (#16129).
-    return dg.Definitions(jobs=[
-        dg.define_asset_job(name, selection=[s.key for s in specs],
-                            description=f"Materialize the {specs[0].group_name or 'default'} layer.",
-                            tags=run_tags_of(defs, {s.key for s in specs}))
-        for name, specs in layer_jobs(defs).items()
-    ])
+    return dg.Definitions(
+        jobs=[
+            dg.define_asset_job(
+                name,
+                selection=[s.key for s in specs],
+                description=f"Materialize the {specs[0].group_name or 'default'} layer.",
+                tags=run_tags_of(defs, {s.key for s in specs}),
+            )
+            for name, specs in layer_jobs(defs).items()
+        ]
+    )
 
 
 def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDefinition | None]]:
@@ -77,12 +87,17 @@ def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDe
     upstream: dict[str, set[str]] = {job: set() for job in jobs}
     for job, specs in jobs.items():
         for spec in specs:
-            upstream[job].update(job_of[d.asset_key] for d in spec.deps
-                                 if d.asset_key in job_of and job_of[d.asset_key] != job)
+            upstream[job].update(
+                job_of[d.asset_key]
+                for d in spec.deps
+                if d.asset_key in job_of and job_of[d.asset_key] != job
+            )
     ordered: list[str] = []
     while len(ordered) < len(upstream):
         ready = sorted(j for j, ups in upstream.items() if j not in ordered and ups <= set(ordered))
         if not ready:
-            raise ValueError(f"layer jobs depend on each other in a cycle: {sorted(set(upstream) - set(ordered))}")
+            raise ValueError(
+                f"layer jobs depend on each other in a cycle: {sorted(set(upstream) - set(ordered))}"
+            )
         ordered.append(ready[0])
     return [(job, job_partitions(jobs[job])) for job in ordered]

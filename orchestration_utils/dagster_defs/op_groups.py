@@ -18,7 +18,14 @@ from orchestration_utils.project.model import Layer, Node
 from orchestration_utils.project.schedule import schedule_slug
 
 # Upstream layers first: snapshots usually read sources and feed staging.
-LAYER_ORDER = (Layer.RAW, Layer.SNAPSHOTS, Layer.STAGING, Layer.INTERMEDIATE, Layer.MARTS, Layer.OTHER)
+LAYER_ORDER = (
+    Layer.RAW,
+    Layer.SNAPSHOTS,
+    Layer.STAGING,
+    Layer.INTERMEDIATE,
+    Layer.MARTS,
+    Layer.OTHER,
+)
 # A dbt run names its group's nodes in one command-line argument (dagster-dbt joins them), which
 # Linux caps at 128 KiB; 1,000 fqn selectors stay well under it.
 MAX_GROUP_SIZE = 1000
@@ -31,8 +38,9 @@ class OpGroup:
     members: tuple[Node, ...]  # in the project's topological order
 
 
-def op_groups(nodes: Iterable[Node], *, prefix: str, default_schedule: str,
-              max_size: int = MAX_GROUP_SIZE) -> list[OpGroup]:
+def op_groups(
+    nodes: Iterable[Node], *, prefix: str, default_schedule: str, max_size: int = MAX_GROUP_SIZE
+) -> list[OpGroup]:
     """Split runnable `nodes` (topologically ordered) by layer, schedule and partitions into
     groups whose graph is acyclic, so each layer job and schedule job selects whole groups.
 
@@ -44,8 +52,15 @@ def op_groups(nodes: Iterable[Node], *, prefix: str, default_schedule: str,
     grouped: dict[tuple, list[Node]] = defaultdict(list)
     for node in nodes:
         spec = policy.partition_spec(node)
-        key = (LAYER_ORDER.index(node.layer), schedule_slug(node.schedule or default_schedule), spec or ("", ""))
-        s = max((ps + (pk > key) for pk, ps in (stage[p] for p in node.depends_on if p in stage)), default=0)
+        key = (
+            LAYER_ORDER.index(node.layer),
+            schedule_slug(node.schedule or default_schedule),
+            spec or ("", ""),
+        )
+        s = max(
+            (ps + (pk > key) for pk, ps in (stage[p] for p in node.depends_on if p in stage)),
+            default=0,
+        )
         stage[node.unique_id] = (key, s)
         if node.materialization != "ephemeral":
             grouped[(s, key)].append(node)
@@ -53,9 +68,11 @@ def op_groups(nodes: Iterable[Node], *, prefix: str, default_schedule: str,
     seen: dict[str, int] = defaultdict(int)
     for (_, (layer, schedule, spec)), members in sorted(grouped.items()):
         spec = spec if spec != ("", "") else None
-        base = f"{prefix}_{LAYER_ORDER[layer].value}_{schedule}" + (f"_by_{spec[0]}" if spec else "")
+        base = f"{prefix}_{LAYER_ORDER[layer].value}_{schedule}" + (
+            f"_by_{spec[0]}" if spec else ""
+        )
         for i in range(0, len(members), max_size):
             seen[base] += 1
             name = base if seen[base] == 1 else f"{base}_{seen[base]}"
-            groups.append(OpGroup(name, spec, tuple(members[i:i + max_size])))
+            groups.append(OpGroup(name, spec, tuple(members[i : i + max_size])))
     return groups

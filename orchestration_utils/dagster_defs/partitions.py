@@ -31,8 +31,9 @@ def partitions_def(granularity: str, start: str) -> dg.TimeWindowPartitionsDefin
     if granularity not in GRANULARITIES:
         raise ValueError(f"no partitions for granularity {granularity!r}")
     unit = GRANULARITIES[granularity]
-    return dg.TimeWindowPartitionsDefinition(cron_schedule=unit.cron, fmt=unit.fmt, start=start + (
-        "-00:00" if "%H" in unit.fmt else ""))
+    return dg.TimeWindowPartitionsDefinition(
+        cron_schedule=unit.cron, fmt=unit.fmt, start=start + ("-00:00" if "%H" in unit.fmt else "")
+    )
 
 
 def run_window(context: dg.AssetExecutionContext) -> dg.TimeWindow | None:

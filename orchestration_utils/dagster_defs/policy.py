@@ -6,6 +6,7 @@ produce the same asset graph from the same project.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +14,12 @@ from datetime import timedelta
 from croniter import croniter
 
 from orchestration_utils.project.model import Node
-from orchestration_utils.project.schedule import GRANULARITIES, schedule_cron, schedule_slug, schedule_timezone
+from orchestration_utils.project.schedule import (
+    GRANULARITIES,
+    schedule_cron,
+    schedule_slug,
+    schedule_timezone,
+)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TAG_OK = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
@@ -28,7 +34,7 @@ def owners(node: Node) -> list[str]:
     owner = node.owner.strip()
     if _EMAIL.match(owner):
         return [owner]
-    team = owner[5:] if owner.startswith("team:") else owner
+    team = owner.removeprefix("team:")
     team = _NOT_TAG_CHARS.sub("-", team).strip("-")
     return [f"team:{team}"] if team else []
 
@@ -67,7 +73,7 @@ def schedule_interval(schedule: str) -> timedelta:
     """The longest gap between two ticks over the next few, as a conservative interval."""
     it = croniter(schedule_cron(schedule), _EPOCH)
     ticks = [it.get_next(float) for _ in range(6)]
-    return timedelta(seconds=max(b - a for a, b in zip(ticks, ticks[1:])))
+    return timedelta(seconds=max(b - a for a, b in itertools.pairwise(ticks)))
 
 
 def automation_cron(node: Node, default_schedule: str) -> str:

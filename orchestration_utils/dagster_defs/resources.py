@@ -44,14 +44,25 @@ class WarehouseResource(dg.ConfigurableResource):
         from orchestration_utils.dagster_defs.bigquery_resource import EndpointBigQueryResource
         from orchestration_utils.warehouse.bigquery import BigQueryWarehouse
 
-        resource = EndpointBigQueryResource(project=url.project, location=url.location, endpoint=url.endpoint,
-                                            gcp_credentials=self.gcp_credentials)
+        resource = EndpointBigQueryResource(
+            project=url.project,
+            location=url.location,
+            endpoint=url.endpoint,
+            gcp_credentials=self.gcp_credentials,
+        )
         with resource.get_client() as client:
-            yield BigQueryWarehouse(url.project, url.location, url.endpoint, client=client,
-                                    max_bytes_billed=self.max_bytes_billed, timeout_seconds=self.timeout_seconds)
+            yield BigQueryWarehouse(
+                url.project,
+                url.location,
+                url.endpoint,
+                client=client,
+                max_bytes_billed=self.max_bytes_billed,
+                timeout_seconds=self.timeout_seconds,
+            )
 
 
 # --- alerting and run history for the SLAs: secrets only through dg.EnvVar ----------------------
+
 
 def env_secret(name: str, default: str = "") -> dg.EnvVar | str:
     """`dg.EnvVar(name)` when the variable is set where the code location loads (its run workers
@@ -102,10 +113,18 @@ def sla_resources() -> dict[str, dg.ConfigurableResource]:
     """What the SLA run and sensors are handed: SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN, SLACK_API_URL,
     PAGERDUTY_ROUTING_KEY, PAGERDUTY_EVENTS_URL, AIRFLOW_API_TOKEN / AIRFLOW_USERNAME / AIRFLOW_PASSWORD."""
     return {
-        "slack": SlackAlertsResource(token=env_secret("SLACK_BOT_TOKEN"), webhook_url=env_secret("SLACK_WEBHOOK_URL"),
-                                     api_url=env_secret("SLACK_API_URL", API_URL)),
-        "pagerduty": PagerDutyAlertsResource(routing_key=env_secret("PAGERDUTY_ROUTING_KEY"),
-                                             events_url=env_secret("PAGERDUTY_EVENTS_URL", EVENTS_URL)),
-        "airflow_api": AirflowApiResource(token=env_secret("AIRFLOW_API_TOKEN"), username=env_secret("AIRFLOW_USERNAME"),
-                                          password=env_secret("AIRFLOW_PASSWORD")),
+        "slack": SlackAlertsResource(
+            token=env_secret("SLACK_BOT_TOKEN"),
+            webhook_url=env_secret("SLACK_WEBHOOK_URL"),
+            api_url=env_secret("SLACK_API_URL", API_URL),
+        ),
+        "pagerduty": PagerDutyAlertsResource(
+            routing_key=env_secret("PAGERDUTY_ROUTING_KEY"),
+            events_url=env_secret("PAGERDUTY_EVENTS_URL", EVENTS_URL),
+        ),
+        "airflow_api": AirflowApiResource(
+            token=env_secret("AIRFLOW_API_TOKEN"),
+            username=env_secret("AIRFLOW_USERNAME"),
+            password=env_secret("AIRFLOW_PASSWORD"),
+        ),
     }

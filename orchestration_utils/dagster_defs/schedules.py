@@ -25,8 +25,13 @@ from orchestration_utils.project.schedule import (
     with_timezone,
 )
 
-_SLUG_BY_CRON = {"0 * * * *": "hourly", "0 0 * * *": "daily", "0 0 * * 0": "weekly", "0 0 1 * *": "monthly",
-                 "0 0 1 1 *": "yearly"}
+_SLUG_BY_CRON = {
+    "0 * * * *": "hourly",
+    "0 0 * * *": "daily",
+    "0 0 * * 0": "weekly",
+    "0 0 1 * *": "monthly",
+    "0 0 1 1 *": "yearly",
+}
 
 
 def schedule_value(spec: dg.AssetSpec) -> str | None:
@@ -34,7 +39,9 @@ def schedule_value(spec: dg.AssetSpec) -> str | None:
     if SCHEDULE_METADATA_KEY not in spec.metadata:
         return None
     timezone = spec.metadata.get(TIMEZONE_METADATA_KEY)
-    return with_timezone(str(spec.metadata[SCHEDULE_METADATA_KEY]), str(timezone) if timezone else None)
+    return with_timezone(
+        str(spec.metadata[SCHEDULE_METADATA_KEY]), str(timezone) if timezone else None
+    )
 
 
 def build_schedules(defs: dg.Definitions) -> dg.Definitions:
@@ -51,23 +58,50 @@ def build_schedules(defs: dg.Definitions) -> dg.Definitions:
         where = f"`{cron}`" + (f" in {timezone}" if timezone else " (UTC)")
         for name, members in split_by_partitions(f"{slug}_assets", specs).items():
             partitions = job_partitions(members)
-            job = dg.define_asset_job(f"{name}_job", selection=[s.key for s in members],
-                                      description=f"Assets whose schedule is {where}.",
-                                      tags=run_tags_of(defs, {s.key for s in members}))
-            what = ("the latest complete partition of " if partitions else "") + f"{len(members)} asset(s)"
-            schedules.append(_schedule(f"{name}_schedule", job, cron, timezone, partitions,
-                                       f"Runs {what} whose schedule is {where}."))
+            job = dg.define_asset_job(
+                f"{name}_job",
+                selection=[s.key for s in members],
+                description=f"Assets whose schedule is {where}.",
+                tags=run_tags_of(defs, {s.key for s in members}),
+            )
+            what = (
+                "the latest complete partition of " if partitions else ""
+            ) + f"{len(members)} asset(s)"
+            schedules.append(
+                _schedule(
+                    f"{name}_schedule",
+                    job,
+                    cron,
+                    timezone,
+                    partitions,
+                    f"Runs {what} whose schedule is {where}.",
+                )
+            )
     sensor = dg.AutomationConditionSensorDefinition(
-        "project_automation_sensor", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.STOPPED,
+        "project_automation_sensor",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.STOPPED,
         description="Evaluates each asset's on_cron automation condition (from its schedule metadata).",
     )
     return dg.Definitions(schedules=schedules, sensors=[sensor])
 
 
-def _schedule(name: str, job, cron: str, timezone: str | None, partitions_def: dg.PartitionsDefinition | None,
-              description: str) -> dg.ScheduleDefinition:
-    common = dict(name=name, job=job, cron_schedule=cron, execution_timezone=timezone or "UTC",
-                  description=description, default_status=dg.DefaultScheduleStatus.STOPPED)
+def _schedule(
+    name: str,
+    job,
+    cron: str,
+    timezone: str | None,
+    partitions_def: dg.PartitionsDefinition | None,
+    description: str,
+) -> dg.ScheduleDefinition:
+    common = {
+        "name": name,
+        "job": job,
+        "cron_schedule": cron,
+        "execution_timezone": timezone or "UTC",
+        "description": description,
+        "default_status": dg.DefaultScheduleStatus.STOPPED,
+    }
     if partitions_def is None:
         return dg.ScheduleDefinition(**common)
 
@@ -81,9 +115,13 @@ def _schedule(name: str, job, cron: str, timezone: str | None, partitions_def: d
     return _latest_partition
 
 
-def latest_partition_request(partitions_def: dg.PartitionsDefinition, at) -> dg.RunRequest | dg.SkipReason:
+def latest_partition_request(
+    partitions_def: dg.PartitionsDefinition, at
+) -> dg.RunRequest | dg.SkipReason:
     with dg.partition_loading_context(effective_dt=at):
         key = partitions_def.get_last_partition_key()
     if key is None:
-        return dg.SkipReason(f"no partition is complete at {at.isoformat() if at else 'this time'} yet")
+        return dg.SkipReason(
+            f"no partition is complete at {at.isoformat() if at else 'this time'} yet"
+        )
     return dg.RunRequest(partition_key=key)

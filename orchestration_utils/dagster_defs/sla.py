@@ -46,11 +46,19 @@ SLA_TAGS = {"orchestration_utils/kind": "sla"}
 # store: the same database as the runs, so it survives run pods and restarts).
 _KV_PREFIX = "orchestration_utils/sla/"
 LAST_EVALUATION_KEY = "last_evaluation"
-_IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+_IN_PROGRESS = [
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 _NOT_DONE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, *_IN_PROGRESS]
-_STATE_WORDS = {dg.DagsterRunStatus.QUEUED: "queued", dg.DagsterRunStatus.NOT_STARTED: "waiting to start",
-                dg.DagsterRunStatus.STARTING: "starting", dg.DagsterRunStatus.STARTED: "running",
-                dg.DagsterRunStatus.CANCELING: "being canceled"}
+_STATE_WORDS = {
+    dg.DagsterRunStatus.QUEUED: "queued",
+    dg.DagsterRunStatus.NOT_STARTED: "waiting to start",
+    dg.DagsterRunStatus.STARTING: "starting",
+    dg.DagsterRunStatus.STARTED: "running",
+    dg.DagsterRunStatus.CANCELING: "being canceled",
+}
 # An SLA run in progress this long is taken for dead (a lost worker that run monitoring has not
 # failed yet): it no longer holds the alert state, nor keeps the sensor from requesting runs.
 STALE_RUN_SECONDS = 3600.0
@@ -65,8 +73,12 @@ def check_names(sla_names: Iterable[str]) -> dict[str, str]:
     names = list(sla_names)
     base = {n: "sla_" + re.sub(r"[^A-Za-z0-9_]", "_", n) for n in names}
     taken = Counter(base.values())
-    return {n: base[n] if taken[base[n]] == 1 else f"{base[n]}_{hashlib.sha1(n.encode()).hexdigest()[:8]}"
-            for n in names}
+    return {
+        n: base[n]
+        if taken[base[n]] == 1
+        else f"{base[n]}_{hashlib.sha1(n.encode()).hexdigest()[:8]}"
+        for n in names
+    }
 
 
 class InstanceStore:
@@ -74,8 +86,13 @@ class InstanceStore:
     checks' evaluations, recorded through `emit` (into the run's event log); the alert state is a
     value in the instance's key-value store, read and written under `alert_lock`."""
 
-    def __init__(self, instance: dg.DagsterInstance, keys: dict[str, dg.AssetCheckKey],
-                 emit: Callable[[SlaResult], None] = lambda result: None, run_id: str | None = None):
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        keys: dict[str, dg.AssetCheckKey],
+        emit: Callable[[SlaResult], None] = lambda result: None,
+        run_id: str | None = None,
+    ):
         self.instance = instance
         self.keys = keys
         self.emit = emit
@@ -85,7 +102,8 @@ class InstanceStore:
         samples, cursor = [], None
         while True:
             page = self.instance.event_log_storage.get_asset_check_execution_history(
-                self.keys[sla_name], limit=500, cursor=cursor)
+                self.keys[sla_name], limit=500, cursor=cursor
+            )
             for record in page:
                 if record.create_timestamp < since.timestamp():
                     return samples
@@ -104,11 +122,15 @@ class InstanceStore:
             self.emit(result)
 
     def load(self, key: str) -> object | None:
-        value = self.instance.run_storage.get_cursor_values({_KV_PREFIX + key}).get(_KV_PREFIX + key)
+        value = self.instance.run_storage.get_cursor_values({_KV_PREFIX + key}).get(
+            _KV_PREFIX + key
+        )
         return orjson.loads(value) if value else None
 
     def save(self, key: str, value: object) -> None:
-        self.instance.run_storage.set_cursor_values({_KV_PREFIX + key: orjson.dumps(value).decode()})
+        self.instance.run_storage.set_cursor_values(
+            {_KV_PREFIX + key: orjson.dumps(value).decode()}
+        )
 
     @contextmanager
     def alert_lock(self, timeout_seconds: float) -> Iterator[None]:
@@ -126,7 +148,9 @@ class InstanceStore:
     def _runs_ahead(self) -> list[str]:
         if self.run_id is None:
             return []
-        records = self.instance.get_run_records(dg.RunsFilter(job_name=EVALUATION_JOB, statuses=_IN_PROGRESS))
+        records = self.instance.get_run_records(
+            dg.RunsFilter(job_name=EVALUATION_JOB, statuses=_IN_PROGRESS)
+        )
 
         def order(record) -> tuple[float, float, str]:
             started = record.start_time if record.start_time is not None else float("inf")
@@ -135,8 +159,11 @@ class InstanceStore:
         mine = next((order(r) for r in records if r.dagster_run.run_id == self.run_id), None)
         if mine is None:
             return []
-        return [r.dagster_run.run_id for r in records
-                if r.dagster_run.run_id != self.run_id and order(r) < mine and not _stale(r)]
+        return [
+            r.dagster_run.run_id
+            for r in records
+            if r.dagster_run.run_id != self.run_id and order(r) < mine and not _stale(r)
+        ]
 
 
 def _stale(record) -> bool:
@@ -151,48 +178,90 @@ def _evaluation(result: SlaResult, key: dg.AssetCheckKey) -> dg.AssetCheckEvalua
         passed=result.status != SlaStatus.FAIL,
         severity=dg.AssetCheckSeverity.ERROR if result.critical else dg.AssetCheckSeverity.WARN,
         description=result.message,
-        metadata={"sla_status": dg.MetadataValue.text(result.status.value), "message": result.message,
-                  **check_metadata({k: v for k, v in result.to_json().items()
-                                    if k not in ("name", "sla_type", "subject", "table", "pipeline", "critical",
-                                               "status", "message")})},
+        metadata={
+            "sla_status": dg.MetadataValue.text(result.status.value),
+            "message": result.message,
+            **check_metadata(
+                {
+                    k: v
+                    for k, v in result.to_json().items()
+                    if k
+                    not in (
+                        "name",
+                        "sla_type",
+                        "subject",
+                        "table",
+                        "pipeline",
+                        "critical",
+                        "status",
+                        "message",
+                    )
+                }
+            ),
+        },
     )
 
 
-def build_sla_defs(settings: Settings, project_defs: dg.Definitions, health_defs: dg.Definitions) -> dg.Definitions:
+def build_sla_defs(
+    settings: Settings, project_defs: dg.Definitions, health_defs: dg.Definitions
+) -> dg.Definitions:
     """`health_defs` may already observe a table an SLA names: its asset is reused, not redefined."""
     if settings.sla_config_path is None:
         return dg.Definitions()
     config = load_sla_config(settings.sla_config_path)
     table_keys, _ = project_table_keys(project_defs)
-    defined = {key for a in health_defs.assets or ()
-               for key in (a.keys if isinstance(a, dg.AssetsDefinition) else {a.key})}
+    defined = {
+        key
+        for a in health_defs.assets or ()
+        for key in (a.keys if isinstance(a, dg.AssetsDefinition) else {a.key})
+    }
     keys: dict[str, dg.AssetCheckKey] = {}
     extra_assets: dict[dg.AssetKey, dg.AssetSpec] = {}
     names = check_names(s.name for s in config.slas)
     for sla in config.slas:
         if isinstance(sla, CompletionSla):
             asset = dg.AssetKey(["pipelines", sla.pipeline])
-            extra_assets[asset] = dg.AssetSpec(asset, group_name="pipelines",
-                                               description=f"Runs of the {sla.source} pipeline {sla.pipeline}")
+            extra_assets[asset] = dg.AssetSpec(
+                asset,
+                group_name="pipelines",
+                description=f"Runs of the {sla.source} pipeline {sla.pipeline}",
+            )
         else:
-            asset = table_keys.get(sla.table_id.lower()) or external_key(parse_table_id(sla.table_id))
+            asset = table_keys.get(sla.table_id.lower()) or external_key(
+                parse_table_id(sla.table_id)
+            )
             if sla.table_id.lower() not in table_keys and asset not in defined:
-                extra_assets[asset] = dg.AssetSpec(asset, group_name="warehouse",
-                                                   description=f"Warehouse table {sla.table_id}")
+                extra_assets[asset] = dg.AssetSpec(
+                    asset, group_name="warehouse", description=f"Warehouse table {sla.table_id}"
+                )
         keys[sla.name] = dg.AssetCheckKey(asset, names[sla.name])
-    warehouse = WarehouseResource(url=config.warehouse or settings.warehouse_url,
-                                  max_bytes_billed=config.max_bytes_billed, timeout_seconds=config.query_timeout_seconds)
+    warehouse = WarehouseResource(
+        url=config.warehouse or settings.warehouse_url,
+        max_bytes_billed=config.max_bytes_billed,
+        timeout_seconds=config.query_timeout_seconds,
+    )
 
-    def track(store: InstanceStore, airflow_api: AirflowApiResource,
-              channels: Channels | None) -> tuple[list[SlaResult], NotifyReport | None]:
+    def track(
+        store: InstanceStore, airflow_api: AirflowApiResource, channels: Channels | None
+    ) -> tuple[list[SlaResult], NotifyReport | None]:
         with warehouse.open() as wh:
-            return track_once(config, datetime.now(UTC), wh, run_source(config, store.instance, airflow_api.credentials()),
-                              store, channels)
+            return track_once(
+                config,
+                datetime.now(UTC),
+                wh,
+                run_source(config, store.instance, airflow_api.credentials()),
+                store,
+                channels,
+            )
 
     @dg.multi_asset_check(
         name="sla_checks",
-        specs=[dg.AssetCheckSpec(key.name, asset=key.asset_key, description=f"SLA {name}") for name, key in keys.items()],
-        can_subset=True, compute_kind="sla",
+        specs=[
+            dg.AssetCheckSpec(key.name, asset=key.asset_key, description=f"SLA {name}")
+            for name, key in keys.items()
+        ],
+        can_subset=True,
+        compute_kind="sla",
     )
     def sla_checks(context: dg.AssetCheckExecutionContext, airflow_api: AirflowApiResource):
         """Evaluate and record the SLAs now (no alerts: `sla_evaluation_job` sends those)."""
@@ -202,19 +271,34 @@ def build_sla_defs(settings: Settings, project_defs: dg.Definitions, health_defs
             key = keys[result.name]
             if key in context.selected_asset_check_keys:
                 evaluation = _evaluation(result, key)
-                yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=evaluation.passed,
-                                          severity=evaluation.severity, metadata=evaluation.metadata,
-                                          description=evaluation.description)
+                yield dg.AssetCheckResult(
+                    asset_key=key.asset_key,
+                    check_name=key.name,
+                    passed=evaluation.passed,
+                    severity=evaluation.severity,
+                    metadata=evaluation.metadata,
+                    description=evaluation.description,
+                )
 
-    @dg.op(description="Evaluate every SLA, record each evaluation as its check's result, and send the alerts "
-                       "(Slack, PagerDuty for critical SLAs) through the outbox kept in the instance.")
-    def evaluate_slas_and_alert(context: dg.OpExecutionContext, slack: SlackAlertsResource,
-                                pagerduty: PagerDutyAlertsResource, airflow_api: AirflowApiResource) -> None:
+    @dg.op(
+        description="Evaluate every SLA, record each evaluation as its check's result, and send the alerts "
+        "(Slack, PagerDuty for critical SLAs) through the outbox kept in the instance."
+    )
+    def evaluate_slas_and_alert(
+        context: dg.OpExecutionContext,
+        slack: SlackAlertsResource,
+        pagerduty: PagerDutyAlertsResource,
+        airflow_api: AirflowApiResource,
+    ) -> None:
         channels = alert_channels(slack, pagerduty)
         for line in channels.missing(config.alerts):
             context.log.warning(line)
-        store = InstanceStore(context.instance, keys, lambda r: context.log_event(_evaluation(r, keys[r.name])),
-                              context.run_id)
+        store = InstanceStore(
+            context.instance,
+            keys,
+            lambda r: context.log_event(_evaluation(r, keys[r.name])),
+            context.run_id,
+        )
         results, report = track(store, airflow_api, channels)
         for result in results:
             context.log.info(_result_line(result))
@@ -222,16 +306,28 @@ def build_sla_defs(settings: Settings, project_defs: dg.Definitions, health_defs
             context.log.info(f"alert: {line}")
         store.save(LAST_EVALUATION_KEY, _account(context.run_id, results, report))
 
-    @dg.job(name=EVALUATION_JOB, tags=SLA_TAGS, executor_def=dg.in_process_executor,
-            description="Evaluate every SLA, record the evaluations, send the alerts (what sla_sensor requests).")
+    @dg.job(
+        name=EVALUATION_JOB,
+        tags=SLA_TAGS,
+        executor_def=dg.in_process_executor,
+        description="Evaluate every SLA, record the evaluations, send the alerts (what sla_sensor requests).",
+    )
     def sla_evaluation_job():
         evaluate_slas_and_alert()
 
-    @dg.sensor(name="sla_sensor", job=sla_evaluation_job, minimum_interval_seconds=config.evaluation_interval_seconds,
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Request an sla_evaluation_job run every evaluation interval (one at a time); "
-                           "its log says what the last run evaluated, sent and left pending.")
-    def sla_sensor(context: dg.SensorEvaluationContext, slack: SlackAlertsResource, pagerduty: PagerDutyAlertsResource):
+    @dg.sensor(
+        name="sla_sensor",
+        job=sla_evaluation_job,
+        minimum_interval_seconds=config.evaluation_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Request an sla_evaluation_job run every evaluation interval (one at a time); "
+        "its log says what the last run evaluated, sent and left pending.",
+    )
+    def sla_sensor(
+        context: dg.SensorEvaluationContext,
+        slack: SlackAlertsResource,
+        pagerduty: PagerDutyAlertsResource,
+    ):
         store = InstanceStore(context.instance, keys)
         cursor = _read_cursor(context.cursor, store)
         if last := store.load(LAST_EVALUATION_KEY):
@@ -241,58 +337,109 @@ def build_sla_defs(settings: Settings, project_defs: dg.Definitions, health_defs
             if line not in cursor["told"]:  # once, not on every tick
                 context.log.warning(line)
         context.update_cursor(orjson.dumps({"told": missing}).decode())
-        active = [r for r in context.instance.get_run_records(
-            dg.RunsFilter(job_name=EVALUATION_JOB, statuses=_NOT_DONE), limit=10) if not _stale(r)]
+        active = [
+            r
+            for r in context.instance.get_run_records(
+                dg.RunsFilter(job_name=EVALUATION_JOB, statuses=_NOT_DONE), limit=10
+            )
+            if not _stale(r)
+        ]
         if active:
             run = active[0].dagster_run
-            return dg.SkipReason(f"SLA evaluation run {run.run_id} is still {_STATE_WORDS[run.status]}; "
-                                 f"the next is requested once it ends")
+            return dg.SkipReason(
+                f"SLA evaluation run {run.run_id} is still {_STATE_WORDS[run.status]}; "
+                f"the next is requested once it ends"
+            )
         interval = config.evaluation_interval_seconds
         start = datetime.fromtimestamp(time.time() // interval * interval, UTC)
         # One run per interval: a tick that runs twice in an interval requests the same run_key,
         # which Dagster drops.
         return dg.RunRequest(run_key=f"sla_evaluation:{start.isoformat()}", tags=SLA_TAGS)
 
-    critical_pipelines = {s.pipeline for s in config.slas if isinstance(s, CompletionSla) and s.critical}
+    critical_pipelines = {
+        s.pipeline for s in config.slas if isinstance(s, CompletionSla) and s.critical
+    }
 
-    @dg.run_failure_sensor(name="run_failure_alert_sensor", default_status=dg.DefaultSensorStatus.RUNNING,
-                           description="Tell Slack (and PagerDuty for critical pipelines) when a run of this code location fails.")
-    def run_failure_alert_sensor(context: dg.RunFailureSensorContext, slack: SlackAlertsResource,
-                                 pagerduty: PagerDutyAlertsResource):
-        _alert_run_failure(context, config, alert_channels(slack, pagerduty),
-                           context.dagster_run.job_name in critical_pipelines)
+    @dg.run_failure_sensor(
+        name="run_failure_alert_sensor",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Tell Slack (and PagerDuty for critical pipelines) when a run of this code location fails.",
+    )
+    def run_failure_alert_sensor(
+        context: dg.RunFailureSensorContext,
+        slack: SlackAlertsResource,
+        pagerduty: PagerDutyAlertsResource,
+    ):
+        _alert_run_failure(
+            context,
+            config,
+            alert_channels(slack, pagerduty),
+            context.dagster_run.job_name in critical_pipelines,
+        )
 
-    @dg.op(description="Evaluate the SLAs against their recorded history and write the compliance report.")
-    def write_sla_report(context: dg.OpExecutionContext, artifacts: ArtifactsResource, airflow_api: AirflowApiResource):
+    @dg.op(
+        description="Evaluate the SLAs against their recorded history and write the compliance report."
+    )
+    def write_sla_report(
+        context: dg.OpExecutionContext,
+        artifacts: ArtifactsResource,
+        airflow_api: AirflowApiResource,
+    ):
         now = datetime.now(UTC)
         store = InstanceStore(context.instance, keys)
         with warehouse.open() as wh:
-            results = evaluate_slas(config, now, wh, run_source(config, context.instance, airflow_api.credentials()),
-                                    store)
+            results = evaluate_slas(
+                config,
+                now,
+                wh,
+                run_source(config, context.instance, airflow_api.credentials()),
+                store,
+            )
         folder = Path(artifacts.subdir("sla"))
         from orchestration_utils.cli.shell import emit_json, write_atomic
 
         write_atomic(folder / "sla-report.md", markdown_report(results, now).encode())
         emit_json(json_report(results, now), folder / "sla-report.json")
         summary = summarize(results)
-        context.add_output_metadata({"path": dg.MetadataValue.path(str(folder / "sla-report.md")),
-                                     **{k: dg.MetadataValue.float(v) if isinstance(v, float) else dg.MetadataValue.int(v)
-                                        for k, v in summary.items()}})
+        context.add_output_metadata(
+            {
+                "path": dg.MetadataValue.path(str(folder / "sla-report.md")),
+                **{
+                    k: dg.MetadataValue.float(v)
+                    if isinstance(v, float)
+                    else dg.MetadataValue.int(v)
+                    for k, v in summary.items()
+                },
+            }
+        )
 
-    @dg.job(name="sla_report_job", tags=SLA_TAGS, executor_def=dg.in_process_executor,
-            description="Write the SLA compliance report (Markdown, JSON) to <artifacts>/sla/.")
+    @dg.job(
+        name="sla_report_job",
+        tags=SLA_TAGS,
+        executor_def=dg.in_process_executor,
+        description="Write the SLA compliance report (Markdown, JSON) to <artifacts>/sla/.",
+    )
     def sla_report_job():
         write_sla_report()
 
-    sla_checks_job = dg.define_asset_job("sla_checks_job", selection=dg.AssetSelection.checks(sla_checks),
-                                         tags=SLA_TAGS, executor_def=dg.in_process_executor,
-                                         description="Evaluate and record every SLA now (no alerts).")
+    sla_checks_job = dg.define_asset_job(
+        "sla_checks_job",
+        selection=dg.AssetSelection.checks(sla_checks),
+        tags=SLA_TAGS,
+        executor_def=dg.in_process_executor,
+        description="Evaluate and record every SLA now (no alerts).",
+    )
     return dg.Definitions(
         assets=list(extra_assets.values()),
         asset_checks=[sla_checks],
         jobs=[sla_report_job, sla_checks_job, sla_evaluation_job],
-        schedules=[dg.ScheduleDefinition(job=sla_report_job, cron_schedule=config.report_cron,
-                                         default_status=dg.DefaultScheduleStatus.RUNNING)],
+        schedules=[
+            dg.ScheduleDefinition(
+                job=sla_report_job,
+                cron_schedule=config.report_cron,
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            )
+        ],
         sensors=[sla_sensor, run_failure_alert_sensor],
         resources=sla_resources(),
     )
@@ -300,31 +447,47 @@ def build_sla_defs(settings: Settings, project_defs: dg.Definitions, health_defs
 
 def _result_line(result: SlaResult) -> str:
     figures = ", ".join(f"{k} {v}" for k, v in result.figures.items() if v is not None)
-    return f"{result.status} {result.name} ({result.subject}): {result.message}" + (f" [{figures}]" if figures else "")
+    return f"{result.status} {result.name} ({result.subject}): {result.message}" + (
+        f" [{figures}]" if figures else ""
+    )
 
 
 def _account(run_id: str, results: Sequence[SlaResult], report: NotifyReport | None) -> dict:
     """What the last SLA run did, for the sensor's log: no message bodies, no secrets."""
     delivery = report.delivery if report else None
     return {
-        "run_id": run_id, "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run_id": run_id,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "statuses": dict(Counter(str(r.status) for r in results)),
         "violated": [r.name for r in results if r.status == SlaStatus.FAIL],
         "notices": [f"{n.kind} {n.result.name}" for n in report.notices] if report else [],
         "sent": [i.channel for i in delivery.sent] if delivery else [],
-        "pending": [f"{i.channel} ({i.last_error}, attempt {i.attempts})" for i in delivery.pending] if delivery else [],
+        "pending": [f"{i.channel} ({i.last_error}, attempt {i.attempts})" for i in delivery.pending]
+        if delivery
+        else [],
         "note": report.note if report else "",
     }
 
 
 def _account_line(account: dict) -> str:
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(account.get("statuses", {}).items()))
-    parts = [f"last SLA evaluation (run {account.get('run_id', '?')[:8]}, {account.get('at', '?')}): {statuses or 'no SLAs'}"]
+    parts = [
+        f"last SLA evaluation (run {account.get('run_id', '?')[:8]}, {account.get('at', '?')}): {statuses or 'no SLAs'}"
+    ]
     if account.get("violated"):
         parts.append("violated: " + ", ".join(account["violated"]))
-    parts.append("sent: " + (", ".join(account.get("notices", [])) + f" to {', '.join(sorted(set(account['sent'])))}"
-                             if account.get("sent") else "nothing"))
-    parts.append("pending delivery: " + ("; ".join(account["pending"]) if account.get("pending") else "nothing"))
+    parts.append(
+        "sent: "
+        + (
+            ", ".join(account.get("notices", [])) + f" to {', '.join(sorted(set(account['sent'])))}"
+            if account.get("sent")
+            else "nothing"
+        )
+    )
+    parts.append(
+        "pending delivery: "
+        + ("; ".join(account["pending"]) if account.get("pending") else "nothing")
+    )
     if account.get("note"):
         parts.append(account["note"])
     return "; ".join(parts)
@@ -342,8 +505,9 @@ def _read_cursor(cursor: str | None, store: InstanceStore) -> dict:
     return {"told": data.get("told", [])}
 
 
-def _alert_run_failure(context: dg.RunFailureSensorContext, config: SlaConfig, channels: Channels,
-                       critical: bool) -> None:
+def _alert_run_failure(
+    context: dg.RunFailureSensorContext, config: SlaConfig, channels: Channels, critical: bool
+) -> None:
     """Sent inside the tick, so bounded well under Dagster's 60 s: each channel in its own thread,
     at most two requests of at most 10 s each."""
     run = context.dagster_run
@@ -352,25 +516,58 @@ def _alert_run_failure(context: dg.RunFailureSensorContext, config: SlaConfig, c
     outbox = []
     if channels.slack.configured(config.alerts.slack_channel):
         blocks = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f":x: *Run failed* `{run.job_name}`\n{error}"[:3000]}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"run {run.run_id}"}]}]
-        outbox.append(OutboxItem("slack", slack_messages.message(text, blocks, channels.slack.channel_for(config.alerts.slack_channel))))
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f":x: *Run failed* `{run.job_name}`\n{error}"[:3000],
+                },
+            },
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"run {run.run_id}"}]},
+        ]
+        outbox.append(
+            OutboxItem(
+                "slack",
+                slack_messages.message(
+                    text, blocks, channels.slack.channel_for(config.alerts.slack_channel)
+                ),
+            )
+        )
     else:
         context.log.warning(slack_messages.MISSING)
     if critical and channels.pagerduty.configured:
-        outbox.append(OutboxItem("pagerduty", {"event_action": "trigger", "dedup_key": f"orchestration-utils/run/{run.run_id}",
-                                               "payload": {"summary": text[:1024], "source": config.alerts.source,
-                                                           "severity": "error", "component": run.job_name,
-                                                           "class": "run_failure"}}))
+        outbox.append(
+            OutboxItem(
+                "pagerduty",
+                {
+                    "event_action": "trigger",
+                    "dedup_key": f"orchestration-utils/run/{run.run_id}",
+                    "payload": {
+                        "summary": text[:1024],
+                        "source": config.alerts.source,
+                        "severity": "error",
+                        "component": run.job_name,
+                        "class": "run_failure",
+                    },
+                },
+            )
+        )
     elif critical:
         context.log.warning(pagerduty_events.MISSING)
     timeout = min(config.alerts.timeout_seconds, _FAILURE_ALERT_TIMEOUT_SECONDS)
-    report = deliver(outbox, senders(channels, timeout), save=lambda _: None, attempts=_FAILURE_ALERT_ATTEMPTS,
-                     max_inline_wait=2.0)
+    report = deliver(
+        outbox,
+        senders(channels, timeout),
+        save=lambda _: None,
+        attempts=_FAILURE_ALERT_ATTEMPTS,
+        max_inline_wait=2.0,
+    )
     for item in report.sent:
         context.log.info(f"run-failure alert sent to {item.channel}")
     for item in report.rejected:
         context.log.warning(f"{item.channel} rejected the run-failure alert: {item.last_error}")
     if report.pending:
         # Raising fails the tick, so Dagster offers this run to the sensor again on the next tick.
-        raise RuntimeError(f"run-failure alert not delivered: {', '.join(i.last_error for i in report.pending)}")
+        raise RuntimeError(
+            f"run-failure alert not delivered: {', '.join(i.last_error for i in report.pending)}"
+        )

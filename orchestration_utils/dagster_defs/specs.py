@@ -17,8 +17,10 @@ def spec_attributes(node: Node, default_schedule: str) -> dict[str, Any]:
         "owners": policy.owners(node),
         "tags": policy.tags(node, schedule),
         "freshness_policy": _freshness_policy(windows) if windows else None,
-        "automation_condition": _on_cron(policy.automation_cron(node, default_schedule),
-                                         policy.automation_timezone(node, default_schedule)),
+        "automation_condition": _on_cron(
+            policy.automation_cron(node, default_schedule),
+            policy.automation_timezone(node, default_schedule),
+        ),
     }
 
 
@@ -40,12 +42,17 @@ TIMEZONE_METADATA_KEY = "orchestration_utils/cron_timezone"  # only when not UTC
 def schedule_metadata(node: Node, default_schedule: str) -> dict[str, str]:
     """The node's cron (and its time zone), read back by the schedules built per schedule value."""
     timezone = policy.automation_timezone(node, default_schedule)
-    return {SCHEDULE_METADATA_KEY: policy.automation_cron(node, default_schedule),
-            **({TIMEZONE_METADATA_KEY: timezone} if timezone != "UTC" else {})}
+    return {
+        SCHEDULE_METADATA_KEY: policy.automation_cron(node, default_schedule),
+        **({TIMEZONE_METADATA_KEY: timezone} if timezone != "UTC" else {}),
+    }
 
 
 # Run tags the deployment's run queue limits on (deploy/dagster.yaml `tag_concurrency_limits`).
-PROJECT_TAG_KEYS = {"dbt": "orchestration_utils/dbt_project", "sqlmesh": "orchestration_utils/sqlmesh_project"}
+PROJECT_TAG_KEYS = {
+    "dbt": "orchestration_utils/dbt_project",
+    "sqlmesh": "orchestration_utils/sqlmesh_project",
+}
 KIND_TAG_KEY = "orchestration_utils/kind"
 
 
@@ -59,6 +66,16 @@ def run_tags_of(defs: dg.Definitions, keys: "set[dg.AssetKey]") -> dict[str, str
     """The project tags of the asset ops that materialize `keys`, for a job selecting them."""
     tags: dict[str, str] = {}
     for assets_def in defs.assets or ():
-        if isinstance(assets_def, dg.AssetsDefinition) and assets_def.is_executable and keys & assets_def.keys:
-            tags.update({k: v for k, v in (assets_def.op.tags or {}).items() if k in PROJECT_TAG_KEYS.values()})
+        if (
+            isinstance(assets_def, dg.AssetsDefinition)
+            and assets_def.is_executable
+            and keys & assets_def.keys
+        ):
+            tags.update(
+                {
+                    k: v
+                    for k, v in (assets_def.op.tags or {}).items()
+                    if k in PROJECT_TAG_KEYS.values()
+                }
+            )
     return tags

@@ -29,15 +29,20 @@ def sqlmesh_specs(project: Project, default_schedule: str) -> list[dg.AssetSpec]
         attrs["group_name"] = node.schema or "default"  # SQLMesh projects group by schema
         attrs["tags"] = {**attrs["tags"], "dagster/kind/sqlmesh": ""}
         spec = policy.partition_spec(node)
-        specs.append(dg.AssetSpec(
-            key=asset_key(node),
-            deps=[asset_key(project.nodes[up]) for up in node.depends_on],
-            description=node.description or None,
-            metadata={"sqlmesh/model": node.name, "dagster/table_name": node.table_id,
-                      **schedule_metadata(node, default_schedule)},
-            partitions_def=partitions_def(*spec) if spec else None,
-            **attrs,
-        ))
+        specs.append(
+            dg.AssetSpec(
+                key=asset_key(node),
+                deps=[asset_key(project.nodes[up]) for up in node.depends_on],
+                description=node.description or None,
+                metadata={
+                    "sqlmesh/model": node.name,
+                    "dagster/table_name": node.table_id,
+                    **schedule_metadata(node, default_schedule),
+                },
+                partitions_def=partitions_def(*spec) if spec else None,
+                **attrs,
+            )
+        )
     return specs
 
 
@@ -47,15 +52,23 @@ def _refuse_shared_keys(project: Project) -> None:
     for node in project:
         other = seen.setdefault(asset_key(node), node)
         if other is not node:
-            raise ProjectError(project.source, f"{other.unique_id} and {node.unique_id} would share the Dagster "
-                               f"asset key {asset_key(node).to_user_string()}")
+            raise ProjectError(
+                project.source,
+                f"{other.unique_id} and {node.unique_id} would share the Dagster "
+                f"asset key {asset_key(node).to_user_string()}",
+            )
 
 
 def audit_check_specs(project: Project, names: dict[str, str]) -> list[dg.AssetCheckSpec]:
     return [
-        dg.AssetCheckSpec(name=names[test.unique_id], asset=asset_key(node), blocking=test.severity == "error",
-                          description=f"SQLMesh audit {test.name}" + (f" on {test.column}" if test.column else "")
-                          + ("" if test.severity == "error" else " (non-blocking: a failure is a warning)"))
+        dg.AssetCheckSpec(
+            name=names[test.unique_id],
+            asset=asset_key(node),
+            blocking=test.severity == "error",
+            description=f"SQLMesh audit {test.name}"
+            + (f" on {test.column}" if test.column else "")
+            + ("" if test.severity == "error" else " (non-blocking: a failure is a warning)"),
+        )
         for node in project.runnable()
         for test in node.tests
     ]
@@ -70,7 +83,9 @@ def check_names(project: Project) -> dict[str, str]:
         readable = {t.unique_id: _readable(t.unique_id) for t in node.tests}
         for test_id, name in readable.items():
             clash = list(readable.values()).count(name) > 1
-            names[test_id] = f"{name}_{hashlib.sha256(test_id.encode()).hexdigest()[:6]}" if clash else name
+            names[test_id] = (
+                f"{name}_{hashlib.sha256(test_id.encode()).hexdigest()[:6]}" if clash else name
+            )
     return names
 
 
@@ -79,7 +94,9 @@ def _readable(test_id: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in tail).strip("_")
 
 
-def build_sqlmesh_assets(project: Project, project_dir: Path, default_schedule: str) -> list[dg.AssetsDefinition]:
+def build_sqlmesh_assets(
+    project: Project, project_dir: Path, default_schedule: str
+) -> list[dg.AssetsDefinition]:
     """One multi-asset per partitions definition (`sqlmesh_<daily|...>`, with the start date when
     two definitions share a unit), each running `sqlmesh run` for its selection."""
     specs = sqlmesh_specs(project, default_schedule)
@@ -93,22 +110,47 @@ def build_sqlmesh_assets(project: Project, project_dir: Path, default_schedule: 
     assets = []
     for partitions, group in sorted(by_partitions.items(), key=lambda kv: names[kv[0]]):
         keys = {s.key for s in group}
-        assets.append(_sqlmesh_assets(project_dir, f"sqlmesh_{names[partitions]}", group,
-                                      [c for c in checks if c.asset_key in keys], nodes, check_name_of,
-                                      project_tags("sqlmesh", project.name)))
+        assets.append(
+            _sqlmesh_assets(
+                project_dir,
+                f"sqlmesh_{names[partitions]}",
+                group,
+                [c for c in checks if c.asset_key in keys],
+                nodes,
+                check_name_of,
+                project_tags("sqlmesh", project.name),
+            )
+        )
     return assets
 
 
 @functools.cache
 def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
     project = load_sqlmesh_project(settings.sqlmesh_project_dir)
-    return dg.Definitions(assets=build_sqlmesh_assets(project, Path(settings.sqlmesh_project_dir), settings.default_schedule))
+    return dg.Definitions(
+        assets=build_sqlmesh_assets(
+            project, Path(settings.sqlmesh_project_dir), settings.default_schedule
+        )
+    )
 
 
-def _sqlmesh_assets(project_dir: Path, name: str, specs, check_specs, nodes: dict[dg.AssetKey, Node],
-                    names: dict[str, str], op_tags: dict[str, str]) -> dg.AssetsDefinition:
-    @dg.multi_asset(name=name, specs=specs, check_specs=check_specs, can_subset=True, op_tags=op_tags,
-                    backfill_policy=dg.BackfillPolicy.single_run())  # as the dbt groups (dbt.py)
+def _sqlmesh_assets(
+    project_dir: Path,
+    name: str,
+    specs,
+    check_specs,
+    nodes: dict[dg.AssetKey, Node],
+    names: dict[str, str],
+    op_tags: dict[str, str],
+) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name=name,
+        specs=specs,
+        check_specs=check_specs,
+        can_subset=True,
+        op_tags=op_tags,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )  # as the dbt groups (dbt.py)
     def _assets(context: dg.AssetExecutionContext):
         selected = [k for k in nodes if k in context.selected_asset_keys]  # topological
         window = run_window(context)
@@ -116,23 +158,39 @@ def _sqlmesh_assets(project_dir: Path, name: str, specs, check_specs, nodes: dic
         for key in selected:
             yield dg.MaterializeResult(asset_key=key, metadata={"sqlmesh/model": nodes[key].name})
         tests = {(asset_key(n), names[t.unique_id]): t for n in nodes.values() for t in n.tests}
-        for check in sorted(context.selected_asset_check_keys, key=lambda c: (c.asset_key.to_user_string(), c.name)):
+        for check in sorted(
+            context.selected_asset_check_keys, key=lambda c: (c.asset_key.to_user_string(), c.name)
+        ):
             yield audit_result(check, tests[(check.asset_key, check.name)], counts)
 
     return _assets
 
 
-def audit_result(check: dg.AssetCheckKey, test: Test, counts: dict[str, int | None]) -> dg.AssetCheckResult:
+def audit_result(
+    check: dg.AssetCheckKey, test: Test, counts: dict[str, int | None]
+) -> dg.AssetCheckResult:
     """Green only for an audit SQLMesh evaluated with no failing row; a failing non-blocking
     audit is a WARN with its row count (a failing blocking one already failed the run)."""
     count = counts.get(test.unique_id)
-    severity = dg.AssetCheckSeverity.ERROR if test.severity == "error" else dg.AssetCheckSeverity.WARN
+    severity = (
+        dg.AssetCheckSeverity.ERROR if test.severity == "error" else dg.AssetCheckSeverity.WARN
+    )
     if count is None:
-        return dg.AssetCheckResult(asset_key=check.asset_key, check_name=check.name, passed=False, severity=severity,
-                                   description=f"SQLMesh did not evaluate audit {test.name} (skipped)")
+        return dg.AssetCheckResult(
+            asset_key=check.asset_key,
+            check_name=check.name,
+            passed=False,
+            severity=severity,
+            description=f"SQLMesh did not evaluate audit {test.name} (skipped)",
+        )
     return dg.AssetCheckResult(
-        asset_key=check.asset_key, check_name=check.name, passed=count == 0, severity=severity,
-        description=f"audit {test.name}: {count} failing row(s)" if count else f"audit {test.name} passed",
+        asset_key=check.asset_key,
+        check_name=check.name,
+        passed=count == 0,
+        severity=severity,
+        description=f"audit {test.name}: {count} failing row(s)"
+        if count
+        else f"audit {test.name} passed",
         metadata={"failing_rows": count},
     )
 
@@ -156,8 +214,9 @@ def run_sqlmesh(project_dir: Path, models: list[str], window) -> dict[str, int |
         snapshot = context.get_snapshot(model, raise_if_missing=True)
         start = window.start if window else (snapshot.node.start or "1970-01-01")
         end = window.end if window else now()
-        for result in context.snapshot_evaluator.audit(snapshot=snapshot, snapshots=context.snapshots,
-                                                       start=start, end=end):
+        for result in context.snapshot_evaluator.audit(
+            snapshot=snapshot, snapshots=context.snapshots, start=start, end=end
+        ):
             test_id = audit_test_id(snapshot.node, result.audit.name, result.audit_args)
             counts[test_id] = None if result.skipped else int(result.count or 0)
     return counts

@@ -34,8 +34,14 @@ class CheckResult:
     critical: bool = False
 
     def to_json(self) -> dict[str, object]:
-        return {"table": self.table, "check": self.check, "status": str(self.status),
-                "critical": self.critical, "message": self.message, **self.figures}
+        return {
+            "table": self.table,
+            "check": self.check,
+            "status": str(self.status),
+            "critical": self.critical,
+            "message": self.message,
+            **self.figures,
+        }
 
 
 def with_evidence(result: CheckResult, evidence: str) -> CheckResult:
@@ -64,7 +70,13 @@ class UnreadableTimestamp(ValueError):
 # below 1e17 microseconds, below 1e20 nanoseconds. Data times after 1973 read unambiguously.
 _EPOCH_UNITS = ((10**11, 1), (10**14, 1_000), (10**17, 1_000_000), (10**20, 1_000_000_000))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NUMERIC_TYPES = {"INT64", "INTEGER", "NUMERIC", "BIGNUMERIC", "FLOAT64"}  # BigQuery's names (canonical types)
+_NUMERIC_TYPES = {
+    "INT64",
+    "INTEGER",
+    "NUMERIC",
+    "BIGNUMERIC",
+    "FLOAT64",
+}  # BigQuery's names (canonical types)
 
 
 def parse_timestamp(value: object, column: str, column_type: str | None = None) -> datetime | None:
@@ -79,7 +91,9 @@ def parse_timestamp(value: object, column: str, column_type: str | None = None) 
         text = value.strip()
         # Digits are an epoch, not ISO's basic format (which would read 1796040000000 as year 1796),
         # except the 8 of a basic date (YYYYMMDD).
-        numeric = (column_type or "").upper() in _NUMERIC_TYPES or (text.isdigit() and len(text) != 8)
+        numeric = (column_type or "").upper() in _NUMERIC_TYPES or (
+            text.isdigit() and len(text) != 8
+        )
         if not numeric:
             try:
                 return as_utc(datetime.fromisoformat(text.replace(" UTC", "+00:00")))
@@ -94,7 +108,9 @@ def parse_timestamp(value: object, column: str, column_type: str | None = None) 
     for limit, per_second in _EPOCH_UNITS:
         if value < limit:
             seconds = Decimal(value) / per_second  # exact: a float would lose nanoseconds' digits
-            return _EPOCH + timedelta(seconds=int(seconds), microseconds=int(seconds % 1 * 1_000_000))
+            return _EPOCH + timedelta(
+                seconds=int(seconds), microseconds=int(seconds % 1 * 1_000_000)
+            )
     raise UnreadableTimestamp(f"{held}, too large for a Unix epoch time")
 
 
@@ -118,58 +134,102 @@ def check_freshness(
         try:
             newest = parse_timestamp(latest, column, meta.column_type(column))
         except UnreadableTimestamp as exc:
-            return error_result(table.table_id, "freshness", f"{exc}: cannot tell how fresh it is", table.critical)
+            return error_result(
+                table.table_id, "freshness", f"{exc}: cannot tell how fresh it is", table.critical
+            )
         evidence = evidence or f"column {column} (configured)"
         if newest is None:
             since = freshness_window_start(table, now)
             return CheckResult(
-                table.table_id, "freshness", Status.FAIL, f"no rows with {column} since {since.isoformat()}",
-                {"latest_update": None, "hours_stale": None, "max_age_hours": table.max_age_hours,
-                 "source": f"MAX({column})", "evidence": evidence},
+                table.table_id,
+                "freshness",
+                Status.FAIL,
+                f"no rows with {column} since {since.isoformat()}",
+                {
+                    "latest_update": None,
+                    "hours_stale": None,
+                    "max_age_hours": table.max_age_hours,
+                    "source": f"MAX({column})",
+                    "evidence": evidence,
+                },
                 table.critical,
             )
         return judge_freshness(table, newest, now, f"MAX({column})", evidence)
     if meta.kind in NO_DATA_TIME:
         return error_result(
-            table.table_id, "freshness",
+            table.table_id,
+            "freshness",
             f"{meta.ref.id} is {NO_DATA_TIME[meta.kind]}: it has no data modification time (its metadata time is "
             "when its definition changed); set freshness.timestamp_column",
             table.critical,
         )
     # Rows still in the streaming buffer are newer than the table's last commit.
-    candidates = [t for t in (as_utc(meta.modified), as_utc(meta.streaming_oldest)) if t is not None]
+    candidates = [
+        t for t in (as_utc(meta.modified), as_utc(meta.streaming_oldest)) if t is not None
+    ]
     if not candidates:
         return error_result(
-            table.table_id, "freshness",
+            table.table_id,
+            "freshness",
             f"{meta.ref.id} ({meta.kind}) has no modification time in its metadata; set freshness.timestamp_column",
             table.critical,
         )
-    return judge_freshness(table, max(candidates), now, "table metadata", evidence or f"{meta.kind.lower()} metadata modification time")
+    return judge_freshness(
+        table,
+        max(candidates),
+        now,
+        "table metadata",
+        evidence or f"{meta.kind.lower()} metadata modification time",
+    )
 
 
-def judge_freshness(table: TableConfig, newest: datetime, now: datetime, source: str, evidence: str) -> CheckResult:
+def judge_freshness(
+    table: TableConfig, newest: datetime, now: datetime, source: str, evidence: str
+) -> CheckResult:
     """PASS, WARN or FAIL for the newest data time, whatever told it."""
     max_age = table.max_age_hours
     hours_stale = round(max((now - newest).total_seconds(), 0.0) / 3600, 3)
-    figures = {"latest_update": newest.isoformat(), "hours_stale": hours_stale, "max_age_hours": max_age,
-               "source": source, "evidence": evidence}
+    figures = {
+        "latest_update": newest.isoformat(),
+        "hours_stale": hours_stale,
+        "max_age_hours": max_age,
+        "source": source,
+        "evidence": evidence,
+    }
     if hours_stale > max_age:
         status, message = Status.FAIL, f"{hours_stale:.1f}h stale, over the {max_age:g}h limit"
     elif table.warn_age_hours is not None and hours_stale > table.warn_age_hours:
-        status, message = Status.WARN, f"{hours_stale:.1f}h stale, over the {table.warn_age_hours:g}h warning"
+        status, message = (
+            Status.WARN,
+            f"{hours_stale:.1f}h stale, over the {table.warn_age_hours:g}h warning",
+        )
     else:
         status, message = Status.PASS, f"{hours_stale:.1f}h old, within {max_age:g}h"
     return CheckResult(table.table_id, "freshness", status, message, figures, table.critical)
 
 
-def check_row_count(table: TableConfig, meta: TableMeta, partitions: Mapping[str, int] | None) -> CheckResult:
+def check_row_count(
+    table: TableConfig, meta: TableMeta, partitions: Mapping[str, int] | None
+) -> CheckResult:
     if meta.row_count is None:
         # "No count" is not "0 rows": a false FAIL would page someone about data nobody looked at.
-        what = "views report" if meta.kind == "VIEW" else f"{meta.kind.lower().replace('_', ' ')} tables report"
-        return error_result(table.table_id, "row_count",
-                            f"{meta.ref.id} is {meta.kind}: {what} no row count in their metadata", table.critical)
+        what = (
+            "views report"
+            if meta.kind == "VIEW"
+            else f"{meta.kind.lower().replace('_', ' ')} tables report"
+        )
+        return error_result(
+            table.table_id,
+            "row_count",
+            f"{meta.ref.id} is {meta.kind}: {what} no row count in their metadata",
+            table.critical,
+        )
     rows = meta.row_count + meta.streaming_rows
-    figures: dict[str, object] = {"row_count": rows, "min_rows": table.min_rows, "max_rows": table.max_rows}
+    figures: dict[str, object] = {
+        "row_count": rows,
+        "min_rows": table.min_rows,
+        "max_rows": table.max_rows,
+    }
     if partitions is not None:
         figures["partition_rows"] = dict(sorted(partitions.items()))
     if table.min_rows is not None and rows < table.min_rows:
@@ -185,7 +245,9 @@ _STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 TIME_GRANULARITIES = ("hour", "day", "month", "year")
 
 
-def partition_window(granularity: str, lookback_days: int, now: datetime) -> tuple[datetime, datetime, list[str]]:
+def partition_window(
+    granularity: str, lookback_days: int, now: datetime
+) -> tuple[datetime, datetime, list[str]]:
     """The complete partitions of the last `lookback_days`: [since, until) and their ids.
 
     The partition `now` falls in is still filling and is left out."""
@@ -197,7 +259,11 @@ def partition_window(granularity: str, lookback_days: int, now: datetime) -> tup
             return t.replace(month=1) if granularity == "year" else t
 
         def following(t: datetime) -> datetime:
-            return t.replace(year=t.year + 1) if granularity == "year" else (t + timedelta(days=32)).replace(day=1)
+            return (
+                t.replace(year=t.year + 1)
+                if granularity == "year"
+                else (t + timedelta(days=32)).replace(day=1)
+            )
 
         until = start_of(now)
         cursor = start_of(now - timedelta(days=lookback_days))
@@ -212,23 +278,47 @@ def partition_window(granularity: str, lookback_days: int, now: datetime) -> tup
     since = until - timedelta(days=lookback_days)
     step = _STEP[granularity]
     count = int((until - since) / step)
-    return since, until, [(since + i * step).strftime(PARTITION_ID_FORMAT[granularity]) for i in range(count)]
+    return (
+        since,
+        until,
+        [(since + i * step).strftime(PARTITION_ID_FORMAT[granularity]) for i in range(count)],
+    )
 
 
-def check_partitions(table: TableConfig, granularity: str, expected: Sequence[str], counts: Mapping[str, int]) -> CheckResult:
+def check_partitions(
+    table: TableConfig, granularity: str, expected: Sequence[str], counts: Mapping[str, int]
+) -> CheckResult:
     """A date spine: a missing partition has no row to find, so expected ids are listed first."""
     missing = [p for p in expected if p not in counts]
     empty = [p for p in expected if counts.get(p) == 0]
     figures = {
-        "granularity": granularity, "lookback_days": table.lookback_days, "expected_partitions": len(expected),
-        "missing_partitions": missing, "empty_partitions": empty,
-        "missing_count": len(missing), "empty_count": len(empty),
+        "granularity": granularity,
+        "lookback_days": table.lookback_days,
+        "expected_partitions": len(expected),
+        "missing_partitions": missing,
+        "empty_partitions": empty,
+        "missing_count": len(missing),
+        "empty_count": len(empty),
     }
     if missing or empty:
-        parts = [f"{len(missing)} missing" if missing else "", f"{len(empty)} empty" if empty else ""]
-        message = " and ".join(p for p in parts if p) + f" of {len(expected)} {granularity} partitions"
-        return CheckResult(table.table_id, "partitions", Status.FAIL, message, figures, table.critical)
-    return CheckResult(table.table_id, "partitions", Status.PASS, f"all {len(expected)} {granularity} partitions present", figures, table.critical)
+        parts = [
+            f"{len(missing)} missing" if missing else "",
+            f"{len(empty)} empty" if empty else "",
+        ]
+        message = (
+            " and ".join(p for p in parts if p) + f" of {len(expected)} {granularity} partitions"
+        )
+        return CheckResult(
+            table.table_id, "partitions", Status.FAIL, message, figures, table.critical
+        )
+    return CheckResult(
+        table.table_id,
+        "partitions",
+        Status.PASS,
+        f"all {len(expected)} {granularity} partitions present",
+        figures,
+        table.critical,
+    )
 
 
 @dataclass(frozen=True)
@@ -240,7 +330,9 @@ class SchemaChange:
     breaking: bool
 
 
-def diff_schema(expected: Sequence[Field], actual: Sequence[Field], report_added: bool = True, prefix: str = "") -> list[SchemaChange]:
+def diff_schema(
+    expected: Sequence[Field], actual: Sequence[Field], report_added: bool = True, prefix: str = ""
+) -> list[SchemaChange]:
     """Name, type and mode compared recursively; BigQuery column names are case-insensitive."""
     changes: list[SchemaChange] = []
     actual_by_name = {f.name.lower(): f for f in actual}
@@ -262,7 +354,9 @@ def diff_schema(expected: Sequence[Field], actual: Sequence[Field], report_added
     if report_added:
         for have in actual:
             if have.name.lower() not in expected_names:
-                changes.append(SchemaChange(prefix + have.name, "added", None, _describe(have), False))
+                changes.append(
+                    SchemaChange(prefix + have.name, "added", None, _describe(have), False)
+                )
     return changes
 
 
@@ -271,14 +365,26 @@ def _describe(f: Field) -> str:
 
 
 def check_schema_drift(
-    table: TableConfig, expected: Sequence[Field], meta: TableMeta, source: str, report_added: bool = True
+    table: TableConfig,
+    expected: Sequence[Field],
+    meta: TableMeta,
+    source: str,
+    report_added: bool = True,
 ) -> CheckResult:
     changes = diff_schema(expected, meta.schema, report_added)
     breaking = [c for c in changes if c.breaking]
     figures = {
         "expected_from": source,
-        "changes": [{"column": c.column, "change": c.change, "expected": c.expected, "actual": c.actual,
-                     "breaking": c.breaking} for c in changes],
+        "changes": [
+            {
+                "column": c.column,
+                "change": c.change,
+                "expected": c.expected,
+                "actual": c.actual,
+                "breaking": c.breaking,
+            }
+            for c in changes
+        ],
         "breaking_changes": len(breaking),
         "additive_changes": len(changes) - len(breaking),
     }
@@ -302,7 +408,9 @@ class FailedRun:
     created: datetime | None
 
 
-def check_failed_jobs(jobs: Sequence[Job] | None, runs: Sequence[FailedRun] | None, lookback_hours: float) -> CheckResult:
+def check_failed_jobs(
+    jobs: Sequence[Job] | None, runs: Sequence[FailedRun] | None, lookback_hours: float
+) -> CheckResult:
     failed = [j for j in jobs or () if j.error_reason]
     figures = {
         "lookback_hours": lookback_hours,
@@ -310,8 +418,14 @@ def check_failed_jobs(jobs: Sequence[Job] | None, runs: Sequence[FailedRun] | No
         "failed_dagster_runs": len(runs or ()),
         "warehouse_job_history": jobs is not None,
         "failures": [
-            {"job_id": j.job_id, "user": j.user, "reason": j.error_reason, "message": (j.error_message or "")[:300],
-             "destination": j.destination} for j in failed[:_TOP]
+            {
+                "job_id": j.job_id,
+                "user": j.user,
+                "reason": j.error_reason,
+                "message": (j.error_message or "")[:300],
+                "destination": j.destination,
+            }
+            for j in failed[:_TOP]
         ],
         "dagster_runs": [{"run_id": r.run_id, "job_name": r.job_name} for r in (runs or ())[:_TOP]],
     }
@@ -322,8 +436,19 @@ def check_failed_jobs(jobs: Sequence[Job] | None, runs: Sequence[FailedRun] | No
         message = f"{len(failed)} failed warehouse jobs" + (f" ({detail})" if detail else "")
         message += f", {len(runs or ())} failed Dagster runs in {lookback_hours:g}h"
         return CheckResult("warehouse", "failed_jobs", Status.FAIL, message, figures, True)
-    scope = "warehouse jobs and Dagster runs" if jobs is not None else "Dagster runs (this warehouse keeps no job history)"
-    return CheckResult("warehouse", "failed_jobs", Status.PASS, f"no failed {scope} in {lookback_hours:g}h", figures, True)
+    scope = (
+        "warehouse jobs and Dagster runs"
+        if jobs is not None
+        else "Dagster runs (this warehouse keeps no job history)"
+    )
+    return CheckResult(
+        "warehouse",
+        "failed_jobs",
+        Status.PASS,
+        f"no failed {scope} in {lookback_hours:g}h",
+        figures,
+        True,
+    )
 
 
 def bytes_to_usd(bytes_billed: int, usd_per_tib: float) -> float:
@@ -349,17 +474,50 @@ def cost_breakdown(jobs: Sequence[Job], usd_per_tib: float) -> dict[str, object]
         return [{"name": k, "bytes_billed": v, "cost_usd": usd(v)} for k, v in ranked]
 
     return {
-        "jobs": len(jobs), "bytes_billed": total, "total_cost_usd": usd(total), "usd_per_tib": usd_per_tib,
-        "by_user": top(by_user), "by_table": top(by_table), "by_label": top(by_label),
+        "jobs": len(jobs),
+        "bytes_billed": total,
+        "total_cost_usd": usd(total),
+        "usd_per_tib": usd_per_tib,
+        "by_user": top(by_user),
+        "by_table": top(by_table),
+        "by_label": top(by_label),
     }
 
 
-def check_cost(jobs: Sequence[Job] | None, usd_per_tib: float, threshold_usd: float | None, lookback_hours: float) -> CheckResult:
+def check_cost(
+    jobs: Sequence[Job] | None,
+    usd_per_tib: float,
+    threshold_usd: float | None,
+    lookback_hours: float,
+) -> CheckResult:
     if jobs is None:
-        figures = {"lookback_hours": lookback_hours, "bytes_billed": 0, "total_cost_usd": 0.0, "cost_threshold_usd": threshold_usd}
-        return CheckResult("warehouse", "cost", Status.PASS, "this warehouse bills nothing (no job history)", figures)
-    figures = {"lookback_hours": lookback_hours, "cost_threshold_usd": threshold_usd, **cost_breakdown(jobs, usd_per_tib)}
+        figures = {
+            "lookback_hours": lookback_hours,
+            "bytes_billed": 0,
+            "total_cost_usd": 0.0,
+            "cost_threshold_usd": threshold_usd,
+        }
+        return CheckResult(
+            "warehouse",
+            "cost",
+            Status.PASS,
+            "this warehouse bills nothing (no job history)",
+            figures,
+        )
+    figures = {
+        "lookback_hours": lookback_hours,
+        "cost_threshold_usd": threshold_usd,
+        **cost_breakdown(jobs, usd_per_tib),
+    }
     total = figures["total_cost_usd"]
     if threshold_usd is not None and total > threshold_usd:
-        return CheckResult("warehouse", "cost", Status.FAIL, f"${total:.2f} in {lookback_hours:g}h, over ${threshold_usd:g}", figures)
-    return CheckResult("warehouse", "cost", Status.PASS, f"${total:.2f} in {lookback_hours:g}h", figures)
+        return CheckResult(
+            "warehouse",
+            "cost",
+            Status.FAIL,
+            f"${total:.2f} in {lookback_hours:g}h, over ${threshold_usd:g}",
+            figures,
+        )
+    return CheckResult(
+        "warehouse", "cost", Status.PASS, f"${total:.2f} in {lookback_hours:g}h", figures
+    )

@@ -109,16 +109,25 @@ class RowCountConfig(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> RowCountConfig:
-        if self.min_rows is not None and self.max_rows is not None and self.min_rows > self.max_rows:
+        if (
+            self.min_rows is not None
+            and self.max_rows is not None
+            and self.min_rows > self.max_rows
+        ):
             raise ValueError("min_rows is greater than max_rows")
         return self
 
 
 # Keys of the earlier flat format, and the seed block each one now lives in.
 _FLAT_KEYS = {
-    "max_age_hours": "freshness", "warn_age_hours": "freshness", "timestamp_column": "freshness",
-    "min_rows": "row_count", "max_rows": "row_count", "partition_column": "row_count",
-    "partition_granularity": "row_count", "lookback_days": "row_count",
+    "max_age_hours": "freshness",
+    "warn_age_hours": "freshness",
+    "timestamp_column": "freshness",
+    "min_rows": "row_count",
+    "max_rows": "row_count",
+    "partition_column": "row_count",
+    "partition_granularity": "row_count",
+    "lookback_days": "row_count",
 }
 
 
@@ -132,7 +141,9 @@ def nest_flat_keys(table: dict) -> dict:
         value = table.pop(key)
         block = _FLAT_KEYS[key]
         if block in table:
-            raise ValueError(f"{key} is given both beside table_id and in {block}: write it in {block} only")
+            raise ValueError(
+                f"{key} is given both beside table_id and in {block}: write it in {block} only"
+            )
         if value is not None:
             blocks.setdefault(block, {})[key] = value
     table.update(blocks)
@@ -229,7 +240,9 @@ WarehouseUrlField = Annotated[str, AfterValidator(_warehouse_url)]
 
 
 class HealthConfig(_Strict):
-    warehouse: WarehouseUrlField | None = None  # default: ORCHESTRATION_UTILS_WAREHOUSE, else the demo's DuckDB
+    warehouse: WarehouseUrlField | None = (
+        None  # default: ORCHESTRATION_UTILS_WAREHOUSE, else the demo's DuckDB
+    )
     tables: tuple[TableConfig, ...] = ()
     check_failures: bool = False
     failure_lookback_hours: Hours = 24
@@ -269,8 +282,13 @@ def parse_health_config(text: bytes | str, source: str) -> HealthConfig:
     except orjson.JSONDecodeError:
         data = None
     tables = data.get("tables") if isinstance(data, dict) else None
-    flat = [(i, key) for i, table in enumerate(tables if isinstance(tables, list) else ())
-            if isinstance(table, dict) for key in table if key in _FLAT_KEYS]
+    flat = [
+        (i, key)
+        for i, table in enumerate(tables if isinstance(tables, list) else ())
+        if isinstance(table, dict)
+        for key in table
+        if key in _FLAT_KEYS
+    ]
     if flat:
         for i, table in enumerate(tables):
             if isinstance(table, dict):
@@ -283,8 +301,10 @@ def parse_health_config(text: bytes | str, source: str) -> HealthConfig:
     if flat:
         i, key = flat[0]
         more = f" (and {len(flat) - 1} more)" if len(flat) > 1 else ""
-        _log.warning(f"{source}: $.tables[{i}].{key}: deprecated flat key, write it in "
-                     f"\"{_FLAT_KEYS[key]}\": {{...}}{more}")
+        _log.warning(
+            f"{source}: $.tables[{i}].{key}: deprecated flat key, write it in "
+            f'"{_FLAT_KEYS[key]}": {{...}}{more}'
+        )
     return config
 
 

@@ -12,7 +12,8 @@ from orchestration_utils.health.checks import FailedRun
 
 def failed_runs(instance: dg.DagsterInstance, since: datetime, limit: int = 200) -> list[FailedRun]:
     records = instance.get_run_records(
-        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], updated_after=since), limit=limit
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], updated_after=since),
+        limit=limit,
     )
     return [
         FailedRun(r.dagster_run.run_id, r.dagster_run.job_name, r.create_timestamp.astimezone(UTC))
@@ -20,7 +21,9 @@ def failed_runs(instance: dg.DagsterInstance, since: datetime, limit: int = 200)
     ]
 
 
-def last_materialization(instance: dg.DagsterInstance, table_id: str, unique_ids: Collection[str] = ()) -> tuple[str, datetime] | None:
+def last_materialization(
+    instance: dg.DagsterInstance, table_id: str, unique_ids: Collection[str] = ()
+) -> tuple[str, datetime] | None:
     """The newest materialization of the asset that is `table_id`: by its `dagster/table_name`
     metadata, or by the dbt `unique_id` dagster-dbt records (`unique_ids`: the models that are the table)."""
     events = instance.get_latest_materialization_events(instance.get_asset_keys())
@@ -32,7 +35,9 @@ def last_materialization(instance: dg.DagsterInstance, table_id: str, unique_ids
         metadata = materialization.metadata
         table = getattr(metadata.get("dagster/table_name"), "value", None)
         unique_id = getattr(metadata.get("unique_id"), "value", None)
-        if (isinstance(table, str) and table.lower() == table_id.lower()) or unique_id in unique_ids:
+        if (
+            isinstance(table, str) and table.lower() == table_id.lower()
+        ) or unique_id in unique_ids:
             at = datetime.fromtimestamp(event.timestamp, UTC)
             if newest is None or at > newest[1]:
                 newest = (key.to_user_string(), at)

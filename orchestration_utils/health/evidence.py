@@ -20,12 +20,15 @@ TIMESTAMP_TYPES = {"TIMESTAMP", "DATETIME"}
 TIME_TYPES = TIMESTAMP_TYPES | {"DATE"}
 # Names that say "when this row arrived or changed", for tables with several time columns; the
 # first tier with exactly one match wins (arrival beats change beats creation).
-_CONVENTIONAL_TIERS = tuple(re.compile(p, re.IGNORECASE) for p in (
-    r"_?(loaded|ingested|inserted|synced|extracted)_?(at|time|timestamp|ts)?",
-    r"_?(updated|modified|processed|changed)_?(at|time|timestamp|ts)?",
-    r"_?(created|event)_?(at|time|timestamp|ts)",
-    r"_?(timestamp|ts)",
-))
+_CONVENTIONAL_TIERS = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"_?(loaded|ingested|inserted|synced|extracted)_?(at|time|timestamp|ts)?",
+        r"_?(updated|modified|processed|changed)_?(at|time|timestamp|ts)?",
+        r"_?(created|event)_?(at|time|timestamp|ts)",
+        r"_?(timestamp|ts)",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -50,17 +53,24 @@ def column_from_project(project: Project, table_id: str) -> FreshnessEvidence | 
     where = f"{project.kind} model {node.unique_id}"
     part = node.partitioning
     if part is not None and part.granularity is not None:
-        return FreshnessEvidence(f"column {part.field} (partition column of {where})", column=part.field)
-    declared = [c.name for c in node.columns if c.data_type and canonical_type(c.data_type) in TIME_TYPES]
+        return FreshnessEvidence(
+            f"column {part.field} (partition column of {where})", column=part.field
+        )
+    declared = [
+        c.name for c in node.columns if c.data_type and canonical_type(c.data_type) in TIME_TYPES
+    ]
     if len(declared) == 1:
-        return FreshnessEvidence(f"column {declared[0]} (the one timestamp column declared by {where})",
-                                 column=declared[0])
+        return FreshnessEvidence(
+            f"column {declared[0]} (the one timestamp column declared by {where})",
+            column=declared[0],
+        )
     return None
 
 
 def materialization_evidence(asset: str, at: datetime) -> FreshnessEvidence:
-    return FreshnessEvidence(f"last materialization of asset {asset} recorded in the Dagster instance",
-                             known_time=at)
+    return FreshnessEvidence(
+        f"last materialization of asset {asset} recorded in the Dagster instance", known_time=at
+    )
 
 
 def from_table(meta: TableMeta) -> FreshnessEvidence:
@@ -70,12 +80,16 @@ def from_table(meta: TableMeta) -> FreshnessEvidence:
     times = [f for f in meta.schema if f.type in TIME_TYPES and f.mode != "REPEATED"]
     timestamps = [f.name for f in times if f.type in TIMESTAMP_TYPES]
     if len(timestamps) == 1:
-        return FreshnessEvidence(f"column {timestamps[0]} (only timestamp column)", column=timestamps[0])
+        return FreshnessEvidence(
+            f"column {timestamps[0]} (only timestamp column)", column=timestamps[0]
+        )
     for tier in _CONVENTIONAL_TIERS:
         conventional = [f.name for f in times if tier.fullmatch(f.name)]
         if len(conventional) == 1:
-            return FreshnessEvidence(f"column {conventional[0]} (conventionally named time column)",
-                                     column=conventional[0])
+            return FreshnessEvidence(
+                f"column {conventional[0]} (conventionally named time column)",
+                column=conventional[0],
+            )
     if len(times) == 1:
         return FreshnessEvidence(f"column {times[0].name} (only date column)", column=times[0].name)
     if times:

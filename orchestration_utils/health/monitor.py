@@ -35,9 +35,13 @@ def expectations_from_project(project: Project) -> dict[str, Expectation]:
     """Each model with declared column types promises those columns (dbt's `data_type`)."""
     expectations = {}
     for node in project.models():
-        fields = tuple(Field(c.name, canonical_type(c.data_type), None) for c in node.columns if c.data_type)
+        fields = tuple(
+            Field(c.name, canonical_type(c.data_type), None) for c in node.columns if c.data_type
+        )
         if fields:
-            expectations[node.table_id] = Expectation(fields, f"{project.kind} model {node.unique_id}")
+            expectations[node.table_id] = Expectation(
+                fields, f"{project.kind} model {node.unique_id}"
+            )
     return expectations
 
 
@@ -71,7 +75,9 @@ def run_health_checks(
     results: dict[str, list[CheckResult]] = {}
     for number, (dataset, members) in enumerate(sorted(by_dataset.items()), 1):
         if progress:
-            progress(f"dataset {number}/{len(by_dataset)} {'.'.join(dataset)}: {len(members)} tables")
+            progress(
+                f"dataset {number}/{len(by_dataset)} {'.'.join(dataset)}: {len(members)} tables"
+            )
         results.update(_dataset_checks(dataset, members, warehouse, now, expectations))
     ordered = [r for table in config.tables for r in results[table.table_id]]
     if config.check_failures or config.check_costs:
@@ -106,16 +112,23 @@ def _dataset_checks(
             if gone or (gone := _missing_column(meta, table.timestamp_column)):
                 latest[table.ref.table] = gone
             else:
-                latest_requests.append(LatestRequest(
-                    meta, table.timestamp_column, checks.freshness_window_start(table, now), time_column,
-                ))
+                latest_requests.append(
+                    LatestRequest(
+                        meta,
+                        table.timestamp_column,
+                        checks.freshness_window_start(table, now),
+                        time_column,
+                    )
+                )
         if {"row_count", "partitions"} & set(wanted[table.table_id]) and time_column:
             since, until, ids = checks.partition_window(granularity, table.lookback_days, now)
             spines[table.table_id] = (granularity, ids)
             if gone:
                 partitions[table.ref.table] = gone
             else:
-                partition_requests.append(PartitionRequest(meta, time_column, granularity, since, until))
+                partition_requests.append(
+                    PartitionRequest(meta, time_column, granularity, since, until)
+                )
     if latest_requests:
         latest.update(warehouse.latest(dataset, latest_requests))
     if partition_requests:
@@ -133,10 +146,17 @@ def _dataset_checks(
 
 def _missing_column(meta: TableMeta, column: str | None) -> WarehouseError | None:
     """The column is not in the table's schema (a pseudo-column like `_PARTITIONTIME` never is)."""
-    if column is None or not meta.schema or column.startswith("_PARTITION") or meta.column_type(column) is not None:
+    if (
+        column is None
+        or not meta.schema
+        or column.startswith("_PARTITION")
+        or meta.column_type(column) is not None
+    ):
         return None
-    return WarehouseError(f"{meta.ref.id} has no column {column!r} (its columns: "
-                          f"{', '.join(f.name for f in meta.schema[:8])}{', ...' if len(meta.schema) > 8 else ''})")
+    return WarehouseError(
+        f"{meta.ref.id} has no column {column!r} (its columns: "
+        f"{', '.join(f.name for f in meta.schema[:8])}{', ...' if len(meta.schema) > 8 else ''})"
+    )
 
 
 def _guarded_check(name: str, table: TableConfig, *context: object) -> CheckResult:
@@ -144,7 +164,9 @@ def _guarded_check(name: str, table: TableConfig, *context: object) -> CheckResu
     try:
         return _one_check(name, table, *context)
     except Exception as exc:  # noqa: BLE001 -- the promise is per check, whatever went wrong
-        return error_result(table.table_id, name, f"the check failed: {type(exc).__name__}: {exc}", table.critical)
+        return error_result(
+            table.table_id, name, f"the check failed: {type(exc).__name__}: {exc}", table.critical
+        )
 
 
 def _one_check(
@@ -172,25 +194,38 @@ def _one_check(
         return checks.check_row_count(table, meta, counts)
     if name == "partitions":
         if table.table_id not in spines:
-            return error_result(table.table_id, name, _no_time_partitions(table, meta), table.critical)
+            return error_result(
+                table.table_id, name, _no_time_partitions(table, meta), table.critical
+            )
         granularity, expected = spines[table.table_id]
         return checks.check_partitions(table, granularity, expected, counts or {})
     if table.expected_schema is not None:
-        return checks.check_schema_drift(table, [_field(f) for f in table.expected_schema], meta, "config")
+        return checks.check_schema_drift(
+            table, [_field(f) for f in table.expected_schema], meta, "config"
+        )
     expectation = expectations[table.table_id]
     # A dbt model documents the columns it promises; undocumented extra columns are not drift.
-    return checks.check_schema_drift(table, expectation.fields, meta, expectation.source, report_added=False)
+    return checks.check_schema_drift(
+        table, expectation.fields, meta, expectation.source, report_added=False
+    )
 
 
 def _no_time_partitions(table: TableConfig, meta: TableMeta) -> str:
     if meta.partition_granularity == "integer_range":
-        return (f"{meta.ref.id} is partitioned by integer range on {meta.partition_column}: the partitions check "
-                "compares time partitions, and a range has no missing days to find")
+        return (
+            f"{meta.ref.id} is partitioned by integer range on {meta.partition_column}: the partitions check "
+            "compares time partitions, and a range has no missing days to find"
+        )
     return "not partitioned by time: set row_count.partition_column"
 
 
 def _field(expected: ExpectedField) -> Field:
-    return Field(expected.name, canonical_type(expected.type), expected.mode, tuple(_field(f) for f in expected.fields))
+    return Field(
+        expected.name,
+        canonical_type(expected.type),
+        expected.mode,
+        tuple(_field(f) for f in expected.fields),
+    )
 
 
 def _job_checks(
@@ -199,8 +234,10 @@ def _job_checks(
     now: datetime,
     failed_runs: Callable[[datetime], Sequence[FailedRun]] | None,
 ) -> list[CheckResult]:
-    hours = max(config.failure_lookback_hours if config.check_failures else 0,
-                config.cost_lookback_hours if config.check_costs else 0)
+    hours = max(
+        config.failure_lookback_hours if config.check_failures else 0,
+        config.cost_lookback_hours if config.check_costs else 0,
+    )
     try:
         jobs = warehouse.jobs(now - timedelta(hours=hours), now)
     except WarehouseError as exc:
@@ -210,7 +247,9 @@ def _job_checks(
         failure = None
 
     def recent(since: datetime) -> list[Job] | None:
-        return None if jobs is None else [j for j in jobs if j.created is None or j.created >= since]
+        return (
+            None if jobs is None else [j for j in jobs if j.created is None or j.created >= since]
+        )
 
     results = []
     if config.check_failures:
@@ -221,14 +260,24 @@ def _job_checks(
             try:
                 runs = failed_runs(since) if failed_runs else None
             except Exception as exc:  # noqa: BLE001 -- the Dagster instance is another system; its failure is this check's
-                results.append(error_result("warehouse", "failed_jobs", f"Dagster run history: {exc}", True))
+                results.append(
+                    error_result("warehouse", "failed_jobs", f"Dagster run history: {exc}", True)
+                )
             else:
-                results.append(checks.check_failed_jobs(recent(since), runs, config.failure_lookback_hours))
+                results.append(
+                    checks.check_failed_jobs(recent(since), runs, config.failure_lookback_hours)
+                )
     if config.check_costs:
         since = now - timedelta(hours=config.cost_lookback_hours)
         if failure:
             results.append(error_result("warehouse", "cost", failure))
         else:
-            results.append(checks.check_cost(recent(since), config.usd_per_tib, config.cost_threshold_usd,
-                                             config.cost_lookback_hours))
+            results.append(
+                checks.check_cost(
+                    recent(since),
+                    config.usd_per_tib,
+                    config.cost_threshold_usd,
+                    config.cost_lookback_hours,
+                )
+            )
     return results

@@ -39,7 +39,13 @@ def summarize(results: Sequence[CheckResult]) -> dict[str, object]:
     }
 
 
-def build_report(results: Sequence[CheckResult], now: datetime, warehouse_url: str, usage: Usage, usd_per_tib: float) -> dict[str, object]:
+def build_report(
+    results: Sequence[CheckResult],
+    now: datetime,
+    warehouse_url: str,
+    usage: Usage,
+    usd_per_tib: float,
+) -> dict[str, object]:
     return {
         "timestamp": now.isoformat(),
         "warehouse": warehouse_url,
@@ -50,16 +56,32 @@ def build_report(results: Sequence[CheckResult], now: datetime, warehouse_url: s
 
 
 def report_json_lines(
-    results: Sequence[CheckResult], now: datetime, warehouse_url: str, usage: Usage, usd_per_tib: float
+    results: Sequence[CheckResult],
+    now: datetime,
+    warehouse_url: str,
+    usage: Usage,
+    usd_per_tib: float,
 ) -> Iterator[bytes]:
     """`build_report` as compact JSON, one check at a time: at 40,000 checks the report is never
     held twice (as dicts and as text), only the results and the bytes written so far."""
-    yield b'{"timestamp":' + orjson.dumps(now.isoformat()) + b',"warehouse":' + orjson.dumps(warehouse_url)
+    yield (
+        b'{"timestamp":'
+        + orjson.dumps(now.isoformat())
+        + b',"warehouse":'
+        + orjson.dumps(warehouse_url)
+    )
     yield b',"checks":['
     for number, result in enumerate(results):
-        yield (b"," if number else b"") + orjson.dumps(result.to_json(), option=orjson.OPT_NON_STR_KEYS)
-    yield (b'],"summary":' + orjson.dumps(summarize(results))
-           + b',"monitoring":' + orjson.dumps(_monitoring(usage, usd_per_tib)) + b"}\n")
+        yield (b"," if number else b"") + orjson.dumps(
+            result.to_json(), option=orjson.OPT_NON_STR_KEYS
+        )
+    yield (
+        b'],"summary":'
+        + orjson.dumps(summarize(results))
+        + b',"monitoring":'
+        + orjson.dumps(_monitoring(usage, usd_per_tib))
+        + b"}\n"
+    )
 
 
 def _monitoring(usage: Usage, usd_per_tib: float) -> dict[str, object]:
@@ -93,7 +115,9 @@ def human_summary(report: dict[str, object], limit: int = SUMMARY_LINES) -> list
     for check in not_passing[:limit]:
         lines.append(f"  {check['status']:5} {check['table']} {check['check']}: {check['message']}")
     if len(not_passing) > limit:
-        lines.append(f"  ... and {len(not_passing) - limit} more not passing (every check is in the JSON report)")
+        lines.append(
+            f"  ... and {len(not_passing) - limit} more not passing (every check is in the JSON report)"
+        )
     usage = report["monitoring"]
     lines.append(
         f"monitoring cost: {usage['queries']} queries, {usage['metadata_calls']} metadata calls, "

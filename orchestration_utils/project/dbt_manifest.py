@@ -30,10 +30,28 @@ SUPPORTED_SCHEMA_VERSIONS = frozenset(range(4, 13)) | {20}
 _SCHEMA_RE = re.compile(r"/manifest/v(\d+)\.json$")
 # dbt(-bigquery) config that its materialization turns into DDL or extra statements.
 _MATERIALIZATION_OPTIONS = (
-    "partition_by", "cluster_by", "labels", "partition_expiration_days", "require_partition_filter",
-    "kms_key_name", "hours_to_expiration", "description", "pre-hook", "post-hook", "pre_hook", "post_hook",
-    "grants", "grant_access_to", "persist_docs", "contract", "tags_to_labels", "resource_tags", "options",
-    "max_staleness", "enable_refresh", "refresh_interval_minutes",
+    "partition_by",
+    "cluster_by",
+    "labels",
+    "partition_expiration_days",
+    "require_partition_filter",
+    "kms_key_name",
+    "hours_to_expiration",
+    "description",
+    "pre-hook",
+    "post-hook",
+    "pre_hook",
+    "post_hook",
+    "grants",
+    "grant_access_to",
+    "persist_docs",
+    "contract",
+    "tags_to_labels",
+    "resource_tags",
+    "options",
+    "max_staleness",
+    "enable_refresh",
+    "refresh_interval_minutes",
 )
 _RESOURCE_TYPES = {
     "model": ResourceType.MODEL,
@@ -87,7 +105,9 @@ def project_from_manifest(manifest: Any, path: Path) -> Project:
             nodes.append(reader.source(uid, props))
 
     nodes = _attach_tests(path, nodes, tests, disabled)
-    return build_project(project_name, "dbt", path, nodes, adapter=metadata.get("adapter_type") or None)
+    return build_project(
+        project_name, "dbt", path, nodes, adapter=metadata.get("adapter_type") or None
+    )
 
 
 def schema_version(path: Path, metadata: Mapping[str, Any]) -> int:
@@ -106,7 +126,11 @@ def schema_version(path: Path, metadata: Mapping[str, Any]) -> int:
 
 
 def _guess_project_name(manifest: Mapping[str, Any]) -> str | None:
-    packages = {p.get("package_name") for p in manifest["nodes"].values() if p.get("resource_type") == "model"}
+    packages = {
+        p.get("package_name")
+        for p in manifest["nodes"].values()
+        if p.get("resource_type") == "model"
+    }
     return next(iter(packages)) if len(packages) == 1 else None
 
 
@@ -154,7 +178,9 @@ class _NodeReader:
             freshness_hours=self._hours(uid, meta, "freshness_hours"),
             critical=self._flag(uid, meta, "critical"),
             owner=self._owner(uid, meta),
-            tags=tuple(dict.fromkeys(str(t) for t in (props.get("tags") or config.get("tags") or []))),
+            tags=tuple(
+                dict.fromkeys(str(t) for t in (props.get("tags") or config.get("tags") or []))
+            ),
             partitioning=self._partitioning(uid, config, meta),
             columns=_columns(props),
             fqn=tuple(props.get("fqn") or ()),
@@ -205,7 +231,9 @@ class _NodeReader:
         try:
             hours = float(value)
         except (TypeError, ValueError):
-            raise self._fail(uid, f"meta.{key}", f"expected a number of hours, got {value!r}") from None
+            raise self._fail(
+                uid, f"meta.{key}", f"expected a number of hours, got {value!r}"
+            ) from None
         if not hours > 0:
             raise self._fail(uid, f"meta.{key}", f"must be positive, got {value!r}")
         return hours
@@ -296,7 +324,9 @@ def _attach_tests(
             continue  # dbt does not run a test on a disabled node either
         unknown = [p for p in parents if p not in by_id]
         if unknown:
-            raise ProjectError(path, f"{props.get('unique_id')} depends on unknown node {unknown[0]!r}")
+            raise ProjectError(
+                path, f"{props.get('unique_id')} depends on unknown node {unknown[0]!r}"
+            )
         target = props.get("attached_node") or next((p for p in parents if by_id[p].runnable), None)
         if target is None or target not in by_id:
             continue  # a source-only test: sources are not materialised, nothing to gate
@@ -314,9 +344,7 @@ def _attach_tests(
         )
     if not attached:
         return nodes
-    return [
-        _with_tests(n, attached[n.unique_id]) if n.unique_id in attached else n for n in nodes
-    ]
+    return [_with_tests(n, attached[n.unique_id]) if n.unique_id in attached else n for n in nodes]
 
 
 def _with_tests(node: Node, tests: list[Test]) -> Node:
@@ -348,7 +376,9 @@ def source_freshness(manifest: Mapping[str, Any], path: Path) -> dict[str, Sourc
         freshness = config.get("freshness") if "freshness" in config else props.get("freshness")
         if not isinstance(freshness, Mapping):
             continue
-        warn, error = (_after(path, uid, key, freshness.get(key)) for key in ("warn_after", "error_after"))
+        warn, error = (
+            _after(path, uid, key, freshness.get(key)) for key in ("warn_after", "error_after")
+        )
         if warn is None and error is None:
             continue
         field = config.get("loaded_at_field") or props.get("loaded_at_field")
@@ -360,7 +390,15 @@ def _after(path: Path, uid: str, key: str, value: Any) -> timedelta | None:
     if not isinstance(value, Mapping) or value.get("count") is None:
         return None  # dbt's empty `{count: null, period: null}` means not set
     count, period = value.get("count"), value.get("period")
-    if isinstance(count, bool) or not isinstance(count, int) or count <= 0 or period not in _PERIODS:
-        raise ProjectError(path, f"{uid}: freshness.{key} must be a positive integer count and a period "
-                                 f"(minute, hour or day), got {dict(value)}")
+    if (
+        isinstance(count, bool)
+        or not isinstance(count, int)
+        or count <= 0
+        or period not in _PERIODS
+    ):
+        raise ProjectError(
+            path,
+            f"{uid}: freshness.{key} must be a positive integer count and a period "
+            f"(minute, hour or day), got {dict(value)}",
+        )
     return count * _PERIODS[period]

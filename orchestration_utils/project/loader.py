@@ -18,7 +18,9 @@ def load_project(project_type: str, path: Path | str, gateway: str | None = None
         return load_dbt_manifest(path)
     if project_type == "sqlmesh":
         return load_sqlmesh_project(path, gateway=gateway)
-    raise ProjectError(path, f"unknown project type {project_type!r}; expected one of {', '.join(PROJECT_TYPES)}")
+    raise ProjectError(
+        path, f"unknown project type {project_type!r}; expected one of {', '.join(PROJECT_TYPES)}"
+    )
 
 
 def source_hash(project_type: str, path: Path | str) -> str:
@@ -28,8 +30,14 @@ def source_hash(project_type: str, path: Path | str) -> str:
     if project_type == "dbt":
         digest.update(path.read_bytes())
         return digest.hexdigest()
-    files = sorted({f for pattern in _SQLMESH_SOURCES for f in path.rglob(pattern)
-                    if ".cache" not in f.parts and "logs" not in f.parts})
+    files = sorted(
+        {
+            f
+            for pattern in _SQLMESH_SOURCES
+            for f in path.rglob(pattern)
+            if ".cache" not in f.parts and "logs" not in f.parts
+        }
+    )
     for f in files:
         digest.update(f.relative_to(path).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     return digest.hexdigest()

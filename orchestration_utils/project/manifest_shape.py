@@ -15,28 +15,96 @@ _OBJ, _STR, _LIST, _BOOL, _NUM = "an object", "a string", "a list", "true or fal
 _PY_TYPES = {_OBJ: dict, _STR: str, _LIST: list, _BOOL: bool}
 
 # Top-level sections: each an object (of objects, for the node-holding ones) or null.
-_NODE_SECTIONS = ("nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries",
-                  "unit_tests", "macros", "docs", "groups")
-_INDEXED = frozenset({"nodes", "sources", "parent_map", "child_map", "semantic_models", "unit_tests",
-                      "exposures", "metrics", "saved_queries"})
+_NODE_SECTIONS = (
+    "nodes",
+    "sources",
+    "exposures",
+    "metrics",
+    "semantic_models",
+    "saved_queries",
+    "unit_tests",
+    "macros",
+    "docs",
+    "groups",
+)
+_INDEXED = frozenset(
+    {
+        "nodes",
+        "sources",
+        "parent_map",
+        "child_map",
+        "semantic_models",
+        "unit_tests",
+        "exposures",
+        "metrics",
+        "saved_queries",
+    }
+)
 _MAP_SECTIONS = ("metadata", "parent_map", "child_map", "group_map", "selectors")
-_METADATA = {"dbt_schema_version": _STR, "dbt_version": _STR, "project_name": _STR, "adapter_type": _STR,
-             "project_id": _STR, "invocation_id": _STR, "generated_at": _STR}
+_METADATA = {
+    "dbt_schema_version": _STR,
+    "dbt_version": _STR,
+    "project_name": _STR,
+    "adapter_type": _STR,
+    "project_id": _STR,
+    "invocation_id": _STR,
+    "generated_at": _STR,
+}
 # Fields of a node (model, seed, snapshot, test, source, ...): null is always accepted.
 _NODE = {
-    "name": _STR, "resource_type": _STR, "unique_id": _STR, "package_name": _STR, "database": _STR,
-    "schema": _STR, "alias": _STR, "identifier": _STR, "relation_name": _STR, "description": _STR,
-    "original_file_path": _STR, "path": _STR, "source_name": _STR, "language": _STR, "raw_code": _STR,
-    "compiled_code": _STR, "compiled_sql": _STR, "column_name": _STR, "attached_node": _STR,
-    "patch_path": _STR, "fqn": (_LIST, _STR), "tags": (_LIST, _STR), "config": _OBJ, "meta": _OBJ,
-    "columns": (_OBJ, _OBJ), "depends_on": _OBJ, "test_metadata": _OBJ,
-    "refs": _LIST, "sources": _LIST, "constraints": _LIST, "freshness": _OBJ, "loaded_at_field": _STR,
-    "version": None, "latest_version": None,
+    "name": _STR,
+    "resource_type": _STR,
+    "unique_id": _STR,
+    "package_name": _STR,
+    "database": _STR,
+    "schema": _STR,
+    "alias": _STR,
+    "identifier": _STR,
+    "relation_name": _STR,
+    "description": _STR,
+    "original_file_path": _STR,
+    "path": _STR,
+    "source_name": _STR,
+    "language": _STR,
+    "raw_code": _STR,
+    "compiled_code": _STR,
+    "compiled_sql": _STR,
+    "column_name": _STR,
+    "attached_node": _STR,
+    "patch_path": _STR,
+    "fqn": (_LIST, _STR),
+    "tags": (_LIST, _STR),
+    "config": _OBJ,
+    "meta": _OBJ,
+    "columns": (_OBJ, _OBJ),
+    "depends_on": _OBJ,
+    "test_metadata": _OBJ,
+    "refs": _LIST,
+    "sources": _LIST,
+    "constraints": _LIST,
+    "freshness": _OBJ,
+    "loaded_at_field": _STR,
+    "version": None,
+    "latest_version": None,
 }
-_CONFIG = {"materialized": _STR, "meta": _OBJ, "severity": _STR, "alias": _STR,
-           "schema": _STR, "database": _STR, "group": _STR, "labels": _OBJ}
-_COLUMN = {"name": _STR, "data_type": _STR, "description": _STR, "meta": _OBJ, "tags": (_LIST, _STR),
-           "constraints": _LIST}
+_CONFIG = {
+    "materialized": _STR,
+    "meta": _OBJ,
+    "severity": _STR,
+    "alias": _STR,
+    "schema": _STR,
+    "database": _STR,
+    "group": _STR,
+    "labels": _OBJ,
+}
+_COLUMN = {
+    "name": _STR,
+    "data_type": _STR,
+    "description": _STR,
+    "meta": _OBJ,
+    "tags": (_LIST, _STR),
+    "constraints": _LIST,
+}
 _DEPENDS_ON = {"nodes": (_LIST, _STR), "macros": (_LIST, _STR)}
 _TEST_METADATA = {"name": _STR, "namespace": _STR, "kwargs": _OBJ}
 
@@ -50,9 +118,14 @@ def check_manifest_shape(manifest: Any, path: Path) -> None:
         # dagster-dbt indexes these without a null check; the others may be null.
         if (value is not None or section in _INDEXED) and not isinstance(value, dict):
             raise ProjectError(path, f"{section}: expected an object, got {_show(value)}")
-    has_tests = any(isinstance(n, dict) and n.get("resource_type") == "test" for n in manifest["nodes"].values())
+    has_tests = any(
+        isinstance(n, dict) and n.get("resource_type") == "test" for n in manifest["nodes"].values()
+    )
     if has_tests and "parent_map" not in manifest:
-        raise ProjectError(path, "parent_map: missing (it lists the models each test reads); regenerate with `dbt parse`")
+        raise ProjectError(
+            path,
+            "parent_map: missing (it lists the models each test reads); regenerate with `dbt parse`",
+        )
     _fields(path, "metadata", manifest.get("metadata") or {}, _METADATA)
     for section in ("parent_map", "child_map", "group_map"):
         for key, value in (manifest.get(section) or {}).items():
@@ -61,8 +134,15 @@ def check_manifest_shape(manifest: Any, path: Path) -> None:
         for uid, node in (manifest.get(section) or {}).items():
             if not isinstance(node, dict):
                 raise ProjectError(path, f"{uid}: expected an object, got {_show(node)}")
-            if section in ("nodes", "sources", "unit_tests", "semantic_models", "exposures", "metrics",
-                           "saved_queries"):
+            if section in (
+                "nodes",
+                "sources",
+                "unit_tests",
+                "semantic_models",
+                "exposures",
+                "metrics",
+                "saved_queries",
+            ):
                 _node(path, uid, node)
 
 
@@ -78,7 +158,9 @@ def _node(path: Path, uid: str, node: Mapping[str, Any]) -> None:
         _typed(path, uid, "config.tags", tags, (_LIST, _STR))
 
 
-def _fields(path: Path, uid: str, obj: Mapping[str, Any], spec: Mapping[str, Any], prefix: str = "") -> None:
+def _fields(
+    path: Path, uid: str, obj: Mapping[str, Any], spec: Mapping[str, Any], prefix: str = ""
+) -> None:
     for field, expected in spec.items():
         value = obj.get(field)
         if value is not None and expected is not None:
@@ -93,7 +175,9 @@ def _typed(path: Path, uid: str, field: str, value: Any, expected: str | tuple[s
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
             if not _is(item, inner):
-                raise ProjectError(path, f"{uid}: {field}[{key!r}]: expected {inner}, got {_show(item)}")
+                raise ProjectError(
+                    path, f"{uid}: {field}[{key!r}]: expected {inner}, got {_show(item)}"
+                )
 
 
 def _is(value: Any, kind: str) -> bool:
@@ -108,5 +192,7 @@ def _show(value: Any) -> str:
     """The value as JSON, as the user wrote it."""
     text = json.dumps(value, ensure_ascii=False, default=str)
     # Keep the message one line: escape what a terminal would break or hide (U+0085, U+2028, ...).
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    text = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
     return text if len(text) <= 60 else text[:57] + "..."

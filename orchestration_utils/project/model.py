@@ -154,7 +154,9 @@ class Project:
     kind: str  # dbt | sqlmesh
     source: str  # the manifest or project path it was read from
     nodes: Mapping[str, Node]
-    adapter: str | None = None  # the warehouse the project targets (dbt's metadata.adapter_type), when known
+    adapter: str | None = (
+        None  # the warehouse the project targets (dbt's metadata.adapter_type), when known
+    )
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())
@@ -169,7 +171,9 @@ class Project:
         return {(up, n.unique_id) for n in self.nodes.values() for up in n.depends_on}
 
 
-def build_project(name: str, kind: str, source: Path | str, nodes: Iterable[Node], adapter: str | None = None) -> Project:
+def build_project(
+    name: str, kind: str, source: Path | str, nodes: Iterable[Node], adapter: str | None = None
+) -> Project:
     """Check the graph (unique ids, known references, no cycle) and order it topologically."""
     by_id: dict[str, Node] = {}
     for node in nodes:
@@ -181,9 +185,7 @@ def build_project(name: str, kind: str, source: Path | str, nodes: Iterable[Node
     for node in by_id.values():
         for up in node.depends_on:
             if up not in by_id:
-                raise ProjectError(
-                    source, f"{node.unique_id} depends on unknown node {up!r}"
-                )
+                raise ProjectError(source, f"{node.unique_id} depends on unknown node {up!r}")
             children[up].append(node.unique_id)
             indegree[node.unique_id] += 1
     # Kahn's algorithm with a heap: the order is a function of the graph alone.

@@ -47,16 +47,19 @@ class Granularity:
 
 
 # Every interval unit SQLMesh (`interval_unit`) and dbt (`partition_by.granularity`) can express.
-GRANULARITIES = {g.name: g for g in (
-    Granularity("five_minute", "*/5 * * * *", "%Y-%m-%d-%H:%M", "five_minutely"),
-    Granularity("quarter_hour", "*/15 * * * *", "%Y-%m-%d-%H:%M", "quarter_hourly"),
-    Granularity("half_hour", "*/30 * * * *", "%Y-%m-%d-%H:%M", "half_hourly"),
-    Granularity("hour", "0 * * * *", "%Y-%m-%d-%H:%M", "hourly"),
-    Granularity("day", "0 0 * * *", "%Y-%m-%d", "daily"),
-    Granularity("week", "0 0 * * 0", "%Y-%m-%d", "weekly"),
-    Granularity("month", "0 0 1 * *", "%Y-%m-%d", "monthly"),
-    Granularity("year", "0 0 1 1 *", "%Y-%m-%d", "yearly"),
-)}
+GRANULARITIES = {
+    g.name: g
+    for g in (
+        Granularity("five_minute", "*/5 * * * *", "%Y-%m-%d-%H:%M", "five_minutely"),
+        Granularity("quarter_hour", "*/15 * * * *", "%Y-%m-%d-%H:%M", "quarter_hourly"),
+        Granularity("half_hour", "*/30 * * * *", "%Y-%m-%d-%H:%M", "half_hourly"),
+        Granularity("hour", "0 * * * *", "%Y-%m-%d-%H:%M", "hourly"),
+        Granularity("day", "0 0 * * *", "%Y-%m-%d", "daily"),
+        Granularity("week", "0 0 * * 0", "%Y-%m-%d", "weekly"),
+        Granularity("month", "0 0 1 * *", "%Y-%m-%d", "monthly"),
+        Granularity("year", "0 0 1 1 *", "%Y-%m-%d", "yearly"),
+    )
+}
 GRANULARITY_BY_CRON = {g.cron: g for g in GRANULARITIES.values()}
 
 
@@ -98,7 +101,9 @@ def _timezone(tz: object) -> str | None:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"time zone {name!r} is not an IANA time zone (e.g. America/Los_Angeles)") from None
+        raise ValueError(
+            f"time zone {name!r} is not an IANA time zone (e.g. America/Los_Angeles)"
+        ) from None
     return name
 
 
@@ -164,6 +169,6 @@ def _decode(fields: list[str]) -> str:
             out.append("*")
             continue
         if field.startswith("every"):
-            field = "*/" + field[len("every"):]
+            field = "*/" + field[len("every") :]
         out.append(field.replace("every", "/").replace("to", "-").replace("and", ","))
     return " ".join(out)

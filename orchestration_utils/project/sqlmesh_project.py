@@ -40,7 +40,9 @@ def load_sqlmesh_project(path: Path | str, gateway: str | None = None) -> Projec
         raise ProjectError(path, "not a SQLMesh project (no config.yaml or config.py)")
     context = _open_context(path, gateway)
     nodes = [_node(path, model) for model in context.models.values()]
-    return build_project(path.resolve().name, "sqlmesh", path, [*nodes, *_undeclared_externals(nodes)])
+    return build_project(
+        path.resolve().name, "sqlmesh", path, [*nodes, *_undeclared_externals(nodes)]
+    )
 
 
 def _undeclared_externals(nodes: list[Node]) -> list[Node]:
@@ -51,12 +53,21 @@ def _undeclared_externals(nodes: list[Node]) -> list[Node]:
     sources = []
     for fqn in missing:
         table = exp.to_table(fqn)
-        sources.append(Node(
-            unique_id=fqn, name=".".join(p for p in (table.db, table.name) if p), resource_type=ResourceType.SOURCE,
-            layer=Layer.RAW, database=table.catalog or None, schema=table.db or None, identifier=table.name,
-            relation_name=fqn, depends_on=(), materialization="external",
-            description="Read by the project without a declaration in external_models.yaml.",
-        ))
+        sources.append(
+            Node(
+                unique_id=fqn,
+                name=".".join(p for p in (table.db, table.name) if p),
+                resource_type=ResourceType.SOURCE,
+                layer=Layer.RAW,
+                database=table.catalog or None,
+                schema=table.db or None,
+                identifier=table.name,
+                relation_name=fqn,
+                depends_on=(),
+                materialization="external",
+                description="Read by the project without a declaration in external_models.yaml.",
+            )
+        )
     return sources
 
 
@@ -67,7 +78,7 @@ def _open_context(path: Path, gateway: str | None) -> Any:
     cwd = os.getcwd()
     try:
         return Context(paths=[str(path)], gateway=gateway, load=True)
-    except Exception as exc:  # SQLMesh raises many types; the user needs the message, not the stack
+    except Exception as exc:  # noqa: BLE001 - SQLMesh raises many types; the user needs the message
         raise ProjectError(path, f"SQLMesh project does not load: {_cause(exc)}") from None
     finally:
         os.chdir(cwd)
@@ -100,7 +111,9 @@ def _node(path: Path, model: Any) -> Node:
         rtype = ResourceType.MODEL
         layer = infer_layer(table, [schema or ""])
         if layer == Layer.OTHER:
-            layer = next((Layer(t) for t in tags if t in {"staging", "intermediate", "marts"}), layer)
+            layer = next(
+                (Layer(t) for t in tags if t in {"staging", "intermediate", "marts"}), layer
+            )
     try:
         schedule = normalize_schedule(model.cron, timezone=getattr(model.cron_tz, "key", None))
     except ValueError as exc:
@@ -140,7 +153,9 @@ def _type_name(dtype: Any) -> str | None:
     return None if name in {"", "UNKNOWN"} else name
 
 
-def _split_tags(path: Path, model: str, raw: list[str]) -> tuple[tuple[str, ...], dict[str, float], bool]:
+def _split_tags(
+    path: Path, model: str, raw: list[str]
+) -> tuple[tuple[str, ...], dict[str, float], bool]:
     tags: list[str] = []
     numbers: dict[str, float] = {}
     critical = False
@@ -152,7 +167,9 @@ def _split_tags(path: Path, model: str, raw: list[str]) -> tuple[tuple[str, ...]
             except ValueError:
                 hours = math.nan
             if not (math.isfinite(hours) and hours > 0):
-                raise ProjectError(path, f"{model}: tag {tag!r}: expected a positive number of hours")
+                raise ProjectError(
+                    path, f"{model}: tag {tag!r}: expected a positive number of hours"
+                )
             numbers[key] = hours
         elif tag == "critical":
             critical = True
@@ -182,13 +199,19 @@ def _start_date(path: Path, model: Any) -> str | None:
 
     try:
         return to_ds(model.start)
-    except Exception:  # SQLMesh's date parser raises several types
-        raise ProjectError(path, f"{model.name}: start {model.start!r}: not a date SQLMesh can resolve") from None
+    except Exception:  # noqa: BLE001 - SQLMesh's date parser raises several types
+        raise ProjectError(
+            path, f"{model.name}: start {model.start!r}: not a date SQLMesh can resolve"
+        ) from None
 
 
 def _audit_column(args: dict[str, Any]) -> str | None:
     columns = args.get("columns")
-    return ",".join(c.name for c in columns.find_all(exp.Column)) or None if columns is not None else None
+    return (
+        ",".join(c.name for c in columns.find_all(exp.Column)) or None
+        if columns is not None
+        else None
+    )
 
 
 def audit_test_id(model: Any, name: str, args: dict[str, Any]) -> str:

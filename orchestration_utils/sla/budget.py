@@ -31,7 +31,9 @@ class Coverage:
         return self.good_seconds / self.measured_seconds if self.measured_seconds else None
 
 
-def time_weighted(samples: Sequence[Sample], start: datetime, end: datetime, max_gap: timedelta) -> Coverage:
+def time_weighted(
+    samples: Sequence[Sample], start: datetime, end: datetime, max_gap: timedelta
+) -> Coverage:
     """Each evaluation holds until the next one, or for `max_gap` at most; the first interval is
     clipped to the window start. Time no evaluation covers is no data, never silently good."""
     ordered = sorted(samples, key=lambda s: s.at)  # `ok` may be None: never compared
@@ -82,7 +84,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _budget(good_ratio: float | None, objective_percent: float) -> tuple[float | None, float | None]:
+def _budget(
+    good_ratio: float | None, objective_percent: float
+) -> tuple[float | None, float | None]:
     if good_ratio is None:
         return None, None
     allowed = 1 - objective_percent / 100
@@ -94,18 +98,33 @@ def _burn(good_ratio: float | None, objective_percent: float) -> float | None:
 
 
 def time_compliance(
-    samples: Sequence[Sample], now: datetime, window: timedelta, max_gap: timedelta, objective_percent: float
+    samples: Sequence[Sample],
+    now: datetime,
+    window: timedelta,
+    max_gap: timedelta,
+    objective_percent: float,
 ) -> Compliance:
     coverage = time_weighted(samples, now - window, now, max_gap)
     short = time_weighted(samples, now - window / 12, now, max_gap)
     percent, budget = _budget(coverage.good_ratio, objective_percent)
-    measured = f"{_duration(coverage.measured_seconds)} of {_duration(window.total_seconds())} measured"
-    return Compliance(percent, objective_percent, budget, _burn(short.good_ratio, objective_percent),
-                      window.total_seconds() / 12 / 3600, measured)
+    measured = (
+        f"{_duration(coverage.measured_seconds)} of {_duration(window.total_seconds())} measured"
+    )
+    return Compliance(
+        percent,
+        objective_percent,
+        budget,
+        _burn(short.good_ratio, objective_percent),
+        window.total_seconds() / 12 / 3600,
+        measured,
+    )
 
 
 def count_compliance(
-    outcomes: Sequence[tuple[datetime, bool]], now: datetime, window: timedelta, objective_percent: float
+    outcomes: Sequence[tuple[datetime, bool]],
+    now: datetime,
+    window: timedelta,
+    objective_percent: float,
 ) -> Compliance:
     """For events (runs): good events over all events in the window."""
     in_window = [ok for at, ok in outcomes if at >= now - window]
@@ -113,5 +132,11 @@ def count_compliance(
     ratio = sum(in_window) / len(in_window) if in_window else None
     percent, budget = _budget(ratio, objective_percent)
     burn = _burn(sum(recent) / len(recent), objective_percent) if recent else None
-    return Compliance(percent, objective_percent, budget, burn, window.total_seconds() / 12 / 3600,
-                      f"{len(in_window)} run{'s' * (len(in_window) != 1)}")
+    return Compliance(
+        percent,
+        objective_percent,
+        budget,
+        burn,
+        window.total_seconds() / 12 / 3600,
+        f"{len(in_window)} run{'s' * (len(in_window) != 1)}",
+    )

@@ -66,7 +66,9 @@ Percent = Annotated[float, _bounded(0, 100, "a percentage")]
 Objective = Annotated[float, _bounded(0, 99.999, "a percentage")]  # 100 % leaves no error budget
 ByteCap = Annotated[int, _bounded(0, 2**63 - 1, "a number of bytes")]
 IntervalSeconds = Annotated[int, _bounded(29, 86_400, "a number of seconds (at least 30)")]
-SlaName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*( [A-Za-z0-9_.:-]+)*$", max_length=200)]
+SlaName = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*( [A-Za-z0-9_.:-]+)*$", max_length=200)
+]
 # A Dagster job name or an Airflow dag_id.
 PipelineName = Annotated[str, Field(pattern=r"^[\w.-]+$", max_length=250)]
 _CRON = re.compile(r"@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+( \S+){4}")
@@ -148,14 +150,20 @@ class TableEntry(_Strict):
         if not (self.freshness_sla or self.quality_sla or self.availability_sla):
             raise ValueError("a table needs freshness_sla, quality_sla or availability_sla")
         if self.availability_sla and not self.freshness_sla:
-            raise ValueError("availability_sla is measured from freshness_sla: add one to this table")
+            raise ValueError(
+                "availability_sla is measured from freshness_sla: add one to this table"
+            )
         return self
 
 
 class AlertsConfig(_Strict):
-    slack_channel: str | None = Field(default=None, pattern=r"^[#@]?[\w.-]{1,80}$")  # with SLACK_BOT_TOKEN
+    slack_channel: str | None = Field(
+        default=None, pattern=r"^[#@]?[\w.-]{1,80}$"
+    )  # with SLACK_BOT_TOKEN
     suppression_minutes: Minutes = 240  # an ongoing violation is repeated at most this often
-    source: str = Field(default="orchestration-utils", min_length=1, max_length=255)  # PagerDuty `source`
+    source: str = Field(
+        default="orchestration-utils", min_length=1, max_length=255
+    )  # PagerDuty `source`
     timeout_seconds: Seconds = 10  # the whole of one HTTP request to Slack or PagerDuty
 
 
@@ -187,7 +195,7 @@ class SlaConfigFile(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> SlaConfigFile:
         if not self.pipelines and not self.tables:
-            raise ValueError("no SLAs: give \"pipelines\" or \"tables\"")
+            raise ValueError('no SLAs: give "pipelines" or "tables"')
         seen_tables: set[str] = set()
         for table in self.tables:
             if table.table_id in seen_tables:
@@ -200,11 +208,15 @@ class SlaConfigFile(_Strict):
                 raise ValueError(f"pipeline {pipeline.name!r} appears twice")
             seen_pipelines.add(key)
             if pipeline.completion_time_sla.source == "airflow" and self.airflow is None:
-                raise ValueError(f"pipeline {pipeline.name!r} reads Airflow runs, but the config has no \"airflow\" section")
+                raise ValueError(
+                    f'pipeline {pipeline.name!r} reads Airflow runs, but the config has no "airflow" section'
+                )
         names: set[str] = set()
         for sla in _slas(self):
             if sla.name in names:
-                raise ValueError(f"SLA name {sla.name!r} appears twice (give one an explicit \"name\")")
+                raise ValueError(
+                    f'SLA name {sla.name!r} appears twice (give one an explicit "name")'
+                )
             names.add(sla.name)
         return self
 
@@ -290,20 +302,59 @@ def _slas(file: SlaConfigFile) -> list[Sla]:
     slas: list[Sla] = []
     for p in file.pipelines:
         block = p.completion_time_sla
-        slas.append(CompletionSla(
-            block.name or p.name, _critical(block, p.critical), block.lookback_hours, block.objective_percent,
-            block.description, p.name, block.source, block.target_duration_minutes))
+        slas.append(
+            CompletionSla(
+                block.name or p.name,
+                _critical(block, p.critical),
+                block.lookback_hours,
+                block.objective_percent,
+                block.description,
+                p.name,
+                block.source,
+                block.target_duration_minutes,
+            )
+        )
     for t in file.tables:
         if (b := t.freshness_sla) is not None:
-            slas.append(FreshnessSla(b.name or f"{t.table_id} freshness", _critical(b, t.critical), b.lookback_hours,
-                                     b.objective_percent, b.description, t.table_id, b.max_age_hours, b.timestamp_column))
+            slas.append(
+                FreshnessSla(
+                    b.name or f"{t.table_id} freshness",
+                    _critical(b, t.critical),
+                    b.lookback_hours,
+                    b.objective_percent,
+                    b.description,
+                    t.table_id,
+                    b.max_age_hours,
+                    b.timestamp_column,
+                )
+            )
         if (q := t.quality_sla) is not None:
-            slas.append(QualitySla(q.name or f"{t.table_id} quality", _critical(q, t.critical), q.lookback_hours,
-                                   q.objective_percent, q.description, t.table_id, q.query, q.max_failure_rate, q.dialect))
+            slas.append(
+                QualitySla(
+                    q.name or f"{t.table_id} quality",
+                    _critical(q, t.critical),
+                    q.lookback_hours,
+                    q.objective_percent,
+                    q.description,
+                    t.table_id,
+                    q.query,
+                    q.max_failure_rate,
+                    q.dialect,
+                )
+            )
         if (a := t.availability_sla) is not None:
-            slas.append(AvailabilitySla(
-                a.name or f"{t.table_id} availability", _critical(a, t.critical), a.lookback_hours,
-                a.target_availability, a.description, t.table_id, a.target_availability, a.max_evaluation_gap_minutes))
+            slas.append(
+                AvailabilitySla(
+                    a.name or f"{t.table_id} availability",
+                    _critical(a, t.critical),
+                    a.lookback_hours,
+                    a.target_availability,
+                    a.description,
+                    t.table_id,
+                    a.target_availability,
+                    a.max_evaluation_gap_minutes,
+                )
+            )
     return slas
 
 
@@ -313,9 +364,14 @@ def _critical(block: _Block, default: bool) -> bool:
 
 def to_sla_config(file: SlaConfigFile) -> SlaConfig:
     return SlaConfig(
-        slas=tuple(_slas(file)), warehouse=file.warehouse, alerts=file.alerts, airflow=file.airflow,
-        max_bytes_billed=file.max_bytes_billed, query_timeout_seconds=file.query_timeout_seconds,
-        evaluation_interval_seconds=file.evaluation_interval_seconds, report_cron=file.report_cron,
+        slas=tuple(_slas(file)),
+        warehouse=file.warehouse,
+        alerts=file.alerts,
+        airflow=file.airflow,
+        max_bytes_billed=file.max_bytes_billed,
+        query_timeout_seconds=file.query_timeout_seconds,
+        evaluation_interval_seconds=file.evaluation_interval_seconds,
+        report_cron=file.report_cron,
     )
 
 
@@ -339,7 +395,13 @@ def _from_flat(data: dict, source: str) -> dict:
         kind = block.pop("type", None)
         if kind == "completion_time":
             pipeline = block.pop("pipeline", None)
-            pipelines.append({"name": pipeline, "critical": block.pop("critical", False), "completion_time_sla": block})
+            pipelines.append(
+                {
+                    "name": pipeline,
+                    "critical": block.pop("critical", False),
+                    "completion_time_sla": block,
+                }
+            )
         elif kind in _TABLE_TYPES:
             table_id = block.pop("table_id", None)
             if not isinstance(table_id, str):
@@ -350,13 +412,19 @@ def _from_flat(data: dict, source: str) -> dict:
                 block.pop("objective_percent", None)  # its objective always was target_availability
             table = tables.setdefault(table_id, {"table_id": table_id})
             if f"{kind}_sla" in table:
-                raise ConfigError(f"{source}: $.slas[{i}]: a second {kind} SLA on {table_id} (one per table)")
+                raise ConfigError(
+                    f"{source}: $.slas[{i}]: a second {kind} SLA on {table_id} (one per table)"
+                )
             table[f"{kind}_sla"] = block
         else:
-            raise ConfigError(f"{source}: $.slas[{i}].type: expected completion_time, freshness, quality or "
-                              f"availability, got {kind!r}")
-    _log.warning(f"{source}: $.slas: deprecated flat format; write SLAs as \"pipelines\" and \"tables\" "
-                 f"(see the README's sla-tracker section)")
+            raise ConfigError(
+                f"{source}: $.slas[{i}].type: expected completion_time, freshness, quality or "
+                f"availability, got {kind!r}"
+            )
+    _log.warning(
+        f'{source}: $.slas: deprecated flat format; write SLAs as "pipelines" and "tables" '
+        f"(see the README's sla-tracker section)"
+    )
     return {**data, "pipelines": pipelines, "tables": list(tables.values())}
 
 

@@ -34,7 +34,9 @@ from orchestration_utils.warehouse.base import Warehouse, WarehouseError
 class SlaStatus(StrEnum):
     PASS = "PASS"  # the SLA is met
     FAIL = "FAIL"  # violated
-    ERROR = "ERROR"  # could not be evaluated (warehouse error, no data): never alerts, never resolves
+    ERROR = (
+        "ERROR"  # could not be evaluated (warehouse error, no data): never alerts, never resolves
+    )
 
 
 # What a recorded status says about the SLA; OK and VIOLATED are how earlier versions recorded it.
@@ -61,9 +63,18 @@ class SlaResult:
     def to_json(self) -> dict[str, object]:
         """The seed's keys (`table` or `pipeline`, `sla_type`, `status`, `critical`, the figures) and ours."""
         where = "pipeline" if self.type == "completion_time" else "table"
-        return {where: self.subject, "sla_type": self.type, "status": str(self.status), "critical": self.critical,
-                "name": self.name, "subject": self.subject, "message": self.message, "target": self.target,
-                **self.figures, **(self.compliance.to_json() if self.compliance else {})}
+        return {
+            where: self.subject,
+            "sla_type": self.type,
+            "status": str(self.status),
+            "critical": self.critical,
+            "name": self.name,
+            "subject": self.subject,
+            "message": self.message,
+            "target": self.target,
+            **self.figures,
+            **(self.compliance.to_json() if self.compliance else {}),
+        }
 
 
 class History(Protocol):
@@ -89,7 +100,9 @@ def evaluate_slas(
             current = freshness[sla.name]
             results.append(_with_time_compliance(current, sla, now, history, _FRESHNESS_GAP))
         elif isinstance(sla, QualitySla):
-            results.append(_with_time_compliance(_quality(sla, warehouse), sla, now, history, _FRESHNESS_GAP))
+            results.append(
+                _with_time_compliance(_quality(sla, warehouse), sla, now, history, _FRESHNESS_GAP)
+            )
         elif isinstance(sla, CompletionSla):
             results.append(_completion(sla, now, runs))
         else:
@@ -98,12 +111,18 @@ def evaluate_slas(
     return results
 
 
-def _freshness(config: SlaConfig, now: datetime, warehouse: Warehouse | None) -> dict[str, SlaResult]:
+def _freshness(
+    config: SlaConfig, now: datetime, warehouse: Warehouse | None
+) -> dict[str, SlaResult]:
     slas = [s for s in config.slas if isinstance(s, FreshnessSla)]
     if not slas:
         return {}
-    tables = {s.name: TableConfig(table_id=s.table_id, max_age_hours=s.max_age_hours, timestamp_column=s.timestamp_column)
-              for s in slas}
+    tables = {
+        s.name: TableConfig(
+            table_id=s.table_id, max_age_hours=s.max_age_hours, timestamp_column=s.timestamp_column
+        )
+        for s in slas
+    }
     # Two SLAs on one table would be one health config entry twice; evaluate each table once.
     unique = {t.table_id: t for t in tables.values()}
     checks = {}
@@ -115,18 +134,34 @@ def _freshness(config: SlaConfig, now: datetime, warehouse: Warehouse | None) ->
         target = f"newer than {sla.max_age_hours:g} h"
         check = checks.get(sla.table_id)
         if check is None:
-            results[sla.name] = SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.ERROR,
-                                          "no warehouse configured", target)
+            results[sla.name] = SlaResult(
+                sla.name,
+                sla.type,
+                sla.table_id,
+                sla.critical,
+                SlaStatus.ERROR,
+                "no warehouse configured",
+                target,
+            )
             continue
-        status = {Status.PASS: SlaStatus.PASS, Status.WARN: SlaStatus.PASS, Status.FAIL: SlaStatus.FAIL}.get(
-            check.status, SlaStatus.ERROR)
-        figures = {k: check.figures[k] for k in ("latest_update", "hours_stale") if k in check.figures}
+        status = {
+            Status.PASS: SlaStatus.PASS,
+            Status.WARN: SlaStatus.PASS,
+            Status.FAIL: SlaStatus.FAIL,
+        }.get(check.status, SlaStatus.ERROR)
+        figures = {
+            k: check.figures[k] for k in ("latest_update", "hours_stale") if k in check.figures
+        }
         figures["max_age_hours"] = sla.max_age_hours
         if isinstance(figures.get("hours_stale"), int | float):
-            figures["violation_hours"] = round(max(figures["hours_stale"] - sla.max_age_hours, 0.0), 3)
+            figures["violation_hours"] = round(
+                max(figures["hours_stale"] - sla.max_age_hours, 0.0), 3
+            )
         elif status == SlaStatus.FAIL:  # no rows in the window: stale by an unknown amount
             figures["hours_stale"] = figures["violation_hours"] = None
-        results[sla.name] = SlaResult(sla.name, sla.type, sla.table_id, sla.critical, status, check.message, target, figures)
+        results[sla.name] = SlaResult(
+            sla.name, sla.type, sla.table_id, sla.critical, status, check.message, target, figures
+        )
     return results
 
 
@@ -134,7 +169,9 @@ def _quality(sla: QualitySla, warehouse: Warehouse | None) -> SlaResult:
     target = f"failure rate at most {sla.max_failure_rate:.2%}"
 
     def error(reason: str) -> SlaResult:
-        return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.ERROR, reason, target)
+        return SlaResult(
+            sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.ERROR, reason, target
+        )
 
     if warehouse is None:
         return error("no warehouse configured")
@@ -156,60 +193,114 @@ def _quality(sla: QualitySla, warehouse: Warehouse | None) -> SlaResult:
     if total < 0 or not 0 <= failed <= total:
         return error(f"the query counted {total} rows and {failed} failed ones: not a failure rate")
     rate = failed / total
-    figures = {"total_rows": total, "failed_rows": failed, "failure_rate": round(rate, 6),
-               "max_failure_rate": sla.max_failure_rate}
+    figures = {
+        "total_rows": total,
+        "failed_rows": failed,
+        "failure_rate": round(rate, 6),
+        "max_failure_rate": sla.max_failure_rate,
+    }
     ok = rate <= sla.max_failure_rate
     message = f"{failed} of {total} rows failed ({rate:.2%})"
-    return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.PASS if ok else SlaStatus.FAIL,
-                     message, target, figures)
+    return SlaResult(
+        sla.name,
+        sla.type,
+        sla.table_id,
+        sla.critical,
+        SlaStatus.PASS if ok else SlaStatus.FAIL,
+        message,
+        target,
+        figures,
+    )
 
 
 def _completion(sla: CompletionSla, now: datetime, runs: RunSource | None) -> SlaResult:
     target = f"succeeds within {sla.target_duration_minutes:g} min"
     window = timedelta(hours=sla.lookback_hours)
     if runs is None:
-        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.ERROR,
-                         f"no {sla.source} run history available", target)
+        return SlaResult(
+            sla.name,
+            sla.type,
+            sla.pipeline,
+            sla.critical,
+            SlaStatus.ERROR,
+            f"no {sla.source} run history available",
+            target,
+        )
     try:
         finished = [r for r in runs(sla, now - window) if r.ended is not None]
     except WarehouseError as exc:
-        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.ERROR, str(exc), target)
+        return SlaResult(
+            sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.ERROR, str(exc), target
+        )
     finished.sort(key=lambda r: r.ended, reverse=True)
 
     def good(run: PipelineRun) -> bool:
         return run.succeeded and (run.duration_minutes or 0) <= sla.target_duration_minutes
 
-    compliance = count_compliance([(r.ended, good(r)) for r in finished], now, window, sla.objective_percent)
+    compliance = count_compliance(
+        [(r.ended, good(r)) for r in finished], now, window, sla.objective_percent
+    )
     if not finished:
-        return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.FAIL,
-                         f"no run finished in the last {sla.lookback_hours:g} h", target,
-                         {"runs": 0, "target_duration_minutes": sla.target_duration_minutes}, compliance)
+        return SlaResult(
+            sla.name,
+            sla.type,
+            sla.pipeline,
+            sla.critical,
+            SlaStatus.FAIL,
+            f"no run finished in the last {sla.lookback_hours:g} h",
+            target,
+            {"runs": 0, "target_duration_minutes": sla.target_duration_minutes},
+            compliance,
+        )
     latest = finished[0]
     duration = latest.duration_minutes
     figures = {
-        "runs": len(finished), "late_or_failed_runs": sum(not good(r) for r in finished),
-        "latest_run_id": latest.run_id, "latest_duration_minutes": None if duration is None else round(duration, 2),
-        "latest_succeeded": latest.succeeded, "target_duration_minutes": sla.target_duration_minutes,
-        "violation_minutes": None if duration is None else round(max(duration - sla.target_duration_minutes, 0.0), 2),
+        "runs": len(finished),
+        "late_or_failed_runs": sum(not good(r) for r in finished),
+        "latest_run_id": latest.run_id,
+        "latest_duration_minutes": None if duration is None else round(duration, 2),
+        "latest_succeeded": latest.succeeded,
+        "target_duration_minutes": sla.target_duration_minutes,
+        "violation_minutes": None
+        if duration is None
+        else round(max(duration - sla.target_duration_minutes, 0.0), 2),
     }
     if not latest.succeeded:
         status, message = SlaStatus.FAIL, f"latest run {latest.run_id} failed"
     elif not good(latest):
-        status, message = SlaStatus.FAIL, f"latest run took {duration:.1f} min, over {sla.target_duration_minutes:g}"
+        status, message = (
+            SlaStatus.FAIL,
+            f"latest run took {duration:.1f} min, over {sla.target_duration_minutes:g}",
+        )
     else:
         status, message = SlaStatus.PASS, f"latest run took {duration or 0:.1f} min"
-    return SlaResult(sla.name, sla.type, sla.pipeline, sla.critical, status, message, target, figures, compliance)
+    return SlaResult(
+        sla.name, sla.type, sla.pipeline, sla.critical, status, message, target, figures, compliance
+    )
 
 
-def _with_time_compliance(current: SlaResult, sla, now: datetime, history: History, max_gap: timedelta) -> SlaResult:
+def _with_time_compliance(
+    current: SlaResult, sla, now: datetime, history: History, max_gap: timedelta
+) -> SlaResult:
     window = timedelta(hours=sla.lookback_hours)
     samples = [*history.samples(sla.name, now - window - max_gap), _sample(current, now)]
     compliance = time_compliance(samples, now, window, max_gap, sla.objective_percent)
-    return SlaResult(current.name, current.type, current.subject, current.critical, current.status, current.message,
-                     current.target, current.figures, compliance)
+    return SlaResult(
+        current.name,
+        current.type,
+        current.subject,
+        current.critical,
+        current.status,
+        current.message,
+        current.target,
+        current.figures,
+        compliance,
+    )
 
 
-def _availability(sla: AvailabilitySla, source: str, fresh_now: SlaResult, now: datetime, history: History) -> SlaResult:
+def _availability(
+    sla: AvailabilitySla, source: str, fresh_now: SlaResult, now: datetime, history: History
+) -> SlaResult:
     window = timedelta(hours=sla.lookback_hours)
     gap = timedelta(minutes=sla.max_evaluation_gap_minutes)
     samples = [*history.samples(source, now - window - gap), _sample(fresh_now, now)]
@@ -217,7 +308,9 @@ def _availability(sla: AvailabilitySla, source: str, fresh_now: SlaResult, now: 
     compliance = time_compliance(samples, now, window, gap, sla.target_availability)
     target = f"fresh {sla.target_availability:g}% of {sla.lookback_hours:g} h"
     figures = {
-        "availability_percent": None if coverage.good_ratio is None else round(100 * coverage.good_ratio, 3),
+        "availability_percent": None
+        if coverage.good_ratio is None
+        else round(100 * coverage.good_ratio, 3),
         "target_availability": sla.target_availability,
         "fresh_hours": round(coverage.good_seconds / 3600, 3),
         "stale_hours": round(coverage.bad_seconds / 3600, 3),
@@ -225,16 +318,36 @@ def _availability(sla: AvailabilitySla, source: str, fresh_now: SlaResult, now: 
         "freshness_sla": source,
     }
     if coverage.good_ratio is None:
-        return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.ERROR,
-                         f"no freshness evaluations of {source} in the window", target, figures, compliance)
+        return SlaResult(
+            sla.name,
+            sla.type,
+            sla.table_id,
+            sla.critical,
+            SlaStatus.ERROR,
+            f"no freshness evaluations of {source} in the window",
+            target,
+            figures,
+            compliance,
+        )
     availability = 100 * coverage.good_ratio
     ok = availability >= sla.target_availability
     message = f"fresh {availability:.2f}% of measured time (target {sla.target_availability:g}%)"
     if coverage.no_data_seconds:
         message += f"; {coverage.no_data_seconds / 3600:.1f} h without evaluations"
-    return SlaResult(sla.name, sla.type, sla.table_id, sla.critical, SlaStatus.PASS if ok else SlaStatus.FAIL,
-                     message, target, figures, compliance)
+    return SlaResult(
+        sla.name,
+        sla.type,
+        sla.table_id,
+        sla.critical,
+        SlaStatus.PASS if ok else SlaStatus.FAIL,
+        message,
+        target,
+        figures,
+        compliance,
+    )
 
 
 def _sample(result: SlaResult, now: datetime) -> Sample:
-    return Sample(now, None if result.status == SlaStatus.ERROR else result.status == SlaStatus.PASS)
+    return Sample(
+        now, None if result.status == SlaStatus.ERROR else result.status == SlaStatus.PASS
+    )

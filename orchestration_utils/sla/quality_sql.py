@@ -26,10 +26,14 @@ def for_warehouse(query: str, dialect: str | None, warehouse_url: str) -> str:
     try:
         statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
         if len(statements) != 1 or not isinstance(statements[0], exp.Query):
-            raise QuerySqlError(f"the quality query must be one SELECT statement, got {len(statements)} statement(s)")
+            raise QuerySqlError(
+                f"the quality query must be one SELECT statement, got {len(statements)} statement(s)"
+            )
         return statements[0].sql(dialect=target, unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as exc:
         reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         raise QuerySqlError(f"cannot transpile the {dialect} query to {target}: {reason}") from None
     except RecursionError:
-        raise QuerySqlError(f"cannot transpile the {dialect} query to {target}: nested too deeply") from None
+        raise QuerySqlError(
+            f"cannot transpile the {dialect} query to {target}: nested too deeply"
+        ) from None

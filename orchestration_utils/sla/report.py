@@ -15,8 +15,12 @@ import orjson
 
 from orchestration_utils.sla.evaluate import SlaResult, SlaStatus
 
-_TYPES = (("completion_time", "Completion time"), ("freshness", "Freshness"), ("quality", "Quality"),
-          ("availability", "Availability"))
+_TYPES = (
+    ("completion_time", "Completion time"),
+    ("freshness", "Freshness"),
+    ("quality", "Quality"),
+    ("availability", "Availability"),
+)
 _FIGURES = {
     "completion_time": ("latest_duration_minutes", "runs", "late_or_failed_runs"),
     "freshness": ("hours_stale", "violation_hours", "latest_update"),
@@ -26,7 +30,9 @@ _FIGURES = {
 
 
 def violations(results: Sequence[SlaResult]) -> list[SlaResult]:
-    return sorted((r for r in results if r.status == SlaStatus.FAIL), key=lambda r: (not r.critical, r.name))
+    return sorted(
+        (r for r in results if r.status == SlaStatus.FAIL), key=lambda r: (not r.critical, r.name)
+    )
 
 
 def summarize(results: Sequence[SlaResult]) -> dict[str, object]:
@@ -69,27 +75,43 @@ def markdown_report(results: Sequence[SlaResult], now: datetime) -> str:
     lines = [
         f"# SLA report · {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        (f"**{summary['passed']} of {summary['total_checks']} SLAs met** ({summary['compliance_rate']:g}%) · "
-         f"{summary['failed']} violated ({summary['critical_violations']} critical) · "
-         f"{summary['errors']} could not be evaluated"),
+        (
+            f"**{summary['passed']} of {summary['total_checks']} SLAs met** ({summary['compliance_rate']:g}%) · "
+            f"{summary['failed']} violated ({summary['critical_violations']} critical) · "
+            f"{summary['errors']} could not be evaluated"
+        ),
         "",
     ]
     broken = violations(results)
     if broken:
-        lines += ["## Violations", "", "| | SLA | on | target | what happened | figures |", "|---|---|---|---|---|---|"]
+        lines += [
+            "## Violations",
+            "",
+            "| | SLA | on | target | what happened | figures |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in broken:
-            figures = ", ".join(f"{k}={_cell(r.figures.get(k))}" for k in _FIGURES[r.type] if k in r.figures)
-            lines.append(f"| {':rotating_light: critical' if r.critical else ':warning:'} | `{_cell(r.name)}` | "
-                         f"`{_cell(r.subject)}` | {_cell(r.target)} | {_cell(r.message)} | {figures or '–'} |")
+            figures = ", ".join(
+                f"{k}={_cell(r.figures.get(k))}" for k in _FIGURES[r.type] if k in r.figures
+            )
+            lines.append(
+                f"| {':rotating_light: critical' if r.critical else ':warning:'} | `{_cell(r.name)}` | "
+                f"`{_cell(r.subject)}` | {_cell(r.target)} | {_cell(r.message)} | {figures or '–'} |"
+            )
         lines.append("")
     for kind, title in _TYPES:
         of_type = [r for r in results if r.type == kind]
         if not of_type:
             continue
-        lines += [f"## {title}", "",
-                  "| SLA | on | target | status | compliance | objective | budget left | burn rate | measured |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for r in sorted(of_type, key=lambda r: (r.status != SlaStatus.FAIL, not r.critical, r.name)):
+        lines += [
+            f"## {title}",
+            "",
+            "| SLA | on | target | status | compliance | objective | budget left | burn rate | measured |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sorted(
+            of_type, key=lambda r: (r.status != SlaStatus.FAIL, not r.critical, r.name)
+        ):
             c = r.compliance
             status = {"PASS": "✅ met", "FAIL": "❌ violated", "ERROR": "❔ error"}[r.status]
             lines.append(
@@ -99,9 +121,14 @@ def markdown_report(results: Sequence[SlaResult], now: datetime) -> str:
                 f"{'–' if not c or c.burn_rate is None else f'{c.burn_rate:.2f}x'} | {_cell(c.measured if c else None)} |"
             )
         lines.append("")
-    lines += [("Budget left: the share of the window's error budget (100% − objective) not yet spent; negative "
-               "when overspent. Burn rate: how fast the budget is spent over the last twelfth of the window "
-               "(1x spends exactly the budget over the window)."), ""]
+    lines += [
+        (
+            "Budget left: the share of the window's error budget (100% − objective) not yet spent; negative "
+            "when overspent. Burn rate: how fast the budget is spent over the last twelfth of the window "
+            "(1x spends exactly the budget over the window)."
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 

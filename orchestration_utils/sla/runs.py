@@ -33,17 +33,23 @@ def dagster_runs(instance, job_name: str, since: datetime) -> list[PipelineRun]:
     page by page."""
     import dagster as dg
 
-    runs_filter = dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE],
-                                updated_after=since)
+    runs_filter = dg.RunsFilter(
+        job_name=job_name,
+        statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE],
+        updated_after=since,
+    )
     runs, cursor = [], None
     while True:
         records = instance.get_run_records(filters=runs_filter, limit=500, cursor=cursor)
-        runs += [PipelineRun(
-            r.dagster_run.run_id,
-            r.dagster_run.status == dg.DagsterRunStatus.SUCCESS,
-            datetime.fromtimestamp(r.start_time, UTC) if r.start_time else None,
-            datetime.fromtimestamp(r.end_time, UTC) if r.end_time else None,
-        ) for r in records]
+        runs += [
+            PipelineRun(
+                r.dagster_run.run_id,
+                r.dagster_run.status == dg.DagsterRunStatus.SUCCESS,
+                datetime.fromtimestamp(r.start_time, UTC) if r.start_time else None,
+                datetime.fromtimestamp(r.end_time, UTC) if r.end_time else None,
+            )
+            for r in records
+        ]
         if len(records) < 500:
             return runs
         cursor = records[-1].dagster_run.run_id
@@ -61,8 +67,11 @@ class AirflowCredentials:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> AirflowCredentials:
         """What the CLI reads: AIRFLOW_API_TOKEN, or AIRFLOW_USERNAME / AIRFLOW_PASSWORD."""
-        return cls(environ.get("AIRFLOW_API_TOKEN", ""), environ.get("AIRFLOW_USERNAME", ""),
-                   environ.get("AIRFLOW_PASSWORD", ""))
+        return cls(
+            environ.get("AIRFLOW_API_TOKEN", ""),
+            environ.get("AIRFLOW_USERNAME", ""),
+            environ.get("AIRFLOW_PASSWORD", ""),
+        )
 
 
 class AirflowRuns:
@@ -72,7 +81,12 @@ class AirflowRuns:
     PAGE = 100
     MAX_RUNS = 10_000  # ten thousand finished runs are enough to judge any window
 
-    def __init__(self, base_url: str, credentials: AirflowCredentials | None = None, timeout_seconds: float = 30.0):
+    def __init__(
+        self,
+        base_url: str,
+        credentials: AirflowCredentials | None = None,
+        timeout_seconds: float = 30.0,
+    ):
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
         self.credentials = credentials or AirflowCredentials()
@@ -80,19 +94,26 @@ class AirflowRuns:
 
     def _auth(self) -> dict[str, str]:
         if self._token is None and self.credentials.username:
-            answer = self._call(f"{self.base_url}/auth/token", "login",
-                                {"username": self.credentials.username, "password": self.credentials.password})
+            answer = self._call(
+                f"{self.base_url}/auth/token",
+                "login",
+                {"username": self.credentials.username, "password": self.credentials.password},
+            )
             try:
                 self._token = orjson.loads(answer.text)["access_token"]
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 raise WarehouseError("Airflow login: the answer holds no access_token") from None
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
-    def _call(self, url: str, what: str, body: dict | None = None, headers: dict[str, str] | None = None):
+    def _call(
+        self, url: str, what: str, body: dict | None = None, headers: dict[str, str] | None = None
+    ):
         try:
             answer = exchange(url, self.timeout_seconds, body, headers)
         except TRANSPORT_ERRORS as exc:
-            raise WarehouseError(f"Airflow API ({what}): {type(exc).__name__}", transient=True) from exc
+            raise WarehouseError(
+                f"Airflow API ({what}): {type(exc).__name__}", transient=True
+            ) from exc
         if answer.status == 429 or answer.status >= 500:
             raise WarehouseError(f"Airflow API ({what}): HTTP {answer.status}", transient=True)
         if answer.status >= 300:
@@ -103,11 +124,19 @@ class AirflowRuns:
         url = f"{self.base_url}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns"
         runs: dict[str, PipelineRun] = {}
         for offset in range(0, self.MAX_RUNS, self.PAGE):
-            query = urlencode({"end_date_gte": since.isoformat(), "order_by": "-end_date",
-                               "limit": self.PAGE, "offset": offset})
+            query = urlencode(
+                {
+                    "end_date_gte": since.isoformat(),
+                    "order_by": "-end_date",
+                    "limit": self.PAGE,
+                    "offset": offset,
+                }
+            )
 
             def fetch(query=query) -> dict:
-                answer = self._call(f"{url}?{query}", f"runs of DAG {dag_id!r}", headers=self._auth())
+                answer = self._call(
+                    f"{url}?{query}", f"runs of DAG {dag_id!r}", headers=self._auth()
+                )
                 try:
                     return orjson.loads(answer.text)
                 except orjson.JSONDecodeError:
@@ -117,12 +146,20 @@ class AirflowRuns:
             for run in page:
                 if run.get("state") in ("success", "failed"):
                     # A run that ends between two pages moves the later ones down by one: keep it once.
-                    runs.setdefault(run["dag_run_id"], PipelineRun(
-                        run["dag_run_id"], run["state"] == "success",
-                        _parse(run.get("start_date")), _parse(run.get("end_date"))))
+                    runs.setdefault(
+                        run["dag_run_id"],
+                        PipelineRun(
+                            run["dag_run_id"],
+                            run["state"] == "success",
+                            _parse(run.get("start_date")),
+                            _parse(run.get("end_date")),
+                        ),
+                    )
             if len(page) < self.PAGE:
                 break
-        return sorted(runs.values(), key=lambda r: r.ended or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return sorted(
+            runs.values(), key=lambda r: r.ended or datetime.min.replace(tzinfo=UTC), reverse=True
+        )
 
 
 def _parse(value: str | None) -> datetime | None:

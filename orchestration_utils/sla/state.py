@@ -41,21 +41,30 @@ class StateStore:
         self.path = state_dir / "sla-state.sqlite"
         self.lock_path = state_dir / "sla-alerts.lock"
         # Delivery threads save the outbox; `deliver` serializes those writes.
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, timeout=30, check_same_thread=False
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
 
     def record(self, results: Sequence[SlaResult], at: datetime, retention: timedelta) -> None:
-        rows = [(r.name, at.timestamp(), str(r.status), r.message, orjson.dumps(r.to_json()).decode()) for r in results]
+        rows = [
+            (r.name, at.timestamp(), str(r.status), r.message, orjson.dumps(r.to_json()).decode())
+            for r in results
+        ]
         with self._db:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT INTO evaluations VALUES (?, ?, ?, ?, ?)", rows)
-            self._db.execute("DELETE FROM evaluations WHERE at < ?", ((at - retention).timestamp(),))
+            self._db.execute(
+                "DELETE FROM evaluations WHERE at < ?", ((at - retention).timestamp(),)
+            )
 
     def samples(self, sla_name: str, since: datetime) -> list[Sample]:
-        rows = self._db.execute("SELECT at, status FROM evaluations WHERE sla = ? AND at >= ? ORDER BY at",
-                                (sla_name, since.timestamp()))
+        rows = self._db.execute(
+            "SELECT at, status FROM evaluations WHERE sla = ? AND at >= ? ORDER BY at",
+            (sla_name, since.timestamp()),
+        )
         return [Sample(datetime.fromtimestamp(at, UTC), recorded_ok(status)) for at, status in rows]
 
     def load(self, key: str) -> object | None:
@@ -64,8 +73,10 @@ class StateStore:
 
     def save(self, key: str, value: object) -> None:
         with self._db:
-            self._db.execute("INSERT INTO kv VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                             (key, orjson.dumps(value).decode()))
+            self._db.execute(
+                "INSERT INTO kv VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, orjson.dumps(value).decode()),
+            )
 
     @contextmanager
     def alert_lock(self, timeout_seconds: float) -> Iterator[None]:
@@ -79,7 +90,9 @@ class StateStore:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        raise AlertStateBusy(f"another sla-tracker holds {self.lock_path}") from None
+                        raise AlertStateBusy(
+                            f"another sla-tracker holds {self.lock_path}"
+                        ) from None
                     time.sleep(0.05)
             yield
         finally:

@@ -34,7 +34,9 @@ def retention(config: SlaConfig) -> timedelta:
     return timedelta(hours=max((s.lookback_hours for s in config.slas), default=24) + 24)
 
 
-def run_source(config: SlaConfig, dagster_instance, airflow_credentials: AirflowCredentials | None = None) -> RunSource:
+def run_source(
+    config: SlaConfig, dagster_instance, airflow_credentials: AirflowCredentials | None = None
+) -> RunSource:
     airflow = AirflowRuns(config.airflow.base_url, airflow_credentials) if config.airflow else None
 
     def read(sla: CompletionSla, since: datetime) -> list[PipelineRun]:
@@ -51,7 +53,9 @@ def run_source(config: SlaConfig, dagster_instance, airflow_credentials: Airflow
             raise
         except Exception as exc:
             reason = " ".join(str(exc).split())[:200]
-            raise WarehouseError(f"{sla.source} runs could not be read: {type(exc).__name__}: {reason}") from exc
+            raise WarehouseError(
+                f"{sla.source} runs could not be read: {type(exc).__name__}: {reason}"
+            ) from exc
 
     return runs
 
@@ -78,7 +82,9 @@ def track_once(
         # Read the incidents only once the lock is held: the other process may just have paged.
         with store.alert_lock(lock_timeout(config)):
             state = AlertState.from_json(store.load(ALERT_STATE_KEY))
-            return results, notify(results, state, config.alerts, now, save, channels, **delivery_options)
+            return results, notify(
+                results, state, config.alerts, now, save, channels, **delivery_options
+            )
     except AlertStateBusy as exc:
         return results, NotifyReport.skipped(f"{exc}; its alerts are left to it")
 

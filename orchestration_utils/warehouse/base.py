@@ -64,7 +64,9 @@ def parse_table_id(value: str) -> TableRef:
 
 def check_column_name(value: str) -> str:
     if not _COLUMN.fullmatch(value):
-        raise ValueError(f"malformed column name {value!r}: letters, digits and _, not starting with a digit")
+        raise ValueError(
+            f"malformed column name {value!r}: letters, digits and _, not starting with a digit"
+        )
     return value
 
 
@@ -142,9 +144,13 @@ class Warehouse(Protocol):
     url: str
     usage: Usage
 
-    def describe(self, dataset: tuple[str, str], tables: Sequence[str]) -> dict[str, TableMeta | WarehouseError]: ...
+    def describe(
+        self, dataset: tuple[str, str], tables: Sequence[str]
+    ) -> dict[str, TableMeta | WarehouseError]: ...
 
-    def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, object]:
+    def latest(
+        self, dataset: tuple[str, str], requests: Sequence[LatestRequest]
+    ) -> dict[str, object]:
         """MAX(column) per table as the warehouse returns it (a datetime, date, string or number;
         None for no rows), or the WarehouseError of that table."""
         ...

@@ -38,7 +38,9 @@ _UNION_BATCH = 200
 _RATE_LIMIT_REASONS = {"rateLimitExceeded", "backendError", "internalError", "badGateway"}
 _METADATA_WORKERS = 16
 _LABELS = {"orchestration_utils": "health_monitor"}
-_REQUEST_LINE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ")  # so the monitor's own jobs can be found in JOBS
+_REQUEST_LINE = re.compile(
+    r"^(GET|POST|PUT|PATCH|DELETE) \S+: "
+)  # so the monitor's own jobs can be found in JOBS
 
 
 def quote(*parts: str) -> str:
@@ -59,8 +61,9 @@ def _as_warehouse_error(exc: Exception) -> WarehouseError:
     if isinstance(exc, gexc.NotFound):
         return WarehouseError(f"not found: {_message(exc)}")
     if isinstance(exc, gexc.Forbidden) and _reasons(exc) & _RATE_LIMIT_REASONS:
-        return WarehouseError(f"HTTP 403 {min(_reasons(exc) & _RATE_LIMIT_REASONS)}: {_message(exc)}",
-                              transient=True)
+        return WarehouseError(
+            f"HTTP 403 {min(_reasons(exc) & _RATE_LIMIT_REASONS)}: {_message(exc)}", transient=True
+        )
     if isinstance(exc, gexc.Forbidden):
         return WarehouseError(f"permission denied: {_message(exc)}")
     if isinstance(exc, (gexc.TooManyRequests, gexc.ServerError)):
@@ -94,8 +97,12 @@ def emulator_client(project: str, location: str, endpoint: str) -> bigquery.Clie
     """A client for a BigQuery emulator: its endpoint, anonymous credentials, no Google auth at all."""
     from google.auth.credentials import AnonymousCredentials
 
-    return bigquery.Client(project=project, location=location, credentials=AnonymousCredentials(),
-                           client_options={"api_endpoint": endpoint})
+    return bigquery.Client(
+        project=project,
+        location=location,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": endpoint},
+    )
 
 
 def _param(name: str, column_type: str | None, value: datetime) -> bigquery.ScalarQueryParameter:
@@ -117,12 +124,15 @@ class BigQueryWarehouse:
         *,
         max_bytes_billed: int,
         timeout_seconds: float = 60.0,
-        client: bigquery.Client | None = None,  # one from dagster-gcp's BigQueryResource, in the code location
+        client: bigquery.Client
+        | None = None,  # one from dagster-gcp's BigQueryResource, in the code location
     ):
         self.project = project
         self.location = location
         self.endpoint = endpoint
-        self.url = str(WarehouseUrl("bigquery", project=project, location=location, endpoint=endpoint))
+        self.url = str(
+            WarehouseUrl("bigquery", project=project, location=location, endpoint=endpoint)
+        )
         self.max_bytes_billed = max_bytes_billed
         self.timeout_seconds = timeout_seconds
         self.usage = Usage()
@@ -134,17 +144,27 @@ class BigQueryWarehouse:
             if self.endpoint:
                 self._client = emulator_client(self.project, self.location, self.endpoint)
             else:
-                self._client = _call(lambda: bigquery.Client(project=self.project, location=self.location))
+                self._client = _call(
+                    lambda: bigquery.Client(project=self.project, location=self.location)
+                )
         return self._client
 
-    def _query(self, sql: str, params: Sequence[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter]) -> list:
+    def _query(
+        self,
+        sql: str,
+        params: Sequence[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter],
+    ) -> list:
         config = bigquery.QueryJobConfig(
-            maximum_bytes_billed=self.max_bytes_billed, query_parameters=list(params), labels=_LABELS
+            maximum_bytes_billed=self.max_bytes_billed,
+            query_parameters=list(params),
+            labels=_LABELS,
         )
 
         def run() -> list:
             self.usage.queries += 1
-            job = self.client.query(sql, job_config=config, retry=None, job_retry=None, timeout=self.timeout_seconds)
+            job = self.client.query(
+                sql, job_config=config, retry=None, job_retry=None, timeout=self.timeout_seconds
+            )
             rows = list(job.result(retry=None, timeout=self.timeout_seconds))
             self.usage.bytes_billed += job.total_bytes_billed or 0
             return rows
@@ -154,16 +174,25 @@ class BigQueryWarehouse:
     def query_rows(self, sql: str) -> list[dict[str, object]]:
         def dry_run() -> int:
             self.usage.queries += 1
-            job = self.client.query(sql, job_config=bigquery.QueryJobConfig(dry_run=True, use_query_cache=False),
-                                    retry=None, job_retry=None, timeout=self.timeout_seconds)
+            job = self.client.query(
+                sql,
+                job_config=bigquery.QueryJobConfig(dry_run=True, use_query_cache=False),
+                retry=None,
+                job_retry=None,
+                timeout=self.timeout_seconds,
+            )
             return job.total_bytes_processed or 0
 
         estimate = _call(dry_run)
         if estimate > self.max_bytes_billed:
-            raise WarehouseError(f"the query would process {estimate} bytes, over the {self.max_bytes_billed} cap")
+            raise WarehouseError(
+                f"the query would process {estimate} bytes, over the {self.max_bytes_billed} cap"
+            )
         return [dict(row.items()) for row in self._query(sql, [])]
 
-    def describe(self, dataset: tuple[str, str], tables: Sequence[str]) -> dict[str, TableMeta | WarehouseError]:
+    def describe(
+        self, dataset: tuple[str, str], tables: Sequence[str]
+    ) -> dict[str, TableMeta | WarehouseError]:
         def get(table: str) -> TableMeta | WarehouseError:
             ref = TableRef(dataset[0], dataset[1], table)
 
@@ -178,13 +207,17 @@ class BigQueryWarehouse:
             try:
                 return _table_meta(ref, table)
             except Exception as exc:  # noqa: BLE001 -- a shape this code does not know is that table's error
-                return WarehouseError(f"unreadable tables.get answer for {ref.id}: {type(exc).__name__}: {exc}")
+                return WarehouseError(
+                    f"unreadable tables.get answer for {ref.id}: {type(exc).__name__}: {exc}"
+                )
 
         # tables.get is free and per table; threads keep it from being per-table latency.
         with concurrent.futures.ThreadPoolExecutor(_METADATA_WORKERS) as pool:
             return dict(zip(tables, pool.map(get, tables), strict=True))
 
-    def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, object]:
+    def latest(
+        self, dataset: tuple[str, str], requests: Sequence[LatestRequest]
+    ) -> dict[str, object]:
         by_table = {r.meta.ref.table: r for r in requests}
 
         def run(tables: Sequence[str]) -> dict[str, str | None]:
@@ -213,9 +246,15 @@ class BigQueryWarehouse:
         self, dataset: tuple[str, str], requests: Sequence[PartitionRequest]
     ) -> dict[str, dict[str, int] | WarehouseError]:
         by_table = {r.meta.ref.table: r for r in requests}
-        return chunked(list(by_table), lambda batch: self._partitions(dataset, batch, by_table), _PARTITIONS_BATCH)
+        return chunked(
+            list(by_table),
+            lambda batch: self._partitions(dataset, batch, by_table),
+            _PARTITIONS_BATCH,
+        )
 
-    def _partitions(self, dataset: tuple[str, str], tables: Sequence[str], by_table: dict[str, PartitionRequest]) -> dict[str, dict[str, int]]:
+    def _partitions(
+        self, dataset: tuple[str, str], tables: Sequence[str], by_table: dict[str, PartitionRequest]
+    ) -> dict[str, dict[str, int]]:
         rows = self._query(
             f"SELECT table_name, partition_id, total_rows FROM {quote(*dataset)}.INFORMATION_SCHEMA.PARTITIONS "
             "WHERE table_name IN UNNEST(@tables)",
@@ -274,7 +313,9 @@ def _table_meta(ref: TableRef, table: bigquery.Table) -> TableMeta:
     if partitioning is not None:
         partition_column = partitioning.field or "_PARTITIONTIME"
         # An unknown future unit is named as it is, so the partitions check can say it cannot compare it.
-        granularity = _GRANULARITY.get(partitioning.type_ or "DAY", (partitioning.type_ or "").lower())
+        granularity = _GRANULARITY.get(
+            partitioning.type_ or "DAY", (partitioning.type_ or "").lower()
+        )
     elif table.range_partitioning is not None:
         partition_column, granularity = table.range_partitioning.field, "integer_range"
     buffer = table.streaming_buffer

@@ -42,7 +42,9 @@ DEFAULT_MEMORY_LIMIT = "256MB"
 
 
 class DuckDBWarehouse:
-    def __init__(self, path: Path, timeout_seconds: float = 60.0, memory_limit: str = DEFAULT_MEMORY_LIMIT):
+    def __init__(
+        self, path: Path, timeout_seconds: float = 60.0, memory_limit: str = DEFAULT_MEMORY_LIMIT
+    ):
         self.path = Path(path)
         self.url = str(WarehouseUrl("duckdb", path=self.path))
         self.catalog = self.path.stem
@@ -62,7 +64,9 @@ class DuckDBWarehouse:
             try:
                 return connection.execute(sql).fetchall()
             except duckdb.InterruptException as exc:
-                raise WarehouseError(f"query timed out after {self.timeout_seconds:g}s", transient=True) from exc
+                raise WarehouseError(
+                    f"query timed out after {self.timeout_seconds:g}s", transient=True
+                ) from exc
             except duckdb.Error as exc:
                 raise WarehouseError(str(exc).splitlines()[0]) from exc
             finally:
@@ -75,10 +79,13 @@ class DuckDBWarehouse:
             if not self.path.exists():
                 raise WarehouseError(f"DuckDB file {self.path} does not exist")
             try:
-                self._connection = duckdb.connect(str(self.path), read_only=True,
-                                                  config={"memory_limit": self.memory_limit})
+                self._connection = duckdb.connect(
+                    str(self.path), read_only=True, config={"memory_limit": self.memory_limit}
+                )
             except duckdb.Error as exc:  # an IOException: another process holds the write lock
-                raise WarehouseError(str(exc).splitlines()[0], transient=isinstance(exc, duckdb.IOException)) from exc
+                raise WarehouseError(
+                    str(exc).splitlines()[0], transient=isinstance(exc, duckdb.IOException)
+                ) from exc
         return self._connection
 
     def _table(self, dataset: tuple[str, str], table: str) -> str:
@@ -106,16 +113,23 @@ class DuckDBWarehouse:
             self._tables = tables
         return self._tables
 
-    def describe(self, dataset: tuple[str, str], tables: Sequence[str]) -> dict[str, TableMeta | WarehouseError]:
+    def describe(
+        self, dataset: tuple[str, str], tables: Sequence[str]
+    ) -> dict[str, TableMeta | WarehouseError]:
         catalog, schema = dataset
         if catalog != self.catalog:
-            error = WarehouseError(f"catalog {catalog!r} is not in this warehouse (the file's catalog is {self.catalog!r})")
+            error = WarehouseError(
+                f"catalog {catalog!r} is not in this warehouse (the file's catalog is {self.catalog!r})"
+            )
             return dict.fromkeys(tables, error)
         try:
             known = self._catalog()
         except WarehouseError as exc:
             return dict.fromkeys(tables, exc)
-        counts = chunked([t for t in tables if (schema, t) in known], lambda batch: self._row_counts(dataset, batch))
+        counts = chunked(
+            [t for t in tables if (schema, t) in known],
+            lambda batch: self._row_counts(dataset, batch),
+        )
         results: dict[str, TableMeta | WarehouseError] = {}
         for table in tables:
             if (schema, table) not in known:
@@ -145,10 +159,15 @@ class DuckDBWarehouse:
         return rows
 
     def _row_counts(self, dataset: tuple[str, str], tables: Sequence[str]) -> dict[str, int]:
-        parts = [f"SELECT {i} AS t, count(*) FROM {self._table(dataset, t)}" for i, t in enumerate(tables)]
+        parts = [
+            f"SELECT {i} AS t, count(*) FROM {self._table(dataset, t)}"
+            for i, t in enumerate(tables)
+        ]
         return {t: rows[0][0] for t, rows in self._labelled(tables, parts).items()}
 
-    def latest(self, dataset: tuple[str, str], requests: Sequence[LatestRequest]) -> dict[str, object]:
+    def latest(
+        self, dataset: tuple[str, str], requests: Sequence[LatestRequest]
+    ) -> dict[str, object]:
         by_table = {r.meta.ref.table: r for r in requests}
 
         def run(tables: Sequence[str]) -> dict[str, object]:
@@ -157,8 +176,12 @@ class DuckDBWarehouse:
                 request = by_table[table]
                 where = ""
                 if request.partition_column:
-                    where = f" WHERE {quote(request.partition_column)} >= {_timestamp(request.since)}"
-                parts.append(f"SELECT {i} AS t, max({quote(request.column)}) FROM {self._table(dataset, table)}{where}")
+                    where = (
+                        f" WHERE {quote(request.partition_column)} >= {_timestamp(request.since)}"
+                    )
+                parts.append(
+                    f"SELECT {i} AS t, max({quote(request.column)}) FROM {self._table(dataset, table)}{where}"
+                )
             return {t: rows[0][0] for t, rows in self._labelled(tables, parts).items()}
 
         return chunked(list(by_table), run)
@@ -182,7 +205,9 @@ class DuckDBWarehouse:
                     f"WHERE {column} >= {_timestamp(request.since)} AND {column} < {_timestamp(request.until)}"
                 )
             counts: dict[str, dict[str, int]] = {t: {} for t in tables}
-            for i, start, rows in self._query(f"SELECT t, p, count(*) FROM ({' UNION ALL '.join(parts)}) GROUP BY t, p"):
+            for i, start, rows in self._query(
+                f"SELECT t, p, count(*) FROM ({' UNION ALL '.join(parts)}) GROUP BY t, p"
+            ):
                 request = by_table[tables[i]]
                 counts[tables[i]][start.strftime(PARTITION_ID_FORMAT[request.granularity])] = rows
             return counts

@@ -49,7 +49,9 @@ def parse_warehouse_url(url: str) -> WarehouseUrl:
         if endpoint and urlsplit(endpoint).scheme not in ("http", "https"):
             raise ValueError(f"{url!r}: endpoint must be an http(s) URL")
         return WarehouseUrl("bigquery", project=parts.netloc, location=location, endpoint=endpoint)
-    raise ValueError(f"{url!r}: unknown warehouse; use duckdb:///path/file.duckdb or bigquery://PROJECT")
+    raise ValueError(
+        f"{url!r}: unknown warehouse; use duckdb:///path/file.duckdb or bigquery://PROJECT"
+    )
 
 
 def connect(url: WarehouseUrl, max_bytes_billed: int, timeout_seconds: float) -> Warehouse:
@@ -60,5 +62,9 @@ def connect(url: WarehouseUrl, max_bytes_billed: int, timeout_seconds: float) ->
     from orchestration_utils.warehouse.bigquery import BigQueryWarehouse
 
     return BigQueryWarehouse(
-        url.project, url.location, url.endpoint, max_bytes_billed=max_bytes_billed, timeout_seconds=timeout_seconds
+        url.project,
+        url.location,
+        url.endpoint,
+        max_bytes_billed=max_bytes_billed,
+        timeout_seconds=timeout_seconds,
     )

@@ -33,18 +33,28 @@ def _schedule(dag):
             if hasattr(cond, "uri"):
                 assets.append(cond.uri)
             stack.extend(getattr(cond, "objects", []) or [])
-    return {"timetable": type(timetable).__name__, "summary": getattr(timetable, "summary", ""), "assets": sorted(assets)}
+    return {
+        "timetable": type(timetable).__name__,
+        "summary": getattr(timetable, "summary", ""),
+        "assets": sorted(assets),
+    }
 
 
 def probe(folder):
     started = time.perf_counter()
     bag = DagBag(dag_folder=folder, safe_mode=False)
     parse_seconds = time.perf_counter() - started
-    out = {"import_errors": {k: v[-2000:] for k, v in bag.import_errors.items()}, "parse_seconds": parse_seconds, "dags": {}}
+    out = {
+        "import_errors": {k: v[-2000:] for k, v in bag.import_errors.items()},
+        "parse_seconds": parse_seconds,
+        "dags": {},
+    }
     for dag_id, dag in sorted(bag.dags.items()):
         out["dags"][dag_id] = {
             "schedule": _schedule(dag),
-            "deadline": repr(getattr(dag, "deadline", None)) if getattr(dag, "deadline", None) else None,
+            "deadline": repr(getattr(dag, "deadline", None))
+            if getattr(dag, "deadline", None)
+            else None,
             "tags": sorted(dag.tags),
             "tasks": {
                 t.task_id: {

@@ -15,25 +15,51 @@ DEMO_DBT = REPO / "orchestration_utils" / "demo" / "dbt_project"
 
 
 def _gen(*args, cwd=None):
-    return subprocess.run([str(BIN / "airflow-dag-gen"), *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+    return subprocess.run(
+        [str(BIN / "airflow-dag-gen"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        check=False,
+    )
 
 
 def test_generate_then_check_is_clean_and_a_change_is_named(demo_manifest, tmp_path):
     out = tmp_path / "dags"
-    first = _gen("--project-type", "dbt", "--manifest-path", demo_manifest, "--output-dir", out, "--schedule", "daily")
+    first = _gen(
+        "--project-type",
+        "dbt",
+        "--manifest-path",
+        demo_manifest,
+        "--output-dir",
+        out,
+        "--schedule",
+        "daily",
+    )
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
-    assert sorted(summary["written"]) == ["airflow_dag_index.json", "shop__daily.py", "shop__hourly.py"]
+    assert sorted(summary["written"]) == [
+        "airflow_dag_index.json",
+        "shop__daily.py",
+        "shop__hourly.py",
+    ]
     assert "2 DAGs" in first.stderr
-    check = _gen("--project-type", "dbt", "--manifest-path", demo_manifest, "--output-dir", out, "--check")
+    check = _gen(
+        "--project-type", "dbt", "--manifest-path", demo_manifest, "--output-dir", out, "--check"
+    )
     assert check.returncode == 0 and json.loads(check.stdout)["stale"] == []
     (out / "shop__daily.py").write_text((out / "shop__daily.py").read_text() + "# edited by hand\n")
-    stale = _gen("--project-type", "dbt", "--manifest-path", demo_manifest, "--output-dir", out, "--check")
+    stale = _gen(
+        "--project-type", "dbt", "--manifest-path", demo_manifest, "--output-dir", out, "--check"
+    )
     assert stale.returncode == 1 and "shop__daily.py" in stale.stderr
     assert json.loads(stale.stdout)["stale"] == ["shop__daily.py"]
     index = json.loads((out / "airflow_dag_index.json").read_text())
-    assert index["nodes"]["model.shop.fct_orders"] == {"dag_id": "shop__daily", "task_id": "marts.fct_orders"}
+    assert index["nodes"]["model.shop.fct_orders"] == {
+        "dag_id": "shop__daily",
+        "task_id": "marts.fct_orders",
+    }
 
 
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path):
@@ -44,13 +70,30 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path):
         assert result.returncode == 2
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
     assert not (tmp_path / "out").exists()
-    result = _gen("--project-type", "dbt", "--manifest-path", bad, "--output-dir", tmp_path / "out", "--schedule", "often")
+    result = _gen(
+        "--project-type",
+        "dbt",
+        "--manifest-path",
+        bad,
+        "--output-dir",
+        tmp_path / "out",
+        "--schedule",
+        "often",
+    )
     assert result.returncode == 2 and "--schedule" in result.stderr
 
 
 def test_sqlmesh_project_generates_a_dag_per_cron(demo_sqlmesh_project, tmp_path):
-    result = _gen("--project-type", "sqlmesh", "--project-path", demo_sqlmesh_project, "--output-dir",
-                  tmp_path / "out", "--schedule", "hourly")
+    result = _gen(
+        "--project-type",
+        "sqlmesh",
+        "--project-path",
+        demo_sqlmesh_project,
+        "--output-dir",
+        tmp_path / "out",
+        "--schedule",
+        "hourly",
+    )
     assert result.returncode == 0, result.stderr
     dags = json.loads(result.stdout)["dags"]
     assert set(dags) == {"sqlmesh_project__hourly", "sqlmesh_project__daily"}
@@ -66,7 +109,9 @@ def test_dagster_job_writes_the_same_files_as_the_cli(demo_manifest, tmp_path):
 
         definitions = defs()
         with dg.instance_for_test() as instance:
-            result = definitions.resolve_job_def("generate_airflow_dags_job").execute_in_process(instance=instance)
+            result = definitions.resolve_job_def("generate_airflow_dags_job").execute_in_process(
+                instance=instance
+            )
             assert result.success
             written = result.output_for_node("write_airflow_dags")
             meta = instance.get_records_for_run(result.run_id).records
@@ -75,8 +120,16 @@ def test_dagster_job_writes_the_same_files_as_the_cli(demo_manifest, tmp_path):
         os.environ.pop("ORCHESTRATION_UTILS_DBT_MANIFEST")
         os.environ.pop("ORCHESTRATION_UTILS_ARTIFACTS_DIR")
     cli_out = tmp_path / "cli"
-    cli = _gen("--project-type", "dbt", "--manifest-path", demo_manifest, "--output-dir", cli_out,
-               "--project-dir", DEMO_DBT)
+    cli = _gen(
+        "--project-type",
+        "dbt",
+        "--manifest-path",
+        demo_manifest,
+        "--output-dir",
+        cli_out,
+        "--project-dir",
+        DEMO_DBT,
+    )
     assert cli.returncode == 0, cli.stderr
     job_files = {p.name: p.read_bytes() for p in Path(written).iterdir()}
     cli_files = {p.name: p.read_bytes() for p in cli_out.iterdir()}

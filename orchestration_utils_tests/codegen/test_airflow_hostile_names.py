@@ -23,15 +23,31 @@ from orchestration_utils.project.model import Layer, Node, ResourceType, build_p
 
 CANARY = "pwned_canary"
 SEEDS = [
-    f"x{{{{\"%c\"|format(39)}}}};touch${{IFS}}{CANARY};{{{{\"%c\"|format(39)}}}}",
-    f"a'; touch {CANARY}; echo '", f"$(touch {CANARY})", f"`touch {CANARY}`", '{{ conn.secret.password }}',
-    "{% raw %}{% endraw %}{{ 7*7 }}", "{# c #}\"q\\", "new\nline\ttab", "naïve ☃ ✓", "x.sh", "y.sql",
-    "{% for i in range(3) %}{{ i }}{% endfor %}", "a b;c|d&e>f<g", "\\{{ '\\'' }}",
+    f'x{{{{"%c"|format(39)}}}};touch${{IFS}}{CANARY};{{{{"%c"|format(39)}}}}',
+    f"a'; touch {CANARY}; echo '",
+    f"$(touch {CANARY})",
+    f"`touch {CANARY}`",
+    "{{ conn.secret.password }}",
+    "{% raw %}{% endraw %}{{ 7*7 }}",
+    '{# c #}"q\\',
+    "new\nline\ttab",
+    "naïve ☃ ✓",
+    "x.sh",
+    "y.sql",
+    "{% for i in range(3) %}{{ i }}{% endfor %}",
+    "a b;c|d&e>f<g",
+    "\\{{ '\\'' }}",
 ]
 # Any printable text without NUL (which no process argument can carry), plus the seeds.
-NAMES = st.lists(st.one_of(st.sampled_from(SEEDS),
-                           st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=24)),
-                 min_size=4, max_size=10, unique=True)
+NAMES = st.lists(
+    st.one_of(
+        st.sampled_from(SEEDS),
+        st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=24),
+    ),
+    min_size=4,
+    max_size=10,
+    unique=True,
+)
 
 
 def _manifest(names):
@@ -39,25 +55,57 @@ def _manifest(names):
     for i, name in enumerate(names):
         uid = f"model.p.m{i}"
         nodes[uid] = {
-            "unique_id": uid, "name": name, "resource_type": "model", "package_name": "p",
-            "fqn": ["p", "marts", name], "database": "proj", "schema": "ds", "alias": name,
-            "original_file_path": f"models/marts/m{i}.sql", "config": {"materialized": "table"},
-            "meta": {"critical": True}, "depends_on": {"nodes": [f"model.p.m{i - 1}"] if i else []},
+            "unique_id": uid,
+            "name": name,
+            "resource_type": "model",
+            "package_name": "p",
+            "fqn": ["p", "marts", name],
+            "database": "proj",
+            "schema": "ds",
+            "alias": name,
+            "original_file_path": f"models/marts/m{i}.sql",
+            "config": {"materialized": "table"},
+            "meta": {"critical": True},
+            "depends_on": {"nodes": [f"model.p.m{i - 1}"] if i else []},
             "compiled_code": f"SELECT {_sql_string(name)} AS name",
         }
     # A test over two models gets its own `dbt test` task.
-    nodes["test.p.t"] = {"unique_id": "test.p.t", "name": names[0] + "_test", "resource_type": "test",
-                         "package_name": "p", "attached_node": "model.p.m1",
-                         "depends_on": {"nodes": ["model.p.m0", "model.p.m1"]}, "config": {}}
-    return {"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
-                         "project_name": "p", "adapter_type": "bigquery"}, "nodes": nodes, "sources": {},
-            "parent_map": {"test.p.t": ["model.p.m0", "model.p.m1"]}}
+    nodes["test.p.t"] = {
+        "unique_id": "test.p.t",
+        "name": names[0] + "_test",
+        "resource_type": "test",
+        "package_name": "p",
+        "attached_node": "model.p.m1",
+        "depends_on": {"nodes": ["model.p.m0", "model.p.m1"]},
+        "config": {},
+    }
+    return {
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+            "project_name": "p",
+            "adapter_type": "bigquery",
+        },
+        "nodes": nodes,
+        "sources": {},
+        "parent_map": {"test.p.t": ["model.p.m0", "model.p.m1"]},
+    }
 
 
 def _sqlmesh_project(names):
-    nodes = [Node(unique_id=f"m{i}", name=name, resource_type=ResourceType.MODEL, layer=Layer.MARTS,
-                  database=None, schema="ds", identifier=name, relation_name=None, depends_on=())
-             for i, name in enumerate(names)]
+    nodes = [
+        Node(
+            unique_id=f"m{i}",
+            name=name,
+            resource_type=ResourceType.MODEL,
+            layer=Layer.MARTS,
+            database=None,
+            schema="ds",
+            identifier=name,
+            relation_name=None,
+            depends_on=(),
+        )
+        for i, name in enumerate(names)
+    ]
     return build_project("sm", "sqlmesh", "sm", nodes)
 
 
@@ -78,14 +126,26 @@ def test_hostile_names_never_execute_and_reach_dbt_exactly(names, tmp_path_facto
     cwd.mkdir()
     for tool in ("dbt", "sqlmesh"):
         stub = stubs / tool
-        stub.write_text(f"#!{sys.executable}\nimport json, sys\n"
-                        f"open({str(root / 'calls.jsonl')!r}, 'a').write(json.dumps([{tool!r}, *sys.argv[1:]]) + '\\n')\n")
+        stub.write_text(
+            f"#!{sys.executable}\nimport json, sys\n"
+            f"open({str(root / 'calls.jsonl')!r}, 'a').write(json.dumps([{tool!r}, *sys.argv[1:]]) + '\\n')\n"
+        )
         stub.chmod(0o755)
-    env = {**os.environ, "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}", "AIRFLOW_HOME": str(root / "home"),
-           "ORCHESTRATION_UTILS_PROJECT_DIR": str(cwd)}
+    env = {
+        **os.environ,
+        "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}",
+        "AIRFLOW_HOME": str(root / "home"),
+        "ORCHESTRATION_UTILS_PROJECT_DIR": str(cwd),
+    }
     runner = os.path.join(os.path.dirname(__file__), "airflow_task_runner.py")
-    subprocess.run([str(airflow_python), runner, str(root / "out.json"), *(str(root / f) for f in folders)],
-                   env=env, cwd=cwd, check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [str(airflow_python), runner, str(root / "out.json"), *(str(root / f) for f in folders)],
+        env=env,
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     out = json.loads((root / "out.json").read_text())
 
     assert not [p for p in root.rglob(f"*{CANARY}*")], "a name ran a command"
@@ -95,7 +155,10 @@ def test_hostile_names_never_execute_and_reach_dbt_exactly(names, tmp_path_facto
         assert failed == [], (folder, failed)
     calls = sorted(json.loads(line) for line in (root / "calls.jsonl").read_text().splitlines())
     expected = sorted(
-        [["dbt", "build", "--select", f"fqn:p.marts.{n}", "--indirect-selection", "cautious"] for n in names]
+        [
+            ["dbt", "build", "--select", f"fqn:p.marts.{n}", "--indirect-selection", "cautious"]
+            for n in names
+        ]
         + [["dbt", "test", "--select", names[0] + "_test", "--indirect-selection", "cautious"]] * 2
         + [["sqlmesh", "run", "--select-model", n, "--no-auto-upstream"] for n in names]
     )

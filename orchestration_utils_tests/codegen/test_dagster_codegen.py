@@ -23,13 +23,21 @@ DEMO_DBT = REPO / "orchestration_utils" / "demo" / "dbt_project"
 
 
 def _gen(*args):
-    return subprocess.run([str(BIN / "dagster-asset-gen"), *map(str, args)], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(BIN / "dagster-asset-gen"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _load(out: Path, package: str) -> dg.Definitions:
     sys.path.insert(0, str(out))
     try:
-        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")] + ["definitions"]:
+        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")] + [
+            "definitions"
+        ]:
             sys.modules.pop(name, None)
         return importlib.import_module("definitions").defs
     finally:
@@ -42,12 +50,19 @@ def _graph(specs) -> dict:
         fp = s.freshness_policy
         return {
             "deps": sorted(d.asset_key.to_user_string() for d in s.deps),
-            "group": s.group_name, "owners": list(s.owners),
+            "group": s.group_name,
+            "owners": list(s.owners),
             "tags": {k: v for k, v in s.tags.items() if not k.startswith("dagster/kind/")},
             "partitions": (type(p).__name__, p.start.isoformat()) if p else None,
-            "freshness": (fp.fail_window.to_timedelta(), fp.warn_window and fp.warn_window.to_timedelta()) if fp else None,
+            "freshness": (
+                fp.fail_window.to_timedelta(),
+                fp.warn_window and fp.warn_window.to_timedelta(),
+            )
+            if fp
+            else None,
             "automation": s.automation_condition.get_label() if s.automation_condition else None,
         }
+
     return {s.key.to_user_string(): row(s) for s in specs}
 
 
@@ -60,9 +75,21 @@ def _dbt_project_copy(root: Path, warehouse: Path) -> Path:
     package's `DbtProject` reads it (and dbt writes nothing into the repository)."""
     project = root / "dbt_project"
     shutil.copytree(DEMO_DBT, project)
-    subprocess.run([str(BIN / "dbt"), "parse", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project),
-                    "--target-path", str(project / "target")],
-                   check=True, env={**os.environ, "ORCHESTRATION_UTILS_DBT_DUCKDB": str(warehouse)})
+    subprocess.run(
+        [
+            str(BIN / "dbt"),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(project / "target"),
+        ],
+        check=True,
+        env={**os.environ, "ORCHESTRATION_UTILS_DBT_DUCKDB": str(warehouse)},
+    )
     return project
 
 
@@ -71,8 +98,18 @@ def _generate_dbt(root: Path) -> tuple[Path, Path, Path]:
     warehouse.parent.mkdir(parents=True)
     project = _dbt_project_copy(root, warehouse)
     out = root / "gen"
-    result = _gen("--project-type", "dbt", "--manifest-path", project / "target" / "manifest.json", "--output-dir", out,
-                  "--project-dir", project, "--warehouse", f"duckdb:///{warehouse}")
+    result = _gen(
+        "--project-type",
+        "dbt",
+        "--manifest-path",
+        project / "target" / "manifest.json",
+        "--output-dir",
+        out,
+        "--project-dir",
+        project,
+        "--warehouse",
+        f"duckdb:///{warehouse}",
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["package"] == "shop_dagster"
     return out, warehouse, project
@@ -86,8 +123,14 @@ def dbt_package(tmp_path_factory):
 
 def test_generated_dbt_package_validates_with_the_dagster_cli(dbt_package, tmp_path):
     out, _ = dbt_package
-    result = subprocess.run([str(BIN / "dagster"), "definitions", "validate", "-f", str(out / "definitions.py")],
-                            capture_output=True, text=True, timeout=300, env={**os.environ, "DAGSTER_HOME": str(tmp_path)})
+    result = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-f", str(out / "definitions.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -100,7 +143,14 @@ def test_generated_dbt_graph_equals_the_live_code_location(dbt_package, demo_man
 
 
 def test_generated_sqlmesh_graph_equals_the_live_code_location(demo_sqlmesh_project, tmp_path):
-    result = _gen("--project-type", "sqlmesh", "--project-path", demo_sqlmesh_project, "--output-dir", tmp_path)
+    result = _gen(
+        "--project-type",
+        "sqlmesh",
+        "--project-path",
+        demo_sqlmesh_project,
+        "--output-dir",
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     generated = _load(tmp_path, "sqlmesh_project_dagster")
     project = load_sqlmesh_project(demo_sqlmesh_project)
@@ -112,8 +162,18 @@ def test_generated_sqlmesh_graph_equals_the_live_code_location(demo_sqlmesh_proj
 def test_regeneration_is_byte_identical_and_check_names_changes(dbt_package):
     out, warehouse = dbt_package
     project = warehouse.parent.parent / "dbt_project"
-    args = ["--project-type", "dbt", "--manifest-path", project / "target" / "manifest.json", "--output-dir", out,
-            "--project-dir", project, "--warehouse", f"duckdb:///{warehouse}"]
+    args = [
+        "--project-type",
+        "dbt",
+        "--manifest-path",
+        project / "target" / "manifest.json",
+        "--output-dir",
+        out,
+        "--project-dir",
+        project,
+        "--warehouse",
+        f"duckdb:///{warehouse}",
+    ]
     assert _gen(*args, "--check").returncode == 0
     assets = out / "shop_dagster" / "assets.py"
     original = assets.read_text()
@@ -130,8 +190,9 @@ def _run_layers(defs: dg.Definitions, instance, until: str | None = None) -> dic
         if until in outcome:
             break
         key = partitions_def.get_last_partition_key() if partitions_def else None
-        result = defs.resolve_job_def(job_name).execute_in_process(instance=instance, partition_key=key,
-                                                                   raise_on_error=False)
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance, partition_key=key, raise_on_error=False
+        )
         outcome[job_name] = result.success
     return outcome
 
@@ -145,19 +206,28 @@ def test_generated_dbt_package_materializes_on_duckdb_with_checks(dbt_package, m
     with dg.instance_for_test() as instance:
         started = time.monotonic()
         outcome = _run_layers(defs, instance)
-        print(f"demo materialized through the generated package in {time.monotonic() - started:.1f}s")
+        print(
+            f"demo materialized through the generated package in {time.monotonic() - started:.1f}s"
+        )
         assert all(outcome.values()), outcome
-        nodes = json.loads((warehouse.parent.parent / "dbt_project" / "target" / "manifest.json").read_text())["nodes"]
+        nodes = json.loads(
+            (warehouse.parent.parent / "dbt_project" / "target" / "manifest.json").read_text()
+        )["nodes"]
         for spec in (s for a in generated.assets for s in a.specs):
             event = instance.get_latest_materialization_event(spec.key)
             assert event is not None, spec.key
             if nodes[spec.metadata["dagster_dbt/unique_id"]]["config"]["materialized"] != "view":
                 # dagster-dbt's row count of each table, read through the dbt adapter
                 assert event.asset_materialization.metadata["dagster/row_count"].value > 0, spec.key
-        orders = instance.get_latest_materialization_event(dg.AssetKey(["marts", "fct_orders"])).asset_materialization
+        orders = instance.get_latest_materialization_event(
+            dg.AssetKey(["marts", "fct_orders"])
+        ).asset_materialization
         graph = defs.resolve_asset_graph()
         evaluations = {
-            (k.asset_key.to_user_string(), k.name): instance.event_log_storage.get_latest_asset_check_execution_by_key([k])[k]
+            (
+                k.asset_key.to_user_string(),
+                k.name,
+            ): instance.event_log_storage.get_latest_asset_check_execution_by_key([k])[k]
             for k in graph.asset_check_keys
         }
     assert orders.partition is not None  # a partitioned model materializes its partition
@@ -175,12 +245,17 @@ def test_a_failing_dbt_model_fails_alone_and_its_siblings_materialize(tmp_path, 
     """One broken model in a copy of the demo: the other models of its op (one `dbt build`)
     materialize, and it fails."""
     out, warehouse, project = _generate_dbt(tmp_path)
-    (project / "models" / "staging" / "stg_products.sql").write_text("select * from no_such_table\n")
+    (project / "models" / "staging" / "stg_products.sql").write_text(
+        "select * from no_such_table\n"
+    )
     monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_EXECUTABLE", str(BIN / "dbt"))
     monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_DUCKDB", str(warehouse))
     generated = _load(out, "shop_dagster")
     defs = dg.Definitions.merge(generated, build_jobs(generated))
-    broken, sibling = dg.AssetKey(["staging", "stg_products"]), dg.AssetKey(["staging", "stg_customers"])
+    broken, sibling = (
+        dg.AssetKey(["staging", "stg_products"]),
+        dg.AssetKey(["staging", "stg_customers"]),
+    )
     staging_op = next(a for a in generated.assets if broken in a.keys)
     assert sibling in staging_op.keys  # one `dbt build` for both
     with dg.instance_for_test() as instance:
@@ -192,6 +267,7 @@ def test_a_failing_dbt_model_fails_alone_and_its_siblings_materialize(tmp_path, 
             assert instance.get_latest_materialization_event(key) is not None, key
         # Planned in the failed staging run and never materialized: the UI shows the asset failed.
         staging_run = next(r for r in instance.get_runs() if r.job_name == "staging_layer")
-        planned = instance.get_records_for_run(staging_run.run_id,
-                                               of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED).records
+        planned = instance.get_records_for_run(
+            staging_run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        ).records
         assert broken in {r.event_log_entry.dagster_event.asset_key for r in planned}

@@ -10,7 +10,7 @@ from orchestration_utils_tests.codegen.test_dagster_codegen import _gen, _load
 from orchestration_utils_tests.conftest import REPO
 
 # Rendered at evaluation, so the snapshot (and its fingerprint) is the same whether it breaks or not.
-_MACRO = '''import os
+_MACRO = """import os
 
 from sqlmesh import macro
 
@@ -18,7 +18,7 @@ from sqlmesh import macro
 @macro()
 def broken_on_request(evaluator):
     return "error('broken on purpose')" if os.environ.get("SHOP_BREAK_MODEL") else "TRUE"
-'''
+"""
 
 
 def test_a_failing_sqlmesh_model_fails_alone(tmp_path, monkeypatch):
@@ -27,13 +27,20 @@ def test_a_failing_sqlmesh_model_fails_alone(tmp_path, monkeypatch):
     (project / "macros").mkdir()
     (project / "macros" / "broken.py").write_text(_MACRO)
     model = project / "models" / "dim_customer_activity.sql"
-    model.write_text(model.read_text().replace("GROUP BY 1", "WHERE @broken_on_request() GROUP BY 1"))
+    model.write_text(
+        model.read_text().replace("GROUP BY 1", "WHERE @broken_on_request() GROUP BY 1")
+    )
     monkeypatch.setenv("ORCHESTRATION_UTILS_SQLMESH_DUCKDB", str(tmp_path / "shop_sqlmesh.duckdb"))
-    result = _gen("--project-type", "sqlmesh", "--project-path", project, "--output-dir", tmp_path / "gen")
+    result = _gen(
+        "--project-type", "sqlmesh", "--project-path", project, "--output-dir", tmp_path / "gen"
+    )
     assert result.returncode == 0, result.stderr
     generated = _load(tmp_path / "gen", "sqlmesh_project_dagster")
     op = next(a for a in generated.assets if a.node_def.name == "sqlmesh_unpartitioned")
-    broken, sibling = dg.AssetKey(["shop_marts", "dim_customer_activity"]), dg.AssetKey(["shop_staging", "stg_orders"])
+    broken, sibling = (
+        dg.AssetKey(["shop_marts", "dim_customer_activity"]),
+        dg.AssetKey(["shop_staging", "stg_orders"]),
+    )
     assert {broken, sibling} <= op.keys
 
     with dg.instance_for_test() as instance:
@@ -43,8 +50,10 @@ def test_a_failing_sqlmesh_model_fails_alone(tmp_path, monkeypatch):
         from sqlmesh import Context
 
         context = Context(paths=[str(project)])
-        due = [context.get_snapshot(m, raise_if_missing=True) for m in ("shop_marts.dim_customer_activity",
-                                                                        "shop_staging.stg_orders")]
+        due = [
+            context.get_snapshot(m, raise_if_missing=True)
+            for m in ("shop_marts.dim_customer_activity", "shop_staging.stg_orders")
+        ]
         context.state_sync.remove_intervals([(s, (0, int(time.time() * 1000))) for s in due])
         context.close()
         monkeypatch.setenv("SHOP_BREAK_MODEL", "1")
@@ -54,8 +63,9 @@ def test_a_failing_sqlmesh_model_fails_alone(tmp_path, monkeypatch):
         materialized = {e.asset_key for e in second.get_asset_materialization_events()}
         assert sibling in materialized and broken not in materialized
         # Planned and not materialized in a failed run: the UI shows the asset failed.
-        planned = instance.get_records_for_run(second.run_id,
-                                               of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED).records
+        planned = instance.get_records_for_run(
+            second.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        ).records
         assert broken in {r.event_log_entry.dagster_event.asset_key for r in planned}
         evaluations = {(c.asset_key, c.check_name): c for c in second.get_asset_check_evaluations()}
         assert evaluations[(sibling, "unique_values_order_id")].passed

@@ -14,8 +14,10 @@ from orchestration_utils.codegen.writer import (
 
 def _files(text="a = 1\n"):
     body = text
-    return [GeneratedFile("one.py", python_header("t", "src", "0" * 64, body) + body),
-            GeneratedFile("two.json", "{}\n")]
+    return [
+        GeneratedFile("one.py", python_header("t", "src", "0" * 64, body) + body),
+        GeneratedFile("two.json", "{}\n"),
+    ]
 
 
 def test_second_write_changes_nothing_and_check_agrees(tmp_path):
@@ -44,7 +46,9 @@ def test_failed_write_leaves_previous_files_whole(tmp_path, monkeypatch):
     with pytest.raises(OutputDirError, match="no space left on device"):
         write_files(tmp_path, changed)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no half file
-    assert [p.name for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}.")] == []  # no staging
+    assert [
+        p.name for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}.")
+    ] == []  # no staging
 
 
 def test_files_no_longer_generated_are_removed_but_hand_written_ones_kept(tmp_path):
@@ -65,8 +69,8 @@ def test_header_names_tool_source_and_hash_and_keeps_paths_on_one_line():
 
 @pytest.mark.parametrize("value", ['x"); import os #', "a\nb", "naïve ☃", "'''", "\\", '"""'])
 def test_py_filter_round_trips_hostile_strings(value):
-    assert eval(py(value)) == value  # noqa: S307 - the point is that it is only a literal
-    assert eval(py({"k": [value, (value,)]})) == {"k": [value, (value,)]}  # noqa: S307
+    assert eval(py(value)) == value
+    assert eval(py({"k": [value, (value,)]})) == {"k": [value, (value,)]}
 
 
 def test_py_filter_prints_plan_expressions_verbatim():
@@ -94,16 +98,21 @@ def test_symlinked_output_dir_stays_a_symlink(tmp_path):
     assert (tmp_path / "link").is_symlink() and (real / "one.py").is_file()
 
 
-@pytest.mark.parametrize("make, reason", [
-    (lambda p: p.write_text("x"), "not a directory"),
-    (lambda p: None, "name too long"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda p: p.write_text("x"), "not a directory"),
+        (lambda p: None, "name too long"),
+    ],
+)
 def test_unusable_output_dir_is_one_error(tmp_path, make, reason):
     out = tmp_path / ("o" * 300 if reason == "name too long" else "out_file")
     make(out)
     with pytest.raises(OutputDirError, match=f"--output-dir .*: {reason}$"):
         write_files(out, _files())
-    assert sorted(p.name for p in tmp_path.iterdir()) == (["out_file"] if reason == "not a directory" else [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        ["out_file"] if reason == "not a directory" else []
+    )
 
 
 # Run in a subprocess: write generation B over A, SIGKILLed right after the N-th file-system call.
@@ -138,8 +147,12 @@ def test_kill_between_any_two_steps_leaves_old_or_new_and_next_run_cleans_up(tmp
     import sys
 
     def run(out, kill_at, version):
-        return subprocess.run([sys.executable, "-c", _KILLER, str(out), str(kill_at), version],
-                              check=False, capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-c", _KILLER, str(out), str(kill_at), version],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
 
     ref_a, ref_b = tmp_path / "ref_a", tmp_path / "ref_b"
     assert run(ref_a, 0, "A").returncode == 0
@@ -174,5 +187,8 @@ def test_without_a_directory_swap_files_are_replaced_one_by_one(tmp_path, monkey
     monkeypatch.setattr(writer, "_swap", lambda staging, target: False)
     result = write_files(out, [GeneratedFile("two.json", "[]\n")])
     assert result.removed == ["one.py"]
-    assert {p.name: p.read_text() for p in out.iterdir()} == {"mine.py": "mine\n", "two.json": "[]\n"}
+    assert {p.name: p.read_text() for p in out.iterdir()} == {
+        "mine.py": "mine\n",
+        "two.json": "[]\n",
+    }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dags"]

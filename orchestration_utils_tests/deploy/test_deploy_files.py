@@ -23,7 +23,11 @@ def _yaml(path):
 def _instructions(dockerfile) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
     text = re.sub(r"\\\n", " ", dockerfile.read_text())
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
 
 
@@ -55,11 +59,18 @@ def test_every_deployment_file_parses():
 def test_the_dockerfile_copies_files_that_exist_and_the_dockerignore_keeps():
     sources, _, _ = _dockerfile()
     assert "uv.lock" in sources and "deploy/dagster.yaml" in sources
-    ignored = [line for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
-               if line and not line.startswith("#")]
+    ignored = [
+        line
+        for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     for source in sources:
-        assert (REPO / source).exists(), f"deploy/Dockerfile copies {source}, which is not in the repository"
-        assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), f"{source} is dockerignored"
+        assert (REPO / source).exists(), (
+            f"deploy/Dockerfile copies {source}, which is not in the repository"
+        )
+        assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), (
+            f"{source} is dockerignored"
+        )
 
 
 def test_the_image_installs_from_the_lock_and_prepares_the_manifest():
@@ -68,7 +79,9 @@ def test_the_image_installs_from_the_lock_and_prepares_the_manifest():
     assert syncs and all("--frozen" in run and "--no-dev" in run for run in syncs)
     # Run pods load the instance's K8sRunLauncher: dagster-k8s comes from the lock's deploy extra.
     assert all("--extra deploy" in run for run in syncs)
-    assert any("dbt parse" in run and "--target-path /opt/dagster/dbt_target" in run for run in runs)
+    assert any(
+        "dbt parse" in run and "--target-path /opt/dagster/dbt_target" in run for run in runs
+    )
     env = (DEPLOY / "Dockerfile").read_text()
     assert "ORCHESTRATION_UTILS_DBT_MANIFEST=/opt/dagster/dbt_target/manifest.json" in env
     # The uv the Makefile pins.
@@ -87,11 +100,19 @@ def test_helm_values_run_the_same_module_and_queue_as_the_instance_file():
     assert deployment["port"] == int(cmd[cmd.index("-p") + 1])
     assert [secret["name"] for secret in deployment["envSecrets"]]
     queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
-    assert queue["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert (
+        queue["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
+    )
     assert queue["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
     retries = values["dagsterDaemon"]["runRetries"]
-    assert (retries["enabled"], retries["maxRetries"]) == (True, instance["run_retries"]["max_retries"])
-    assert values["postgresql"]["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"]
+    assert (retries["enabled"], retries["maxRetries"]) == (
+        True,
+        instance["run_retries"]["max_retries"],
+    )
+    assert (
+        values["postgresql"]["postgresqlScheme"]
+        == instance["storage"]["postgres"]["postgres_db"]["scheme"]
+    )
 
 
 def test_dagster_cloud_yaml_names_the_location_the_workspace_loads():

@@ -42,7 +42,10 @@ def test_runs_are_queued_under_the_shipped_limits(deploy_instance):
     instance, _ = deploy_instance
     assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
     queue = instance.get_concurrency_config().run_queue_config
-    limits = {(limit["key"], str(limit.get("value"))): limit["limit"] for limit in queue.tag_concurrency_limits}
+    limits = {
+        (limit["key"], str(limit.get("value"))): limit["limit"]
+        for limit in queue.tag_concurrency_limits
+    }
     assert limits[("orchestration_utils/dbt_project", "{'applyLimitPerUniqueValue': True}")] == 1
     assert limits[("orchestration_utils/kind", "health")] >= 1
     assert limits[("orchestration_utils/kind", "sla")] >= 1
@@ -53,6 +56,8 @@ def test_the_default_driver_is_what_the_locked_sqlalchemy_cannot_load(deploy_ins
     """Why the file names `postgresql+psycopg2`: without it the instance fails to connect."""
     bare = tmp_path / "bare"
     bare.mkdir()
-    (bare / "dagster.yaml").write_text(DAGSTER_YAML.read_text().replace("scheme: postgresql+psycopg2", ""))
+    (bare / "dagster.yaml").write_text(
+        DAGSTER_YAML.read_text().replace("scheme: postgresql+psycopg2", "")
+    )
     with pytest.raises(ModuleNotFoundError, match="psycopg"):
         dg.DagsterInstance.from_config(str(bare)).get_runs()

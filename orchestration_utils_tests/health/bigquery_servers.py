@@ -31,30 +31,51 @@ class Emulator:
 
     def __init__(self, workdir: Path, project: str = "test"):
         python = EMULATOR_VENV / "bin" / "python"
-        assert python.exists(), f"no BigQuery emulator venv at {EMULATOR_VENV}: run `make bqemu-venv`"
+        assert python.exists(), (
+            f"no BigQuery emulator venv at {EMULATOR_VENV}: run `make bqemu-venv`"
+        )
         home = workdir / "home"
         home.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "HOME": str(home)}
         subprocess.run(
-            [str(python), "-c",
-             "import duckdb, duckdb_extension_spatial as s, pathlib;"
-             "p = next(pathlib.Path(s.__file__).parent.rglob('spatial.duckdb_extension'));"
-             "duckdb.connect().execute(f\"INSTALL '{p}'\")"],
-            env=env, check=True, capture_output=True,
+            [
+                str(python),
+                "-c",
+                (
+                    "import duckdb, duckdb_extension_spatial as s, pathlib;"
+                    "p = next(pathlib.Path(s.__file__).parent.rglob('spatial.duckdb_extension'));"
+                    "duckdb.connect().execute(f\"INSTALL '{p}'\")"
+                ),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
         )
         self.port = free_port()
         self.project = project
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log = (workdir / "emulator.log").open("w")
         self.process = subprocess.Popen(
-            [str(EMULATOR_VENV / "bin" / "bqemulator"), "start", "--rest-port", str(self.port),
-             "--grpc-port", str(free_port()), "--project", project],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                str(EMULATOR_VENV / "bin" / "bqemulator"),
+                "start",
+                "--rest-port",
+                str(self.port),
+                "--grpc-port",
+                str(free_port()),
+                "--project",
+                project,
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(f"{self.endpoint}/bigquery/v2/projects/{project}/datasets", timeout=2)
+                urllib.request.urlopen(
+                    f"{self.endpoint}/bigquery/v2/projects/{project}/datasets", timeout=2
+                )
                 break
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
@@ -65,8 +86,11 @@ class Emulator:
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import bigquery
 
-        return bigquery.Client(project=self.project, credentials=AnonymousCredentials(),
-                               client_options={"api_endpoint": self.endpoint})
+        return bigquery.Client(
+            project=self.project,
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": self.endpoint},
+        )
 
     def stop(self) -> None:
         self.process.terminate()
@@ -128,7 +152,9 @@ class RecordedBigQuery:
     def on(self, method: str, prefix: str, handler: Handler) -> None:
         self.handlers.insert(0, (method, prefix, handler))
 
-    def serve_query(self, project: str, schema: list[dict], rows: list[list], bytes_billed: int) -> None:
+    def serve_query(
+        self, project: str, schema: list[dict], rows: list[list], bytes_billed: int
+    ) -> None:
         """A query job that is DONE at once: jobs.insert, then jobs.getQueryResults."""
         state = {"n": 0}
 
@@ -136,12 +162,18 @@ class RecordedBigQuery:
             state["n"] += 1
             job_id = body["jobReference"]["jobId"]
             return 200, {
-                "kind": "bigquery#job", "id": f"{project}:US.{job_id}",
+                "kind": "bigquery#job",
+                "id": f"{project}:US.{job_id}",
                 "jobReference": {"projectId": project, "jobId": job_id, "location": "US"},
                 "configuration": body["configuration"],
                 "status": {"state": "DONE"},
-                "statistics": {"creationTime": "1", "query": {"totalBytesBilled": str(bytes_billed),
-                                                              "totalBytesProcessed": str(bytes_billed)}},
+                "statistics": {
+                    "creationTime": "1",
+                    "query": {
+                        "totalBytesBilled": str(bytes_billed),
+                        "totalBytesProcessed": str(bytes_billed),
+                    },
+                },
             }
 
         def results(method, path, body):
@@ -149,9 +181,12 @@ class RecordedBigQuery:
             return 200, {
                 "kind": "bigquery#getQueryResultsResponse",
                 "jobReference": {"projectId": project, "jobId": job_id, "location": "US"},
-                "schema": {"fields": schema}, "totalRows": str(len(rows)),
+                "schema": {"fields": schema},
+                "totalRows": str(len(rows)),
                 "rows": [{"f": [{"v": v} for v in row]} for row in rows],
-                "jobComplete": True, "totalBytesProcessed": str(bytes_billed), "cacheHit": False,
+                "jobComplete": True,
+                "totalBytesProcessed": str(bytes_billed),
+                "cacheHit": False,
             }
 
         self.on("POST", f"/projects/{project}/jobs", insert)

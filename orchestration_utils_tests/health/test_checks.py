@@ -48,10 +48,19 @@ def test_schema_diff_classifies_each_change():
 def test_declared_types_compare_across_dialects():
     assert canonical_type("decimal(38,2)") == canonical_type("NUMERIC") == "NUMERIC"
     assert canonical_type("hugeint") == canonical_type("INTEGER") == "INT64"
-    assert canonical_type("varchar") == "STRING" and canonical_type("TIMESTAMP WITH TIME ZONE") == "TIMESTAMP"
-    nested = parse_duckdb_type("a", 'STRUCT(city VARCHAR, "zip code" INTEGER, tags VARCHAR[])', nullable=False)
-    assert nested == Field("a", "RECORD", "REQUIRED", (
-        Field("city", "STRING"), Field("zip code", "INT64"), Field("tags", "STRING", "REPEATED")))
+    assert (
+        canonical_type("varchar") == "STRING"
+        and canonical_type("TIMESTAMP WITH TIME ZONE") == "TIMESTAMP"
+    )
+    nested = parse_duckdb_type(
+        "a", 'STRUCT(city VARCHAR, "zip code" INTEGER, tags VARCHAR[])', nullable=False
+    )
+    assert nested == Field(
+        "a",
+        "RECORD",
+        "REQUIRED",
+        (Field("city", "STRING"), Field("zip code", "INT64"), Field("tags", "STRING", "REPEATED")),
+    )
 
 
 def test_partition_spine_leaves_out_the_partition_still_filling():
@@ -65,7 +74,9 @@ def test_partition_spine_leaves_out_the_partition_still_filling():
 
 
 def _meta(modified=None, streaming_oldest=None) -> TableMeta:
-    return TableMeta(TableRef("p", "d", "t"), "TABLE", (), 10, modified, streaming_oldest=streaming_oldest)
+    return TableMeta(
+        TableRef("p", "d", "t"), "TABLE", (), 10, modified, streaming_oldest=streaming_oldest
+    )
 
 
 def test_freshness_tiers_and_metadata_sources():
@@ -75,7 +86,10 @@ def test_freshness_tiers_and_metadata_sources():
     assert check_freshness(table, _meta(at(4)), None, NOW).status == Status.WARN
     stale = check_freshness(table, _meta(at(7)), None, NOW)
     assert stale.status == Status.FAIL and stale.figures["hours_stale"] == 7.0
-    assert check_freshness(table, _meta(at(7), streaming_oldest=at(1)), None, NOW).status == Status.PASS
+    assert (
+        check_freshness(table, _meta(at(7), streaming_oldest=at(1)), None, NOW).status
+        == Status.PASS
+    )
     unknown = check_freshness(table, _meta(None), None, NOW)
     assert unknown.status == Status.ERROR and "timestamp_column" in unknown.message
     by_column = TableConfig(table_id="p.d.t", max_age_hours=6, timestamp_column="ts")
@@ -89,8 +103,14 @@ def test_health_score_weighs_warn_half_and_error_as_failure():
 
     results = [result(Status.PASS), result(Status.PASS), result(Status.WARN), result(Status.ERROR)]
     assert health_score(results) == 62.5
-    assert summarize(results) == {"total_checks": 4, "passed": 2, "warnings": 1, "failed": 0, "errors": 1,
-                                  "health_score": 62.5}
+    assert summarize(results) == {
+        "total_checks": 4,
+        "passed": 2,
+        "warnings": 1,
+        "failed": 0,
+        "errors": 1,
+        "health_score": 62.5,
+    }
     assert health_score([]) == 100.0
 
 
@@ -105,11 +125,23 @@ def test_the_streamed_report_is_the_built_report():
 
     now = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
     results = [
-        CheckResult("p.d.t", "row_count", Status.PASS, "5 rows", {"row_count": 5, "partition_rows": {"20260301": 5}}),
-        CheckResult("p.d.u", "freshness", Status.FAIL, "stale \u00e9\"", {"hours_stale": 3.5}, critical=True),
+        CheckResult(
+            "p.d.t",
+            "row_count",
+            Status.PASS,
+            "5 rows",
+            {"row_count": 5, "partition_rows": {"20260301": 5}},
+        ),
+        CheckResult(
+            "p.d.u", "freshness", Status.FAIL, 'stale \u00e9"', {"hours_stale": 3.5}, critical=True
+        ),
         CheckResult("warehouse", "cost", Status.ERROR, "boom"),
     ]
     usage = Usage(queries=3, metadata_calls=2, bytes_billed=1024**4)
     for subset in (results, results[:1], []):
-        streamed = json.loads(b"".join(report_json_lines(subset, now, "duckdb:///x.duckdb", usage, 6.25)))
-        assert streamed == json.loads(json.dumps(build_report(subset, now, "duckdb:///x.duckdb", usage, 6.25)))
+        streamed = json.loads(
+            b"".join(report_json_lines(subset, now, "duckdb:///x.duckdb", usage, 6.25))
+        )
+        assert streamed == json.loads(
+            json.dumps(build_report(subset, now, "duckdb:///x.duckdb", usage, 6.25))
+        )

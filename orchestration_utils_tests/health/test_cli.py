@@ -17,39 +17,71 @@ def warehouse(tmp_path):
     path = tmp_path / "shop.duckdb"
     con = duckdb.connect(str(path))
     con.execute("CREATE SCHEMA marts")
-    con.execute("CREATE TABLE marts.orders AS SELECT 1 AS id, TIMESTAMP '2026-03-01 08:30:00' AS ordered_at")
+    con.execute(
+        "CREATE TABLE marts.orders AS SELECT 1 AS id, TIMESTAMP '2026-03-01 08:30:00' AS ordered_at"
+    )
     con.close()
     return path
 
 
 def _run(*args, cwd=None):
-    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+    return subprocess.run(
+        [str(BIN), *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
+    )
 
 
 def _config(tmp_path, warehouse, **table) -> Path:
     path = tmp_path / "health-config.json"
-    path.write_text(json.dumps({"warehouse": f"duckdb://{warehouse}",
-                                "tables": [{"table_id": "shop.marts.orders", **table}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "warehouse": f"duckdb://{warehouse}",
+                "tables": [{"table_id": "shop.marts.orders", **table}],
+            }
+        )
+    )
     return path
 
 
 def test_all_pass_exits_0_and_writes_the_report(tmp_path, warehouse):
-    config = _config(tmp_path, warehouse, freshness={"max_age_hours": 6, "timestamp_column": "ordered_at"},
-                     row_count={"min_rows": 1})
-    result = _run("--config", str(config), "--output", str(tmp_path / "out" / "report.json"), "--as-of", AS_OF)
+    config = _config(
+        tmp_path,
+        warehouse,
+        freshness={"max_age_hours": 6, "timestamp_column": "ordered_at"},
+        row_count={"min_rows": 1},
+    )
+    result = _run(
+        "--config", str(config), "--output", str(tmp_path / "out" / "report.json"), "--as-of", AS_OF
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["summary"] == {"total_checks": 2, "passed": 2, "warnings": 0, "failed": 0, "errors": 0,
-                                 "health_score": 100.0}
+    assert report["summary"] == {
+        "total_checks": 2,
+        "passed": 2,
+        "warnings": 0,
+        "failed": 0,
+        "errors": 0,
+        "health_score": 100.0,
+    }
     freshness = report["checks"][0]
-    assert (freshness["table"], freshness["check"], freshness["status"]) == ("shop.marts.orders", "freshness", "PASS")
-    assert freshness["hours_stale"] == 2.0 and freshness["max_age_hours"] == 6 and freshness["latest_update"]
+    assert (freshness["table"], freshness["check"], freshness["status"]) == (
+        "shop.marts.orders",
+        "freshness",
+        "PASS",
+    )
+    assert (
+        freshness["hours_stale"] == 2.0
+        and freshness["max_age_hours"] == 6
+        and freshness["latest_update"]
+    )
     assert "health score 100.0" in result.stderr
 
 
 def test_a_failing_check_exits_1_with_json_on_stdout(tmp_path, warehouse):
-    config = _config(tmp_path, warehouse, freshness={"max_age_hours": 1, "timestamp_column": "ordered_at"})
+    config = _config(
+        tmp_path, warehouse, freshness={"max_age_hours": 1, "timestamp_column": "ordered_at"}
+    )
     result = _run("--config", str(config), "--as-of", AS_OF)
     assert result.returncode == 1
     assert json.loads(result.stdout)["checks"][0]["status"] == "FAIL"
@@ -57,8 +89,19 @@ def test_a_failing_check_exits_1_with_json_on_stdout(tmp_path, warehouse):
 
 
 def test_single_table_freshness(warehouse):
-    result = _run("--table", "shop.marts.orders", "--check-freshness", "--timestamp-column", "ordered_at",
-                  "--max-age-hours", "3", "--warehouse", f"duckdb://{warehouse}", "--as-of", AS_OF)
+    result = _run(
+        "--table",
+        "shop.marts.orders",
+        "--check-freshness",
+        "--timestamp-column",
+        "ordered_at",
+        "--max-age-hours",
+        "3",
+        "--warehouse",
+        f"duckdb://{warehouse}",
+        "--as-of",
+        AS_OF,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["checks"][0]["hours_stale"] == 2.0
 
@@ -71,27 +114,53 @@ def test_cost_report_and_failures_on_duckdb(warehouse):
     assert json.loads(failures.stdout)["checks"][0]["check"] == "failed_jobs"
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('{"tables": [{"table_id": "shop.marts.orders", "freshness": {"max_age_hourz": 3}}]}',
-     "$.tables[0].freshness.max_age_hourz: unknown key"),
-    ('{"tables": [{"table_id": "shop.marts.orders", "freshness": {"max_age_hours": "3"}}]}',
-     "$.tables[0].freshness.max_age_hours: Input should be a valid number"),
-    ('{"tables": [{"table_id": "shop.marts`; DROP TABLE x; --"}]}', "$.tables[0].table_id: malformed table_id"),
-    ('{"tables": [{"table_id": "a.b.c", "freshness": {"max_age_hours": 1, "timestamp_column": "ts) OR 1=1"}}]}',
-     "$.tables[0].freshness.timestamp_column: malformed column name"),
-    ('{"tables": [{"table_id": "a.b.c", "row_count": {"partition_column": "d", "partition_granularity": "week"}}]}',
-     "$.tables[0].row_count.partition_granularity: Input should be 'hour', 'day', 'month' or 'year'"),
-    ('{"tables": [{"table_id": "a.b.c", "freshness": {"max_age_hours": 2, "warn_age_hours": 3}}]}',
-     "$.tables[0].freshness: warn_age_hours is greater than max_age_hours"),
-    ('{"tables": [{"table_id": "a.b.c", "row_count": {"min_rows": 5, "max_rows": 1}}]}',
-     "$.tables[0].row_count: min_rows is greater than max_rows"),
-    ('{"tables": [{"table_id": "a.b.c", "max_age_hours": 2, "freshness": {"max_age_hours": 3}}]}',
-     "$.tables[0]: max_age_hours is given both beside table_id and in freshness"),
-    ('{"warehouse": "postgres://x", "tables": []}', "$.warehouse: 'postgres://x': unknown warehouse"),
-    ('{"check_costs": "yes"}', "$.check_costs: Input should be a valid boolean"),
-    ('{"tables": [{"table_id": "a.b.c"}, {"table_id": "a.b.c"}]}', "$: table_id 'a.b.c' appears twice"),
-    ('{"tables": [', "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            '{"tables": [{"table_id": "shop.marts.orders", "freshness": {"max_age_hourz": 3}}]}',
+            "$.tables[0].freshness.max_age_hourz: unknown key",
+        ),
+        (
+            '{"tables": [{"table_id": "shop.marts.orders", "freshness": {"max_age_hours": "3"}}]}',
+            "$.tables[0].freshness.max_age_hours: Input should be a valid number",
+        ),
+        (
+            '{"tables": [{"table_id": "shop.marts`; DROP TABLE x; --"}]}',
+            "$.tables[0].table_id: malformed table_id",
+        ),
+        (
+            '{"tables": [{"table_id": "a.b.c", "freshness": {"max_age_hours": 1, "timestamp_column": "ts) OR 1=1"}}]}',
+            "$.tables[0].freshness.timestamp_column: malformed column name",
+        ),
+        (
+            '{"tables": [{"table_id": "a.b.c", "row_count": {"partition_column": "d", "partition_granularity": "week"}}]}',
+            "$.tables[0].row_count.partition_granularity: Input should be 'hour', 'day', 'month' or 'year'",
+        ),
+        (
+            '{"tables": [{"table_id": "a.b.c", "freshness": {"max_age_hours": 2, "warn_age_hours": 3}}]}',
+            "$.tables[0].freshness: warn_age_hours is greater than max_age_hours",
+        ),
+        (
+            '{"tables": [{"table_id": "a.b.c", "row_count": {"min_rows": 5, "max_rows": 1}}]}',
+            "$.tables[0].row_count: min_rows is greater than max_rows",
+        ),
+        (
+            '{"tables": [{"table_id": "a.b.c", "max_age_hours": 2, "freshness": {"max_age_hours": 3}}]}',
+            "$.tables[0]: max_age_hours is given both beside table_id and in freshness",
+        ),
+        (
+            '{"warehouse": "postgres://x", "tables": []}',
+            "$.warehouse: 'postgres://x': unknown warehouse",
+        ),
+        ('{"check_costs": "yes"}', "$.check_costs: Input should be a valid boolean"),
+        (
+            '{"tables": [{"table_id": "a.b.c"}, {"table_id": "a.b.c"}]}',
+            "$: table_id 'a.b.c' appears twice",
+        ),
+        ('{"tables": [', "not valid JSON"),
+    ],
+)
 def test_bad_config_is_one_line_and_exit_2(tmp_path, content, message):
     config = tmp_path / "health-config.json"
     config.write_text(content)
@@ -110,29 +179,48 @@ def test_bad_usage_exits_2(tmp_path):
 
 
 def test_flat_keys_of_the_earlier_format_are_read_with_a_warning(tmp_path, warehouse):
-    nested = _config(tmp_path, warehouse, freshness={"max_age_hours": 6, "timestamp_column": "ordered_at"},
-                     row_count={"min_rows": 1})
+    nested = _config(
+        tmp_path,
+        warehouse,
+        freshness={"max_age_hours": 6, "timestamp_column": "ordered_at"},
+        row_count={"min_rows": 1},
+    )
     expected = _run("--config", str(nested), "--as-of", AS_OF)
     flat = _config(tmp_path, warehouse, max_age_hours=6, timestamp_column="ordered_at", min_rows=1)
     result = _run("--config", str(flat), "--as-of", AS_OF)
     assert result.returncode == expected.returncode == 0
     assert result.stdout == expected.stdout
-    assert (f"{flat}: $.tables[0].max_age_hours: deprecated flat key, write it in \"freshness\": {{...}} (and 2 more)"
-            in result.stderr.splitlines())
+    assert (
+        f'{flat}: $.tables[0].max_age_hours: deprecated flat key, write it in "freshness": {{...}} (and 2 more)'
+        in result.stderr.splitlines()
+    )
 
 
 def test_nested_expected_schema_in_json(tmp_path, warehouse):
-    config = _config(tmp_path, warehouse, expected_schema=[
-        {"name": "id", "type": "INT64"},
-        {"name": "ordered_at", "type": "TIMESTAMP"},
-        {"name": "address", "type": "RECORD", "fields": [{"name": "city", "type": "STRING"}]}])
+    config = _config(
+        tmp_path,
+        warehouse,
+        expected_schema=[
+            {"name": "id", "type": "INT64"},
+            {"name": "ordered_at", "type": "TIMESTAMP"},
+            {"name": "address", "type": "RECORD", "fields": [{"name": "city", "type": "STRING"}]},
+        ],
+    )
     result = _run("--config", str(config), "--as-of", AS_OF)
     assert result.returncode == 1, result.stderr
     drift = json.loads(result.stdout)["checks"][0]
     assert drift["status"] == "FAIL" and drift["message"] == "breaking: address removed"
-    bad = _config(tmp_path, warehouse, expected_schema=[{"name": "a", "type": "RECORD", "fields": [{"name": 1, "type": "X"}]}])
+    bad = _config(
+        tmp_path,
+        warehouse,
+        expected_schema=[{"name": "a", "type": "RECORD", "fields": [{"name": 1, "type": "X"}]}],
+    )
     refused = _run("--config", str(bad))
-    assert refused.returncode == 2 and "$.tables[0].expected_schema[0].fields[0].name: Input should be a valid string" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "$.tables[0].expected_schema[0].fields[0].name: Input should be a valid string"
+        in refused.stderr
+    )
 
 
 def test_at_scale_stdout_is_one_json_line_and_stderr_names_the_worst_few(tmp_path):
@@ -148,21 +236,40 @@ def test_at_scale_stdout_is_one_json_line_and_stderr_names_the_worst_few(tmp_pat
     tables = []
     for i in range(260):
         con.execute(f"CREATE TABLE s.t{i} AS SELECT TIMESTAMP '2026-02-28 12:00:00' AS ts, 1 AS v")
-        tables.append({"table_id": f"big.s.t{i}", "freshness": {"max_age_hours": 48, "timestamp_column": "ts"},
-                       "row_count": {"min_rows": 1, "partition_column": "ts", "lookback_days": 3},
-                       "check_partitions": True, "expected_schema": [{"name": "ts", "type": "TIMESTAMP"}]})
-    tables.append({"table_id": "big.s.gone", "row_count": {"min_rows": 1}})  # an ERROR, listed last in the config
+        tables.append(
+            {
+                "table_id": f"big.s.t{i}",
+                "freshness": {"max_age_hours": 48, "timestamp_column": "ts"},
+                "row_count": {"min_rows": 1, "partition_column": "ts", "lookback_days": 3},
+                "check_partitions": True,
+                "expected_schema": [{"name": "ts", "type": "TIMESTAMP"}],
+            }
+        )
+    tables.append(
+        {"table_id": "big.s.gone", "row_count": {"min_rows": 1}}
+    )  # an ERROR, listed last in the config
     con.close()
     config = tmp_path / "health-config.json"
     config.write_text(json.dumps({"warehouse": f"duckdb://{path}", "tables": tables}))
-    result = subprocess.run([str(BIN), "--config", str(config), "--as-of", "2026-03-01T10:30:00+00:00"],
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [str(BIN), "--config", str(config), "--as-of", "2026-03-01T10:30:00+00:00"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 1
     assert result.stdout.count("\n") == 1  # one compact line
     report = json.loads(result.stdout)
     assert report["summary"]["total_checks"] == 260 * 4 + 1
-    listed = [line for line in result.stderr.splitlines() if line.startswith("[pipeline-health-monitor]   ")]
+    listed = [
+        line
+        for line in result.stderr.splitlines()
+        if line.startswith("[pipeline-health-monitor]   ")
+    ]
     assert len(listed) == SUMMARY_LINES + 1
     assert "ERROR big.s.gone row_count" in listed[0]
     not_passing = sum(1 for c in report["checks"] if c["status"] != "PASS")
-    assert listed[-1].endswith(f"... and {not_passing - SUMMARY_LINES} more not passing (every check is in the JSON report)")
+    assert listed[-1].endswith(
+        f"... and {not_passing - SUMMARY_LINES} more not passing (every check is in the JSON report)"
+    )

@@ -25,11 +25,19 @@ def shop(tmp_path, monkeypatch):
     now = datetime.now(UTC).replace(tzinfo=None)
     con = duckdb.connect(str(path))
     con.execute("CREATE SCHEMA marts")
-    con.execute("CREATE TABLE marts.fct_orders (order_id INTEGER, ordered_at TIMESTAMP, shipped_at TIMESTAMP)")
-    con.execute("INSERT INTO marts.fct_orders VALUES (1, ?, ?)", [now - timedelta(hours=2), now - timedelta(hours=30)])
+    con.execute(
+        "CREATE TABLE marts.fct_orders (order_id INTEGER, ordered_at TIMESTAMP, shipped_at TIMESTAMP)"
+    )
+    con.execute(
+        "INSERT INTO marts.fct_orders VALUES (1, ?, ?)",
+        [now - timedelta(hours=2), now - timedelta(hours=30)],
+    )
     con.execute("CREATE TABLE marts.dim_stores AS SELECT 1 AS store_id, 'Oslo' AS city")
     con.execute("CREATE TABLE marts.events (created_at TIMESTAMP, loaded_at TIMESTAMP, day DATE)")
-    con.execute("INSERT INTO marts.events VALUES (?, ?, ?)", [now - timedelta(hours=50), now - timedelta(hours=1), now.date()])
+    con.execute(
+        "INSERT INTO marts.events VALUES (?, ?, ?)",
+        [now - timedelta(hours=50), now - timedelta(hours=1), now.date()],
+    )
     con.execute("CREATE TABLE marts.two_dates (starts DATE, ends DATE)")
     con.close()
     monkeypatch.setenv("ORCHESTRATION_UTILS_WAREHOUSE", f"duckdb://{path}")
@@ -44,28 +52,53 @@ def _check(capsys, *argv: str) -> tuple[int, dict]:
 
 
 def test_the_dbt_models_partition_column_comes_first(shop, capsys, demo_manifest):
-    code, check = _check(capsys, "--table", "shop.marts.fct_orders", "--manifest", str(demo_manifest))
+    code, check = _check(
+        capsys, "--table", "shop.marts.fct_orders", "--manifest", str(demo_manifest)
+    )
     assert (code, check["status"]) == (0, "PASS")
-    assert check["evidence"] == "column ordered_at (partition column of dbt model model.shop.fct_orders)"
+    assert (
+        check["evidence"]
+        == "column ordered_at (partition column of dbt model model.shop.fct_orders)"
+    )
     assert 1.9 < check["hours_stale"] < 2.1
 
 
 def test_a_given_column_beats_every_other_evidence(shop, capsys, demo_manifest):
-    code, check = _check(capsys, "--table", "shop.marts.fct_orders", "--manifest", str(demo_manifest),
-                         "--timestamp-column", "shipped_at")
-    assert (code, check["status"], check["evidence"]) == (1, "FAIL", "column shipped_at (configured)")
+    code, check = _check(
+        capsys,
+        "--table",
+        "shop.marts.fct_orders",
+        "--manifest",
+        str(demo_manifest),
+        "--timestamp-column",
+        "shipped_at",
+    )
+    assert (code, check["status"], check["evidence"]) == (
+        1,
+        "FAIL",
+        "column shipped_at (configured)",
+    )
 
 
 def test_the_last_materialization_recorded_in_the_dagster_instance(shop, capsys, monkeypatch):
     (shop / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(shop / "dagster_home")) as instance:
-        instance.report_runless_asset_event(dg.AssetMaterialization(
-            dg.AssetKey(["marts", "dim_stores"]), metadata={"dagster/table_name": "shop.marts.dim_stores"}))
-        instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["marts", "other"])))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                dg.AssetKey(["marts", "dim_stores"]),
+                metadata={"dagster/table_name": "shop.marts.dim_stores"},
+            )
+        )
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(dg.AssetKey(["marts", "other"]))
+        )
     monkeypatch.setenv("DAGSTER_HOME", str(shop / "dagster_home"))
     code, check = _check(capsys, "--table", "shop.marts.dim_stores")
     assert (code, check["status"]) == (0, "PASS")
-    assert check["evidence"] == "last materialization of asset marts/dim_stores recorded in the Dagster instance"
+    assert (
+        check["evidence"]
+        == "last materialization of asset marts/dim_stores recorded in the Dagster instance"
+    )
     later = (datetime.now(UTC) + timedelta(hours=30)).isoformat()
     code, check = _check(capsys, "--table", "shop.marts.dim_stores", "--as-of", later)
     assert (code, check["status"]) == (1, "FAIL") and check["hours_stale"] > 29
@@ -77,11 +110,17 @@ def test_a_conventionally_named_time_column_among_several(shop, capsys):
     assert check["evidence"] == "column loaded_at (conventionally named time column)"
 
 
-@pytest.mark.parametrize(("table", "reason"), [
-    ("dim_stores", "no TIMESTAMP, DATETIME or DATE column"),
-    ("two_dates", "2 time columns (starts, ends) and none stands out"),
-    ("fct_orders", "2 time columns (ordered_at, shipped_at) and none stands out"),  # without the manifest
-])
+@pytest.mark.parametrize(
+    ("table", "reason"),
+    [
+        ("dim_stores", "no TIMESTAMP, DATETIME or DATE column"),
+        ("two_dates", "2 time columns (starts, ends) and none stands out"),
+        (
+            "fct_orders",
+            "2 time columns (ordered_at, shipped_at) and none stands out",
+        ),  # without the manifest
+    ],
+)
 def test_no_evidence_is_an_error_with_the_reason(shop, capsys, table, reason):
     code, check = _check(capsys, "--table", f"shop.marts.{table}")
     assert (code, check["status"]) == (1, "ERROR")

@@ -21,7 +21,9 @@ def test_corpus_is_present():
     assert len(corpus_manifests()) >= 40, f"no dbt corpus at {CORPUS}"
 
 
-@pytest.mark.parametrize("path", corpus_manifests(), ids=lambda p: str(p.parent.relative_to(CORPUS)))
+@pytest.mark.parametrize(
+    "path", corpus_manifests(), ids=lambda p: str(p.parent.relative_to(CORPUS))
+)
 def test_corpus_manifest_models_and_edges_match_what_dbt_recorded(path):
     raw = json.loads(path.read_text())
     if _schema(raw) < 4:
@@ -64,13 +66,18 @@ def test_demo_manifest_carries_the_metadata_the_tools_read(demo_manifest):
     assert len(project.models()) >= 12
     assert {n.layer for n in project.models()} == {Layer.STAGING, Layer.INTERMEDIATE, Layer.MARTS}
     orders = nodes["fct_orders"]
-    assert (orders.schedule, orders.sla_hours, orders.freshness_hours, orders.critical) == ("@daily", 6, 24, True)
+    assert (orders.schedule, orders.sla_hours, orders.freshness_hours, orders.critical) == (
+        "@daily",
+        6,
+        24,
+        True,
+    )
     assert orders.owner == "orders-team@example.com"
     assert orders.materialization == "incremental"
     assert (orders.partitioning.field, orders.partitioning.granularity) == ("ordered_at", "day")
     assert orders.partitioning.start == "2026-01-01"
     assert {t.test_type for t in orders.tests} >= {"unique", "not_null", "relationships"}
-    assert dict((c.name, c.data_type) for c in orders.columns)["ordered_at"] == "timestamp"
+    assert {c.name: c.data_type for c in orders.columns}["ordered_at"] == "timestamp"
     assert nodes["stg_events"].schedule == "@hourly"
     assert nodes["raw_orders"].resource_type == ResourceType.SEED
     assert nodes["customers_snapshot"].resource_type == ResourceType.SNAPSHOT
@@ -79,19 +86,31 @@ def test_demo_manifest_carries_the_metadata_the_tools_read(demo_manifest):
 
 def _manifest(tmp_path, nodes: dict, version: int = 12):
     path = tmp_path / "manifest.json"
-    path.write_text(json.dumps({
-        "metadata": {"dbt_schema_version": f"https://schemas.getdbt.com/dbt/manifest/v{version}.json"},
-        "nodes": nodes,
-        "sources": {},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "metadata": {
+                    "dbt_schema_version": f"https://schemas.getdbt.com/dbt/manifest/v{version}.json"
+                },
+                "nodes": nodes,
+                "sources": {},
+            }
+        )
+    )
     return path
 
 
 def _model(name: str, deps=(), meta=None):
     return {
-        "unique_id": f"model.p.{name}", "name": name, "resource_type": "model", "package_name": "p",
-        "original_file_path": f"models/{name}.sql", "depends_on": {"nodes": list(deps)},
-        "config": {"materialized": "table", "meta": meta or {}}, "schema": "s", "database": "d",
+        "unique_id": f"model.p.{name}",
+        "name": name,
+        "resource_type": "model",
+        "package_name": "p",
+        "original_file_path": f"models/{name}.sql",
+        "depends_on": {"nodes": list(deps)},
+        "config": {"materialized": "table", "meta": meta or {}},
+        "schema": "s",
+        "database": "d",
     }
 
 
@@ -101,7 +120,7 @@ def _model(name: str, deps=(), meta=None):
         (None, "file not found"),
         ("{not json", "invalid JSON"),
         ('{"metadata": {}, "nodes": {}}', "dbt_schema_version is missing"),
-        ('[1, 2]', "not a dbt manifest"),
+        ("[1, 2]", "not a dbt manifest"),
     ],
 )
 def test_bad_files_give_one_line_naming_the_file(tmp_path, content, reason):
@@ -115,25 +134,37 @@ def test_bad_files_give_one_line_naming_the_file(tmp_path, content, reason):
 
 
 def test_cycle_is_named(tmp_path):
-    path = _manifest(tmp_path, {
-        "model.p.a": _model("a", ["model.p.c"]),
-        "model.p.b": _model("b", ["model.p.a"]),
-        "model.p.c": _model("c", ["model.p.b"]),
-    })
-    with pytest.raises(ProjectError, match=r"dependency cycle among model\.p\.a, model\.p\.c, model\.p\.b, model\.p\.a"):
+    path = _manifest(
+        tmp_path,
+        {
+            "model.p.a": _model("a", ["model.p.c"]),
+            "model.p.b": _model("b", ["model.p.a"]),
+            "model.p.c": _model("c", ["model.p.b"]),
+        },
+    )
+    with pytest.raises(
+        ProjectError,
+        match=r"dependency cycle among model\.p\.a, model\.p\.c, model\.p\.b, model\.p\.a",
+    ):
         load_dbt_manifest(path)
 
 
 def test_unknown_reference_is_named(tmp_path):
     path = _manifest(tmp_path, {"model.p.a": _model("a", ["model.p.ghost"])})
-    with pytest.raises(ProjectError, match=r"model\.p\.a depends on unknown node 'model\.p\.ghost'"):
+    with pytest.raises(
+        ProjectError, match=r"model\.p\.a depends on unknown node 'model\.p\.ghost'"
+    ):
         load_dbt_manifest(path)
 
 
 @pytest.mark.parametrize(
     ("meta", "field"),
-    [({"schedule": "every tuesday"}, "meta.schedule"), ({"sla_hours": "soon"}, "meta.sla_hours"),
-     ({"critical": "maybe"}, "meta.critical"), ({"freshness_hours": -1}, "meta.freshness_hours")],
+    [
+        ({"schedule": "every tuesday"}, "meta.schedule"),
+        ({"sla_hours": "soon"}, "meta.sla_hours"),
+        ({"critical": "maybe"}, "meta.critical"),
+        ({"freshness_hours": -1}, "meta.freshness_hours"),
+    ],
 )
 def test_bad_meta_names_node_and_field(tmp_path, meta, field):
     path = _manifest(tmp_path, {"model.p.a": _model("a", meta=meta)})
@@ -153,18 +184,42 @@ def test_adapter_language_and_materialization_options_are_read(tmp_path):
     from orchestration_utils.project.dbt_manifest import project_from_manifest
 
     def model(name, **extra):
-        return {"unique_id": f"model.p.{name}", "name": name, "resource_type": "model", "package_name": "p",
-                "fqn": ["p", name], "depends_on": {"nodes": []}, **extra}
+        return {
+            "unique_id": f"model.p.{name}",
+            "name": name,
+            "resource_type": "model",
+            "package_name": "p",
+            "fqn": ["p", name],
+            "depends_on": {"nodes": []},
+            **extra,
+        }
 
     manifest = {
-        "metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
-                     "project_name": "p", "adapter_type": "bigquery"},
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+            "project_name": "p",
+            "adapter_type": "bigquery",
+        },
         "nodes": {
             "model.p.py": model("py", language="python", config={"materialized": "table"}),
-            "model.p.part": model("part", config={"materialized": "table", "cluster_by": ["a"],
-                                                  "partition_by": {"field": "d"}, "contract": {"enforced": False}}),
-            "model.p.plain": model("plain", config={"materialized": "view", "contract": {"enforced": False},
-                                                    "persist_docs": {}, "labels": {}}),
+            "model.p.part": model(
+                "part",
+                config={
+                    "materialized": "table",
+                    "cluster_by": ["a"],
+                    "partition_by": {"field": "d"},
+                    "contract": {"enforced": False},
+                },
+            ),
+            "model.p.plain": model(
+                "plain",
+                config={
+                    "materialized": "view",
+                    "contract": {"enforced": False},
+                    "persist_docs": {},
+                    "labels": {},
+                },
+            ),
         },
     }
     project = project_from_manifest(manifest, tmp_path / "m.json")
@@ -177,10 +232,23 @@ def test_adapter_language_and_materialization_options_are_read(tmp_path):
 
 def test_wrong_type_names_file_node_and_field(tmp_path):
     path = tmp_path / "manifest.json"
-    path.write_text(json.dumps({
-        "metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json"},
-        "nodes": {"model.p.a": {"unique_id": "model.p.a", "name": "a", "resource_type": "model", "config": 1}},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "metadata": {
+                    "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json"
+                },
+                "nodes": {
+                    "model.p.a": {
+                        "unique_id": "model.p.a",
+                        "name": "a",
+                        "resource_type": "model",
+                        "config": 1,
+                    }
+                },
+            }
+        )
+    )
     with pytest.raises(ProjectError) as err:
         load_dbt_manifest(path)
     assert str(err.value) == f"{path}: model.p.a: config: expected an object, got 1"

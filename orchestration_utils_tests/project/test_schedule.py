@@ -5,9 +5,16 @@ from orchestration_utils.project.schedule import normalize_schedule, schedule_cr
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("daily", "@daily"), ("Hourly", "@hourly"), ("weekly", "@weekly"), ("monthly", "@monthly"),
-     ("@daily", "@daily"), ("@midnight", "@daily"), ("*/15 * * * *", "*/15 * * * *"),
-     ("0  6 * * 1-5", "0 6 * * 1-5")],
+    [
+        ("daily", "@daily"),
+        ("Hourly", "@hourly"),
+        ("weekly", "@weekly"),
+        ("monthly", "@monthly"),
+        ("@daily", "@daily"),
+        ("@midnight", "@daily"),
+        ("*/15 * * * *", "*/15 * * * *"),
+        ("0  6 * * 1-5", "0 6 * * 1-5"),
+    ],
 )
 def test_accepted_schedules(value, expected):
     assert normalize_schedule(value) == expected
@@ -26,12 +33,12 @@ def test_cron_and_slug():
 
 
 # --- time zones, distinct names, every interval unit -------------------------------------------
-from datetime import UTC, datetime  # noqa: E402
+from datetime import UTC, datetime
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from orchestration_utils.project.schedule import (  # noqa: E402
+from orchestration_utils.project.schedule import (
     GRANULARITIES,
     schedule_timezone,
     with_timezone,
@@ -40,21 +47,29 @@ from orchestration_utils.project.schedule import (  # noqa: E402
 
 @pytest.mark.parametrize(
     ("value", "timezone", "expected"),
-    [("0 6 * * * America/Los_Angeles", None, "0 6 * * * America/Los_Angeles"),
-     ("0 6 * * *", "Europe/Paris", "0 6 * * * Europe/Paris"),
-     ("daily Asia/Tokyo", None, "@daily Asia/Tokyo"),
-     ("0 6 * * *", "UTC", "0 6 * * *"), ("@hourly Etc/UTC", None, "@hourly")],
+    [
+        ("0 6 * * * America/Los_Angeles", None, "0 6 * * * America/Los_Angeles"),
+        ("0 6 * * *", "Europe/Paris", "0 6 * * * Europe/Paris"),
+        ("daily Asia/Tokyo", None, "@daily Asia/Tokyo"),
+        ("0 6 * * *", "UTC", "0 6 * * *"),
+        ("@hourly Etc/UTC", None, "@hourly"),
+    ],
 )
 def test_schedules_carry_their_time_zone(value, timezone, expected):
     schedule = normalize_schedule(value, timezone=timezone)
     assert schedule == expected
-    assert schedule_cron(schedule) == schedule_cron(expected.split()[0] if expected.startswith("@") else
-                                                    " ".join(expected.split()[:5]))
-    assert schedule_timezone(schedule) == (expected.split()[-1] if len(expected.split()) in (2, 6) else None)
+    assert schedule_cron(schedule) == schedule_cron(
+        expected.split()[0] if expected.startswith("@") else " ".join(expected.split()[:5])
+    )
+    assert schedule_timezone(schedule) == (
+        expected.split()[-1] if len(expected.split()) in (2, 6) else None
+    )
 
 
-@pytest.mark.parametrize("value", ["0 6 * * * Mars/Olympus", "0 6 * * * America/Los_Angeles Europe/Paris",
-                                   "@daily nowhere"])
+@pytest.mark.parametrize(
+    "value",
+    ["0 6 * * * Mars/Olympus", "0 6 * * * America/Los_Angeles Europe/Paris", "@daily nowhere"],
+)
 def test_unknown_time_zones_are_refused(value):
     with pytest.raises(ValueError):
         normalize_schedule(value)
@@ -66,17 +81,22 @@ def test_slugs_that_read_alike_stay_apart():
     assert schedule_slug("0 9,17 * * *") == "cron_0_9and17_x_x_x"
     assert schedule_slug("0 0 * * MON-FRI") != schedule_slug("0 0 * * mon-fri")
     la = schedule_slug("0 6 * * * America/Los_Angeles")
-    assert la.startswith("cron_0_6_x_x_x_america_los_angeles_h") and la != schedule_slug("0 6 * * *")
+    assert la.startswith("cron_0_6_x_x_x_america_los_angeles_h") and la != schedule_slug(
+        "0 6 * * *"
+    )
 
 
 _FIELD = st.one_of(
-    st.just("*"), st.integers(0, 12).map(str),
+    st.just("*"),
+    st.integers(0, 12).map(str),
     st.tuples(st.integers(0, 5), st.integers(6, 12)).map(lambda t: f"{t[0]}-{t[1]}"),
     st.tuples(st.integers(0, 5), st.integers(6, 12)).map(lambda t: f"{t[0]},{t[1]}"),
     st.integers(1, 9).map(lambda n: f"*/{n}"),
     st.sampled_from(["MON-FRI", "mon-fri", "SUN", "L", "1#2", "5L", "?", "JAN", "jan"]),
 )
-_ZONES = st.sampled_from([None, "America/Los_Angeles", "Europe/Paris", "Etc/GMT+5", "Etc/GMT-5", "Asia/Tokyo"])
+_ZONES = st.sampled_from(
+    [None, "America/Los_Angeles", "Europe/Paris", "Etc/GMT+5", "Etc/GMT-5", "Asia/Tokyo"]
+)
 
 
 def _schedule(fields, zone):
@@ -87,7 +107,9 @@ def _schedule(fields, zone):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.lists(_FIELD, min_size=5, max_size=5), _ZONES), min_size=2, max_size=6))
+@given(
+    st.lists(st.tuples(st.lists(_FIELD, min_size=5, max_size=5), _ZONES), min_size=2, max_size=6)
+)
 def test_distinct_schedules_never_share_a_slug(entries):
     schedules = {s for s in (_schedule(f, z) for f, z in entries) if s}
     slugs = {schedule_slug(s) for s in schedules}

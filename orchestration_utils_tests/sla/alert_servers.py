@@ -18,7 +18,9 @@ class Reply:
     headers: dict = field(default_factory=dict)
     hang_seconds: float = 0.0  # > client timeout: the client gives up
     delay_seconds: float = 0.0  # answer, but only after this long
-    trickle_seconds: float = 0.0  # send the answer one byte per this many seconds (for up to a minute)
+    trickle_seconds: float = (
+        0.0  # send the answer one byte per this many seconds (for up to a minute)
+    )
     trickle_headers: bool = False  # trickle inside the headers rather than the body
 
 
@@ -39,8 +41,14 @@ class AlertEndpoint:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                endpoint.attempts.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization"),
-                                          "agent": self.headers.get("User-Agent", "")})
+                endpoint.attempts.append(
+                    {
+                        "path": self.path,
+                        "body": body,
+                        "auth": self.headers.get("Authorization"),
+                        "agent": self.headers.get("User-Agent", ""),
+                    }
+                )
                 endpoint.attempt_times.append(time.monotonic())
                 reply = endpoint.script.pop(0) if endpoint.script else endpoint.default
                 if reply.hang_seconds:
@@ -60,9 +68,17 @@ class AlertEndpoint:
                 if 200 <= reply.status < 300:
                     endpoint.received.append(body)
 
-            def do_GET(self):  # only a followed redirect would come here: recorded, so a test can see it
-                endpoint.attempts.append({"path": self.path, "body": None, "auth": self.headers.get("Authorization"),
-                                          "agent": self.headers.get("User-Agent", "")})
+            def do_GET(
+                self,
+            ):  # only a followed redirect would come here: recorded, so a test can see it
+                endpoint.attempts.append(
+                    {
+                        "path": self.path,
+                        "body": None,
+                        "auth": self.headers.get("Authorization"),
+                        "agent": self.headers.get("User-Agent", ""),
+                    }
+                )
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

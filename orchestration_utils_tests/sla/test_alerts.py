@@ -38,23 +38,49 @@ def endpoints(monkeypatch):
 
 
 def _config(**alerts) -> SlaConfig:
-    return parse_sla_config(json.dumps({
-        "tables": [
-            {"table_id": "shop.marts.orders", "critical": True,
-             "freshness_sla": {"name": "orders_fresh", "timestamp_column": "ts", "max_age_hours": 6}},
-            {"table_id": "shop.marts.customers",
-             "freshness_sla": {"name": "customers_fresh", "timestamp_column": "ts", "max_age_hours": 6}},
-        ],
-        "alerts": {"suppression_minutes": 60, "timeout_seconds": 1, **alerts},
-    }), "test")
+    return parse_sla_config(
+        json.dumps(
+            {
+                "tables": [
+                    {
+                        "table_id": "shop.marts.orders",
+                        "critical": True,
+                        "freshness_sla": {
+                            "name": "orders_fresh",
+                            "timestamp_column": "ts",
+                            "max_age_hours": 6,
+                        },
+                    },
+                    {
+                        "table_id": "shop.marts.customers",
+                        "freshness_sla": {
+                            "name": "customers_fresh",
+                            "timestamp_column": "ts",
+                            "max_age_hours": 6,
+                        },
+                    },
+                ],
+                "alerts": {"suppression_minutes": 60, "timeout_seconds": 1, **alerts},
+            }
+        ),
+        "test",
+    )
 
 
 def _track(config, warehouse, state_dir, at, **options):
     store = StateStore(state_dir)
     wh = DuckDBWarehouse(warehouse)
     try:
-        return track_once(config, at, wh, run_source(config, None), store, Channels.from_env(),
-                          backoff_seconds=0.05, **options)
+        return track_once(
+            config,
+            at,
+            wh,
+            run_source(config, None),
+            store,
+            Channels.from_env(),
+            backoff_seconds=0.05,
+            **options,
+        )
     finally:
         wh.close()
         store.close()
@@ -72,7 +98,9 @@ def test_trigger_once_repeat_after_suppression_resolve_once(warehouse, endpoints
     message = slack.received[0]
     assert message["text"].startswith("SLA: 2 SLA violations\n")
     assert "orders_fresh" in message["text"] and "customers_fresh" in message["text"]
-    assert message["blocks"][0]["type"] == "header" and len(message["blocks"]) == 4  # header, 2 sections, context
+    assert (
+        message["blocks"][0]["type"] == "header" and len(message["blocks"]) == 4
+    )  # header, 2 sections, context
     assert "critical" in message["blocks"][1]["text"]["text"]  # critical first
     assert len(pd.received) == 1  # only the critical SLA pages
     event = pd.received[0]
@@ -80,22 +108,34 @@ def test_trigger_once_repeat_after_suppression_resolve_once(warehouse, endpoints
     assert event["dedup_key"] == "orchestration-utils/sla/orders_fresh"
     payload = event["payload"]
     assert payload["severity"] == "critical" and payload["source"] == "orchestration-utils"
-    assert payload["component"] == "shop.marts.orders" and payload["summary"].startswith("SLA orders_fresh violated")
+    assert payload["component"] == "shop.marts.orders" and payload["summary"].startswith(
+        "SLA orders_fresh violated"
+    )
     assert datetime.fromisoformat(payload["timestamp"]) == T0 + timedelta(hours=5)
 
-    _track(config, warehouse, state, T0 + timedelta(hours=5, minutes=30))  # within suppression: silence
+    _track(
+        config, warehouse, state, T0 + timedelta(hours=5, minutes=30)
+    )  # within suppression: silence
     assert len(slack.received) == 1 and len(pd.received) == 1
-    _track(config, warehouse, state, T0 + timedelta(hours=6, minutes=1))  # suppression over: one repeat
+    _track(
+        config, warehouse, state, T0 + timedelta(hours=6, minutes=1)
+    )  # suppression over: one repeat
     assert len(slack.received) == 2 and "STILL VIOLATED" in slack.received[1]["text"]
-    assert [e["event_action"] for e in pd.received] == ["trigger", "trigger"]  # same dedup_key: PagerDuty folds it
+    assert [e["event_action"] for e in pd.received] == [
+        "trigger",
+        "trigger",
+    ]  # same dedup_key: PagerDuty folds it
 
     con = duckdb.connect(str(warehouse))
     con.execute("INSERT INTO marts.orders VALUES (3, 1.0, TIMESTAMP '2026-05-01 18:00:00')")
     con.close()
     _track(config, warehouse, state, T0 + timedelta(hours=6, minutes=10))  # orders recovered
     assert "RESOLVED" in slack.received[2]["text"] and "orders_fresh" in slack.received[2]["text"]
-    assert pd.received[2] == {"routing_key": ROUTING_KEY, "event_action": "resolve",
-                              "dedup_key": "orchestration-utils/sla/orders_fresh"}
+    assert pd.received[2] == {
+        "routing_key": ROUTING_KEY,
+        "event_action": "resolve",
+        "dedup_key": "orchestration-utils/sla/orders_fresh",
+    }
     _track(config, warehouse, state, T0 + timedelta(hours=6, minutes=20))
     assert len(slack.received) == 3 and len(pd.received) == 3  # resolved once, nothing more
 
@@ -112,7 +152,9 @@ def test_429_retry_after_and_5xx_are_retried(warehouse, endpoints, tmp_path):
     assert report.delivery.pending == []
 
 
-def test_nothing_lost_while_down_and_nothing_sent_twice_after_restart(warehouse, endpoints, tmp_path):
+def test_nothing_lost_while_down_and_nothing_sent_twice_after_restart(
+    warehouse, endpoints, tmp_path
+):
     slack, pd = endpoints
     slack.default = Reply(0, hang_seconds=3)  # down: every request times out
     pd.default = Reply(500, {"status": "error"})
@@ -122,14 +164,21 @@ def test_nothing_lost_while_down_and_nothing_sent_twice_after_restart(warehouse,
     assert {i.channel for i in report.delivery.pending} == {"slack", "pagerduty"}
     assert "timed out" in {i.last_error for i in report.delivery.pending}
 
-    slack.default, pd.default = Reply(200, "ok"), Reply(202, {"status": "success"})  # back up; a new process
+    slack.default, pd.default = (
+        Reply(200, "ok"),
+        Reply(202, {"status": "success"}),
+    )  # back up; a new process
     _, report = _track(_config(), warehouse, state, T0 + timedelta(hours=5, minutes=10))
     assert len(slack.received) == 1 and "2 SLA violations" in slack.received[0]["text"]
     assert len(pd.received) == 1 and pd.received[0]["event_action"] == "trigger"
-    _track(_config(), warehouse, state, T0 + timedelta(hours=5, minutes=20))  # and again: nothing new
+    _track(
+        _config(), warehouse, state, T0 + timedelta(hours=5, minutes=20)
+    )  # and again: nothing new
     assert len(slack.received) == 1 and len(pd.received) == 1
 
-    stored = (state / "sla-state.sqlite").read_bytes() + b"".join(p.read_bytes() for p in state.glob("*-wal"))
+    stored = (state / "sla-state.sqlite").read_bytes() + b"".join(
+        p.read_bytes() for p in state.glob("*-wal")
+    )
     assert WEBHOOK_SECRET.encode() not in stored and ROUTING_KEY.encode() not in stored
 
 
@@ -150,21 +199,48 @@ def test_bot_token_posts_to_the_channel_and_retries_ratelimited(warehouse, monke
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-not-a-real-token")
     monkeypatch.setenv("SLACK_API_URL", api.url)
     try:
-        _, report = _track(_config(slack_channel="#data-alerts"), warehouse, tmp_path / "s", T0 + timedelta(hours=5))
+        _, report = _track(
+            _config(slack_channel="#data-alerts"),
+            warehouse,
+            tmp_path / "s",
+            T0 + timedelta(hours=5),
+        )
     finally:
         api.close()
     assert [a["path"] for a in api.attempts] == ["/chat.postMessage", "/chat.postMessage"]
     assert api.attempts[-1]["auth"] == "Bearer xoxb-not-a-real-token"
-    assert api.received[-1]["channel"] == "#data-alerts" and api.received[-1]["text"].startswith("SLA:")
-    assert report.unrouted == ["PagerDuty"]  # a critical violation with no routing key is said, not hidden
+    assert api.received[-1]["channel"] == "#data-alerts" and api.received[-1]["text"].startswith(
+        "SLA:"
+    )
+    assert report.unrouted == [
+        "PagerDuty"
+    ]  # a critical violation with no routing key is said, not hidden
 
 
 def test_history_survives_and_feeds_availability(warehouse, endpoints, tmp_path):
-    config = parse_sla_config(json.dumps({"tables": [
-        {"table_id": "shop.marts.orders",
-         "freshness_sla": {"name": "orders_fresh", "timestamp_column": "ts", "max_age_hours": 6},
-         "availability_sla": {"name": "orders_available", "target_availability": 90, "lookback_hours": 8,
-                              "max_evaluation_gap_minutes": 60}}]}), "test")
+    config = parse_sla_config(
+        json.dumps(
+            {
+                "tables": [
+                    {
+                        "table_id": "shop.marts.orders",
+                        "freshness_sla": {
+                            "name": "orders_fresh",
+                            "timestamp_column": "ts",
+                            "max_age_hours": 6,
+                        },
+                        "availability_sla": {
+                            "name": "orders_available",
+                            "target_availability": 90,
+                            "lookback_hours": 8,
+                            "max_evaluation_gap_minutes": 60,
+                        },
+                    }
+                ]
+            }
+        ),
+        "test",
+    )
     state = tmp_path / "state"
     # Hourly evaluations from T0-1h to T0+7h. The newest row is at T0-2h, so evaluations at -1..4 h
     # find it at most 6 h old (fresh) and those at 5..7 h find it stale. Each holds until the next.

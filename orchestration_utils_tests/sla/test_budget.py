@@ -22,8 +22,14 @@ def test_time_weighted_availability_from_a_recorded_history():
     #    7h err  → unknown, counts as no data until 8h:                  no data 1h
     #    8h ok   → until 10h, the cap:                                   good 2h   [8, 10)
     #   10h bad  → until 12h, the window's end (cap also 12h):          bad  2h   [10, 12)
-    samples = [Sample(h(-1), True), Sample(h(1), False), Sample(h(2), True), Sample(h(7), None),
-               Sample(h(8), True), Sample(h(10), False)]
+    samples = [
+        Sample(h(-1), True),
+        Sample(h(1), False),
+        Sample(h(2), True),
+        Sample(h(7), None),
+        Sample(h(8), True),
+        Sample(h(10), False),
+    ]
     coverage = time_weighted(samples, h(0), h(12), timedelta(hours=2))
     assert coverage.good_seconds == 5 * 3600
     assert coverage.bad_seconds == 3 * 3600
@@ -46,10 +52,18 @@ def test_budget_and_burn_rate():
 
 def test_count_compliance_for_runs():
     now = h(24)
-    runs = [(h(1), True), (h(5), True), (h(10), False), (h(23), True), (h(-5), False)]  # the last is outside
+    runs = [
+        (h(1), True),
+        (h(5), True),
+        (h(10), False),
+        (h(23), True),
+        (h(-5), False),
+    ]  # the last is outside
     compliance = count_compliance(runs, now, timedelta(hours=24), 90.0)
     assert compliance.compliance_percent == 75.0
-    assert compliance.budget_remaining_percent == pytest.approx(-150.0)  # 25 % errors vs a 10 % budget
+    assert compliance.budget_remaining_percent == pytest.approx(
+        -150.0
+    )  # 25 % errors vs a 10 % budget
     assert compliance.burn_rate == 0.0 and compliance.measured == "4 runs"
 
 

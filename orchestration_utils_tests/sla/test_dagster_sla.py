@@ -20,26 +20,52 @@ def location(demo_manifest, tmp_path, monkeypatch):
     warehouse = tmp_path / "lake.duckdb"
     con = duckdb.connect(str(warehouse))
     con.execute("CREATE SCHEMA landing")
-    con.execute("CREATE TABLE landing.clicks AS SELECT TIMESTAMP '2026-01-01 00:00:00' AS ts")  # long stale
+    con.execute(
+        "CREATE TABLE landing.clicks AS SELECT TIMESTAMP '2026-01-01 00:00:00' AS ts"
+    )  # long stale
     con.close()
     config = tmp_path / "sla-config.json"
-    config.write_text(json.dumps({
-        "warehouse": f"duckdb://{warehouse}",
-        "pipelines": [{"name": "nightly_load", "critical": True,
-                       "completion_time_sla": {"name": "nightly_on_time", "target_duration_minutes": 5}}],
-        "tables": [{"table_id": "lake.landing.clicks",
-                    "freshness_sla": {"name": "clicks_fresh", "critical": True, "timestamp_column": "ts",
-                                      "max_age_hours": 1},
-                    "availability_sla": {"name": "clicks_available", "target_availability": 99}}],
-        "alerts": {"timeout_seconds": 2},
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "warehouse": f"duckdb://{warehouse}",
+                "pipelines": [
+                    {
+                        "name": "nightly_load",
+                        "critical": True,
+                        "completion_time_sla": {
+                            "name": "nightly_on_time",
+                            "target_duration_minutes": 5,
+                        },
+                    }
+                ],
+                "tables": [
+                    {
+                        "table_id": "lake.landing.clicks",
+                        "freshness_sla": {
+                            "name": "clicks_fresh",
+                            "critical": True,
+                            "timestamp_column": "ts",
+                            "max_age_hours": 1,
+                        },
+                        "availability_sla": {"name": "clicks_available", "target_availability": 99},
+                    }
+                ],
+                "alerts": {"timeout_seconds": 2},
+            }
+        )
+    )
     slack, pd = slack_webhook(), pagerduty()
     monkeypatch.setenv("SLACK_WEBHOOK_URL", f"{slack.url}/services/T/B/secret")
     monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", "k" * 32)
     monkeypatch.setenv("PAGERDUTY_EVENTS_URL", f"{pd.url}/v2/enqueue")
-    env = {"ORCHESTRATION_UTILS_DBT_MANIFEST": str(demo_manifest), "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
-           "ORCHESTRATION_UTILS_SLA_CONFIG": str(config), "ORCHESTRATION_UTILS_HEALTH_CONFIG": "",
-           "ORCHESTRATION_UTILS_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
+    env = {
+        "ORCHESTRATION_UTILS_DBT_MANIFEST": str(demo_manifest),
+        "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
+        "ORCHESTRATION_UTILS_SLA_CONFIG": str(config),
+        "ORCHESTRATION_UTILS_HEALTH_CONFIG": "",
+        "ORCHESTRATION_UTILS_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     from orchestration_utils.definitions import defs
@@ -55,8 +81,9 @@ def _tick(definitions, instance, cursor=None, said: list[str] | None = None):
     """One `sla_sensor` tick as the daemon makes it: a real instance, the location's resources;
     `said` collects what the tick logs (the daemon keeps it with the tick, for the UI)."""
     sensor = definitions.resolve_sensor_def("sla_sensor")
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=definitions,
-                                      resources=definitions.resources)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=definitions, resources=definitions.resources
+    )
     if said is not None:
         handler = logging.Handler()
         handler.emit = lambda record: said.append(f"{record.levelname} {record.getMessage()}")
@@ -67,7 +94,9 @@ def _tick(definitions, instance, cursor=None, said: list[str] | None = None):
 def _run(definitions, instance, request):
     """The requested run, executed as the run worker would execute it (in process, its tags)."""
     job = definitions.resolve_job_def(request.job_name or "sla_evaluation_job")
-    result = job.execute_in_process(instance=instance, tags=request.tags, run_config=request.run_config or None)
+    result = job.execute_in_process(
+        instance=instance, tags=request.tags, run_config=request.run_config or None
+    )
     assert result.success
     return [e.message for e in instance.all_logs(result.run_id) if e.message]
 
@@ -76,35 +105,55 @@ def test_the_sensor_requests_runs_that_record_evaluations_and_alert_once(locatio
     definitions, _, slack, pd = location
     sensor = definitions.resolve_sensor_def("sla_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert definitions.resolve_job_def("sla_evaluation_job").tags["orchestration_utils/kind"] == "sla"
+    assert (
+        definitions.resolve_job_def("sla_evaluation_job").tags["orchestration_utils/kind"] == "sla"
+    )
     with dg.instance_for_test() as instance:
         cursor, logs = None, []
         for _ in range(3):  # three intervals: a tick, then the run it requested
             tick, _ = _tick(definitions, instance, cursor)
             [request] = tick.run_requests
-            assert request.run_key.startswith("sla_evaluation:") and request.tags["orchestration_utils/kind"] == "sla"
+            assert (
+                request.run_key.startswith("sla_evaluation:")
+                and request.tags["orchestration_utils/kind"] == "sla"
+            )
             assert slack.received == [] or logs  # the tick itself sends nothing
             logs.append(_run(definitions, instance, request))
             cursor = tick.cursor
-        key = dg.AssetCheckKey(dg.AssetKey(["warehouse", "lake", "landing", "clicks"]), "sla_clicks_fresh")
+        key = dg.AssetCheckKey(
+            dg.AssetKey(["warehouse", "lake", "landing", "clicks"]), "sla_clicks_fresh"
+        )
         history = instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
         assert len(history) == 3 and not history[0].evaluation.passed
         assert history[0].evaluation.metadata["sla_status"] == dg.TextMetadataValue("FAIL")
         assert isinstance(history[0].evaluation.metadata["hours_stale"], dg.FloatMetadataValue)
         tick, _ = _tick(definitions, instance, cursor)
-        stored = json.dumps(instance.run_storage.get_cursor_values(
-            {"orchestration_utils/sla/alerts", "orchestration_utils/sla/last_evaluation"}))
+        stored = json.dumps(
+            instance.run_storage.get_cursor_values(
+                {"orchestration_utils/sla/alerts", "orchestration_utils/sla/last_evaluation"}
+            )
+        )
     # Run 1: two violations, one grouped Slack message and a page per critical SLA. Run 2: the
     # availability SLA now has measured (stale) time and triggers. Run 3: nothing new to say.
     assert len(slack.received) == 2
-    assert slack.received[0]["text"].startswith("SLA: 2 SLA violations\nVIOLATED (critical): clicks_fresh")
+    assert slack.received[0]["text"].startswith(
+        "SLA: 2 SLA violations\nVIOLATED (critical): clicks_fresh"
+    )
     assert slack.received[1]["text"].startswith("SLA: 1 SLA violation\nVIOLATED: clicks_available")
-    assert sorted(e["dedup_key"] for e in pd.received) == ["orchestration-utils/sla/clicks_fresh",
-                                                          "orchestration-utils/sla/nightly_on_time"]
+    assert sorted(e["dedup_key"] for e in pd.received) == [
+        "orchestration-utils/sla/clicks_fresh",
+        "orchestration-utils/sla/nightly_on_time",
+    ]
     # Each run says what it evaluated (with figures) and what it sent, in the run's log.
-    assert any(line.startswith("FAIL clicks_fresh (lake.landing.clicks): ") and "hours_stale" in line
-               for line in logs[0])
-    assert {"alert: trigger clicks_fresh", "alert: sent to slack", "alert: sent to pagerduty"} <= set(logs[0])
+    assert any(
+        line.startswith("FAIL clicks_fresh (lake.landing.clicks): ") and "hours_stale" in line
+        for line in logs[0]
+    )
+    assert {
+        "alert: trigger clicks_fresh",
+        "alert: sent to slack",
+        "alert: sent to pagerduty",
+    } <= set(logs[0])
     assert not any(line.startswith("alert: trigger") for line in logs[2])
     assert "secret" not in stored and "k" * 32 not in stored and "clicks_fresh" in stored
 
@@ -120,7 +169,10 @@ def test_one_run_per_interval_and_none_while_one_is_unfinished(location):
         running = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
         waiting, _ = _tick(definitions, instance, again.cursor)
         assert not waiting.run_requests
-        assert waiting.skip_message == f"SLA evaluation run {running.run_id} is still running; the next is requested once it ends"
+        assert (
+            waiting.skip_message
+            == f"SLA evaluation run {running.run_id} is still running; the next is requested once it ends"
+        )
 
 
 def test_a_missing_setting_is_said_once_in_the_sensor_and_in_every_run(location, monkeypatch):
@@ -138,7 +190,10 @@ def test_a_missing_setting_is_said_once_in_the_sensor_and_in_every_run(location,
     # The second tick does not repeat it; it says what the run evaluated, sent and left pending.
     assert len(said) == 2 and not second.skip_message
     assert said[1].startswith("INFO last SLA evaluation (run ") and "2 FAIL" in said[1], said
-    assert "violated: nightly_on_time, clicks_fresh" in said[1] and "pending delivery: nothing" in said[1]
+    assert (
+        "violated: nightly_on_time, clicks_fresh" in said[1]
+        and "pending delivery: nothing" in said[1]
+    )
     assert "sent: trigger clicks_fresh, trigger nightly_on_time to slack" in said[1]
     assert missing in logs and "alert: PagerDuty is not configured; its alerts are not sent" in logs
 
@@ -159,8 +214,10 @@ def test_of_two_unfinished_sla_runs_the_first_keeps_the_alert_state(location):
         with InstanceStore(instance, {}, run_id=first.run_id).alert_lock(5):
             pass  # nothing ahead of the first
         started = time.monotonic()
-        with pytest.raises(AlertStateBusy, match=first.run_id), \
-                InstanceStore(instance, {}, run_id=second.run_id).alert_lock(1.5):
+        with (
+            pytest.raises(AlertStateBusy, match=first.run_id),
+            InstanceStore(instance, {}, run_id=second.run_id).alert_lock(1.5),
+        ):
             pass
         assert time.monotonic() - started >= 1.5  # it waited for the first before giving up
         instance.report_run_failed(first)
@@ -189,11 +246,17 @@ def test_history_in_the_instance_feeds_availability(location):
         job = definitions.resolve_job_def("sla_checks_job")
         assert job.execute_in_process(instance=instance).success  # failing SLAs never fail the run
         assert job.execute_in_process(instance=instance).success
-        key = dg.AssetCheckKey(dg.AssetKey(["warehouse", "lake", "landing", "clicks"]), "sla_clicks_available")
-        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].evaluation
+        key = dg.AssetCheckKey(
+            dg.AssetKey(["warehouse", "lake", "landing", "clicks"]), "sla_clicks_available"
+        )
+        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[
+            key
+        ].evaluation
     # The second run sees the first run's freshness evaluation: stale for the time between them.
     assert latest.metadata["availability_percent"] == dg.FloatMetadataValue(0.0)
-    assert latest.metadata["compliance_percent"] == dg.FloatMetadataValue(0.0)  # None if nothing were measured
+    assert latest.metadata["compliance_percent"] == dg.FloatMetadataValue(
+        0.0
+    )  # None if nothing were measured
     assert latest.metadata["sla_status"] == dg.TextMetadataValue("FAIL")
 
 
@@ -213,17 +276,26 @@ def test_run_failure_sensor_alerts(location):
         result = nightly_load.execute_in_process(instance=instance, raise_on_error=False)
         failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
         context = dg.build_run_status_sensor_context(
-            sensor_name="run_failure_alert_sensor", dagster_instance=instance,
-            dagster_run=result.dagster_run, dagster_event=failure).for_run_failure()
+            sensor_name="run_failure_alert_sensor",
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            dagster_event=failure,
+        ).for_run_failure()
         sensor(context, **{k: definitions.resources[k] for k in ("slack", "pagerduty")})
-    assert len(slack.received) == 1 and slack.received[0]["text"].startswith("Dagster run failed: nightly_load")
+    assert len(slack.received) == 1 and slack.received[0]["text"].startswith(
+        "Dagster run failed: nightly_load"
+    )
     assert pd.received[0]["payload"]["component"] == "nightly_load"  # a critical pipeline pages
 
 
 def test_report_job_writes_markdown_and_json(location):
     definitions, tmp_path, *_ = location
     with dg.instance_for_test() as instance:
-        assert definitions.resolve_job_def("sla_report_job").execute_in_process(instance=instance).success
+        assert (
+            definitions.resolve_job_def("sla_report_job")
+            .execute_in_process(instance=instance)
+            .success
+        )
     folder = tmp_path / "artifacts" / "sla"
     assert (folder / "sla-report.md").read_text().startswith("# SLA report")
     assert json.loads((folder / "sla-report.json").read_text())["summary"]["total_checks"] == 3
@@ -235,7 +307,14 @@ def test_report_job_writes_markdown_and_json(location):
 def test_check_names_are_valid_unique_and_stable():
     from orchestration_utils.dagster_defs.sla import check_names
 
-    names = ["orders_fresh", "project.dataset.events freshness", "a.b", "a-b", "a_b", "my-project.d.t quality"]
+    names = [
+        "orders_fresh",
+        "project.dataset.events freshness",
+        "a.b",
+        "a-b",
+        "a_b",
+        "my-project.d.t quality",
+    ]
     checks = check_names(names)
     assert checks["orders_fresh"] == "sla_orders_fresh"
     assert checks["project.dataset.events freshness"] == "sla_project_dataset_events_freshness"

@@ -20,21 +20,63 @@ from orchestration_utils.cli.sla_tracker import main
 from orchestration_utils.sla.report import OUTPUT_SCHEMA
 
 PLACEHOLDER = "\u0000hostile\u0000"
-HOSTILE = ["NaN", "Infinity", "-Infinity", "1e400", "1e300", "-1", "0", "0.0", "1e-320", "18446744073709551617",
-           "true", "null", '""', '"x"', '"a.b"', '"a.b.c.d"', '"12:00"', "[]", "{}", '[1, "a"]', '{"k": 1}',
-           '"\\u0000"', '"SELECT 1; SELECT 2"', '"DROP TABLE marts.orders"', '"`p`.`d`.`t`"', '"* * * * *"']
+HOSTILE = [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e400",
+    "1e300",
+    "-1",
+    "0",
+    "0.0",
+    "1e-320",
+    "18446744073709551617",
+    "true",
+    "null",
+    '""',
+    '"x"',
+    '"a.b"',
+    '"a.b.c.d"',
+    '"12:00"',
+    "[]",
+    "{}",
+    '[1, "a"]',
+    '{"k": 1}',
+    '"\\u0000"',
+    '"SELECT 1; SELECT 2"',
+    '"DROP TABLE marts.orders"',
+    '"`p`.`d`.`t`"',
+    '"* * * * *"',
+]
 
 
 def _base(warehouse: Path) -> dict:
     return {
         "warehouse": f"duckdb://{warehouse}",
-        "pipelines": [{"name": "nightly", "critical": True,
-                       "completion_time_sla": {"target_duration_minutes": 30, "lookback_hours": 24}}],
-        "tables": [{"table_id": "shop.marts.orders", "critical": True,
-                    "freshness_sla": {"timestamp_column": "ts", "max_age_hours": 6, "lookback_hours": 48},
-                    "quality_sla": {"query": "SELECT COUNT(*) AS total_rows, COUNTIF(amount < 0) AS failed_rows "
-                                             "FROM `shop.marts.orders`", "max_failure_rate": 0.1},
-                    "availability_sla": {"target_availability": 99.5, "lookback_hours": 24}}],
+        "pipelines": [
+            {
+                "name": "nightly",
+                "critical": True,
+                "completion_time_sla": {"target_duration_minutes": 30, "lookback_hours": 24},
+            }
+        ],
+        "tables": [
+            {
+                "table_id": "shop.marts.orders",
+                "critical": True,
+                "freshness_sla": {
+                    "timestamp_column": "ts",
+                    "max_age_hours": 6,
+                    "lookback_hours": 48,
+                },
+                "quality_sla": {
+                    "query": "SELECT COUNT(*) AS total_rows, COUNTIF(amount < 0) AS failed_rows "
+                    "FROM `shop.marts.orders`",
+                    "max_failure_rate": 0.1,
+                },
+                "availability_sla": {"target_availability": 99.5, "lookback_hours": 24},
+            }
+        ],
         "alerts": {"suppression_minutes": 60, "timeout_seconds": 2},
         "evaluation_interval_seconds": 300,
         "report_cron": "0 6 * * *",
@@ -73,32 +115,54 @@ def warehouse(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("fuzz") / "shop.duckdb"
     con = duckdb.connect(str(path))
     con.execute("CREATE SCHEMA marts")
-    con.execute("CREATE TABLE marts.orders AS SELECT * FROM (VALUES (1, 10.0, TIMESTAMP '2026-05-01 10:00:00'), "
-                "(2, -5.0, TIMESTAMP '2026-05-01 09:00:00')) t(id, amount, ts)")
+    con.execute(
+        "CREATE TABLE marts.orders AS SELECT * FROM (VALUES (1, 10.0, TIMESTAMP '2026-05-01 10:00:00'), "
+        "(2, -5.0, TIMESTAMP '2026-05-01 09:00:00')) t(id, amount, ts)"
+    )
     con.close()
     return path
 
 
 def _mostly(valid, *invalid):
     """Each flag is usually fine, so that most examples get past the flags to the config and the run."""
-    return st.one_of(st.just(valid), st.just(valid), st.just(valid), st.just(valid), st.sampled_from(invalid))
+    return st.one_of(
+        st.just(valid), st.just(valid), st.just(valid), st.just(valid), st.sampled_from(invalid)
+    )
 
 
-FLAGS = st.fixed_dictionaries({
-    # Every interval drawn is invalid (with --monitor): a valid one would monitor until stopped.
-    "interval": _mostly(None, "nan", "inf", "-inf", "-1", "0", "0.5", "1e308", "abc", "604801"),
-    "as_of": _mostly("2026-05-01T12:00:00", "2026-05-01T12:00:00+14:00", None, "0001-01-01",
-                     "9999-12-31T23:59:59", "1979-12-31", "not a time", ""),
-    "report": st.booleans(),
-    "format": _mostly(None, "json", "markdown", "xml"),
-    "output": _mostly("file", None, "directory", "under_a_file", "missing_parent", "long_name"),
-    "state_dir": _mostly("fresh", "a_file", "under_a_file"),
-    "warehouse": _mostly(None, "duckdb://relative.duckdb", "bigquery://", "http://x", "duckdb:///nowhere/shop.duckdb"),
-    "no_alerts": st.booleans(),
-})
+FLAGS = st.fixed_dictionaries(
+    {
+        # Every interval drawn is invalid (with --monitor): a valid one would monitor until stopped.
+        "interval": _mostly(None, "nan", "inf", "-inf", "-1", "0", "0.5", "1e308", "abc", "604801"),
+        "as_of": _mostly(
+            "2026-05-01T12:00:00",
+            "2026-05-01T12:00:00+14:00",
+            None,
+            "0001-01-01",
+            "9999-12-31T23:59:59",
+            "1979-12-31",
+            "not a time",
+            "",
+        ),
+        "report": st.booleans(),
+        "format": _mostly(None, "json", "markdown", "xml"),
+        "output": _mostly("file", None, "directory", "under_a_file", "missing_parent", "long_name"),
+        "state_dir": _mostly("fresh", "a_file", "under_a_file"),
+        "warehouse": _mostly(
+            None,
+            "duckdb://relative.duckdb",
+            "bigquery://",
+            "http://x",
+            "duckdb:///nowhere/shop.duckdb",
+        ),
+        "no_alerts": st.booleans(),
+    }
+)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data(), flags=FLAGS)
 def test_sla_tracker_never_crashes_and_never_half_writes(warehouse, data, flags):
     base = _base(warehouse)
@@ -111,18 +175,33 @@ def test_sla_tracker_never_crashes_and_never_half_writes(warehouse, data, flags)
         config.write_text(json.dumps(base) if kind == "none" else _mutated(base, path, kind, token))
         argv = ["--config", str(config)]
         (work / "a_file").write_text("x")
-        argv += ["--state-dir", str({"fresh": work / "state", "a_file": work / "a_file",
-                                     "under_a_file": work / "a_file" / "state"}[flags["state_dir"]])]
+        argv += [
+            "--state-dir",
+            str(
+                {
+                    "fresh": work / "state",
+                    "a_file": work / "a_file",
+                    "under_a_file": work / "a_file" / "state",
+                }[flags["state_dir"]]
+            ),
+        ]
         out_dir = work / "out"
         out_dir.mkdir()
         output = None
         if flags["output"] is not None:
-            output = {"file": out_dir / "report.out", "directory": out_dir, "under_a_file": work / "a_file" / "r.json",
-                      "missing_parent": out_dir / "new" / "report.out", "long_name": out_dir / ("r" * 250)}[flags["output"]]
+            output = {
+                "file": out_dir / "report.out",
+                "directory": out_dir,
+                "under_a_file": work / "a_file" / "r.json",
+                "missing_parent": out_dir / "new" / "report.out",
+                "long_name": out_dir / ("r" * 250),
+            }[flags["output"]]
             argv += ["--output", str(output)]
         previous = out_dir / "report.out"
         previous.write_bytes(b"the previous report\n")
-        if flags["interval"] is not None:  # every one drawn is invalid: a valid one would monitor forever
+        if (
+            flags["interval"] is not None
+        ):  # every one drawn is invalid: a valid one would monitor forever
             argv += ["--monitor", "--interval", flags["interval"]]
         for flag in ("as_of", "format", "warehouse"):
             if flags[flag] is not None:
@@ -138,8 +217,10 @@ def test_sla_tracker_never_crashes_and_never_half_writes(warehouse, data, flags)
         leftovers = [p.name for p in out_dir.iterdir() if p.name.startswith(".")]
         assert leftovers == [], leftovers
         if code == 2:
-            assert stderr.strip().splitlines()[-1].startswith(("sla-tracker: error:", "usage:")) or \
-                "error:" in stderr.strip().splitlines()[-1], stderr
+            assert (
+                stderr.strip().splitlines()[-1].startswith(("sla-tracker: error:", "usage:"))
+                or "error:" in stderr.strip().splitlines()[-1]
+            ), stderr
             assert previous.read_bytes() == b"the previous report\n"
         elif output is not None and output.is_file():
             text = output.read_text()
@@ -154,8 +235,11 @@ def test_sla_tracker_never_crashes_and_never_half_writes(warehouse, data, flags)
 def _run(argv: list[str]) -> tuple[int, str]:
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     stderr = io.StringIO()
-    saved = {k: os.environ.pop(k) for k in list(os.environ)
-             if k.startswith(("SLACK_", "PAGERDUTY_", "ORCHESTRATION_UTILS_", "DAGSTER_HOME"))}
+    saved = {
+        k: os.environ.pop(k)
+        for k in list(os.environ)
+        if k.startswith(("SLACK_", "PAGERDUTY_", "ORCHESTRATION_UTILS_", "DAGSTER_HOME"))
+    }
     os.environ["DAGSTER_HOME"] = "/nonexistent/dagster_home"  # completion SLAs: ERROR, no instance
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):

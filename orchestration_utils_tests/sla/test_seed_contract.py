@@ -65,10 +65,20 @@ def _site(tmp_path: Path, newest_age_hours: float, null_users: int) -> tuple[Pat
     now = datetime.now(UTC).replace(tzinfo=None)
     con = duckdb.connect(str(site / "project.duckdb"))
     con.execute("CREATE SCHEMA dataset")
-    con.execute("CREATE TABLE dataset.events (event_id INTEGER, event_timestamp TIMESTAMP, user_id VARCHAR)")
-    con.executemany("INSERT INTO dataset.events VALUES (?, ?, ?)", [
-        (i, now - timedelta(hours=newest_age_hours, minutes=i), None if i < null_users else f"u{i}")
-        for i in range(100)])
+    con.execute(
+        "CREATE TABLE dataset.events (event_id INTEGER, event_timestamp TIMESTAMP, user_id VARCHAR)"
+    )
+    con.executemany(
+        "INSERT INTO dataset.events VALUES (?, ?, ?)",
+        [
+            (
+                i,
+                now - timedelta(hours=newest_age_hours, minutes=i),
+                None if i < null_users else f"u{i}",
+            )
+            for i in range(100)
+        ],
+    )
     con.close()
     home = site / "dagster_home"
     home.mkdir()
@@ -79,18 +89,37 @@ def _site(tmp_path: Path, newest_age_hours: float, null_users: int) -> tuple[Pat
         return 1
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        assert dg.GraphDefinition("daily_aggregation", node_defs=[aggregate]).to_job().execute_in_process(
-            instance=instance).success
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SLACK_", "PAGERDUTY_", "ORCHESTRATION_UTILS_", "DAGSTER_"))}
-    env = {**clean, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DAGSTER_HOME": str(home),
-           "ORCHESTRATION_UTILS_WAREHOUSE": f"duckdb://{site / 'project.duckdb'}",
-           "ORCHESTRATION_UTILS_HOME": str(site / ".orchestration_utils")}
+        assert (
+            dg.GraphDefinition("daily_aggregation", node_defs=[aggregate])
+            .to_job()
+            .execute_in_process(instance=instance)
+            .success
+        )
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "PAGERDUTY_", "ORCHESTRATION_UTILS_", "DAGSTER_"))
+    }
+    env = {
+        **clean,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DAGSTER_HOME": str(home),
+        "ORCHESTRATION_UTILS_WAREHOUSE": f"duckdb://{site / 'project.duckdb'}",
+        "ORCHESTRATION_UTILS_HOME": str(site / ".orchestration_utils"),
+    }
     return site, env
 
 
 def _line(line: str, site: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", line], cwd=site, env=env, capture_output=True, text=True, timeout=180, check=False)
+    return subprocess.run(
+        ["bash", "-c", line],
+        cwd=site,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 def _by_type(report: dict) -> dict[str, dict]:
@@ -105,25 +134,51 @@ def test_fresh_clean_data_passes_and_the_report_line_writes_markdown(tmp_path):
     report = json.loads(result.stdout)
     jsonschema.validate(report, OUTPUT_SCHEMA)
     slas = _by_type(report)
-    assert slas["completion_time"]["pipeline"] == "daily_aggregation" and slas["completion_time"]["status"] == "PASS"
-    assert slas["freshness"]["table"] == "project.dataset.events" and slas["freshness"]["status"] == "PASS"
+    assert (
+        slas["completion_time"]["pipeline"] == "daily_aggregation"
+        and slas["completion_time"]["status"] == "PASS"
+    )
+    assert (
+        slas["freshness"]["table"] == "project.dataset.events"
+        and slas["freshness"]["status"] == "PASS"
+    )
     assert slas["freshness"]["hours_stale"] == pytest.approx(0.5, abs=0.05)
     assert slas["quality"]["status"] == "PASS" and slas["quality"]["failure_rate"] == 0.0
     # Availability is measured from recorded evaluations: the first run has none yet.
     assert slas["availability"]["status"] == "ERROR"
-    assert report["summary"] == {"total_checks": 4, "passed": 3, "failed": 0, "errors": 1, "violations": 0,
-                                 "critical_violations": 0, "compliance_rate": 75.0}
+    assert report["summary"] == {
+        "total_checks": 4,
+        "passed": 3,
+        "failed": 0,
+        "errors": 1,
+        "violations": 0,
+        "critical_violations": 0,
+        "compliance_rate": 75.0,
+    }
     assert report["violations"] == []
     assert {s["name"] for s in report["slas"]} == {
-        "daily_aggregation", "project.dataset.events freshness", "project.dataset.events quality",
-        "project.dataset.events availability"}
+        "daily_aggregation",
+        "project.dataset.events freshness",
+        "project.dataset.events quality",
+        "project.dataset.events availability",
+    }
 
-    result = _line("sla-tracker --config sla-config.json --report --format markdown --output report.md", site, env)
+    result = _line(
+        "sla-tracker --config sla-config.json --report --format markdown --output report.md",
+        site,
+        env,
+    )
     assert result.returncode == 0, result.stderr
     text = (site / "report.md").read_text()
-    assert text.startswith("# SLA report") and "**4 of 4 SLAs met** (100%)" in text  # now with history
+    assert (
+        text.startswith("# SLA report") and "**4 of 4 SLAs met** (100%)" in text
+    )  # now with history
 
-    result = _line("sla-tracker --config sla-config.json --report --format json --output report.json", site, env)
+    result = _line(
+        "sla-tracker --config sla-config.json --report --format json --output report.json",
+        site,
+        env,
+    )
     assert result.returncode == 0, result.stderr
     jsonschema.validate(json.loads((site / "report.json").read_text()), OUTPUT_SCHEMA)
 
@@ -135,42 +190,74 @@ def test_stale_data_and_nulls_over_the_rate_are_the_seeds_violations(tmp_path):
     report = json.loads(result.stdout)
     jsonschema.validate(report, OUTPUT_SCHEMA)
     assert report["summary"]["failed"] == report["summary"]["violations"] == 2
-    assert report["summary"]["critical_violations"] == 2 and report["summary"]["compliance_rate"] == 25.0
+    assert (
+        report["summary"]["critical_violations"] == 2
+        and report["summary"]["compliance_rate"] == 25.0
+    )
     violations = {v["sla_type"]: v for v in report["violations"]}
     freshness = violations["freshness"]
-    assert {k: freshness[k] for k in ("table", "sla_type", "status", "critical", "max_age_hours")} == {
-        "table": "project.dataset.events", "sla_type": "freshness", "status": "FAIL", "critical": True,
-        "max_age_hours": 2}
+    assert {
+        k: freshness[k] for k in ("table", "sla_type", "status", "critical", "max_age_hours")
+    } == {
+        "table": "project.dataset.events",
+        "sla_type": "freshness",
+        "status": "FAIL",
+        "critical": True,
+        "max_age_hours": 2,
+    }
     assert freshness["hours_stale"] == pytest.approx(5, abs=0.05)
     assert freshness["violation_hours"] == pytest.approx(3, abs=0.05)
     quality = violations["quality"]
-    assert quality["status"] == "FAIL" and quality["failure_rate"] == 0.05 and quality["max_failure_rate"] == 0.01
+    assert (
+        quality["status"] == "FAIL"
+        and quality["failure_rate"] == 0.05
+        and quality["max_failure_rate"] == 0.01
+    )
     assert quality["table"] == "project.dataset.events"
 
 
 def test_a_quality_query_that_cannot_be_transpiled_is_that_slas_error(tmp_path):
     site, env = _site(tmp_path, newest_age_hours=0.5, null_users=0)
     config = json.loads(SEED_CONFIG)
-    config["tables"][0]["quality_sla"]["query"] = "SELECT COUNTIF(user_id IS NULL) FROM `project.dataset.events` WHERE ("
+    config["tables"][0]["quality_sla"]["query"] = (
+        "SELECT COUNTIF(user_id IS NULL) FROM `project.dataset.events` WHERE ("
+    )
     (site / "sla-config.json").write_text(json.dumps(config))
     result = _line("sla-tracker --config sla-config.json", site, env)
     assert result.returncode == 0, result.stderr
     quality = _by_type(json.loads(result.stdout))["quality"]
-    assert quality["status"] == "ERROR" and quality["message"].startswith("cannot transpile the bigquery query to duckdb")
-    assert _by_type(json.loads(result.stdout))["freshness"]["status"] == "PASS"  # the others are evaluated
+    assert quality["status"] == "ERROR" and quality["message"].startswith(
+        "cannot transpile the bigquery query to duckdb"
+    )
+    assert (
+        _by_type(json.loads(result.stdout))["freshness"]["status"] == "PASS"
+    )  # the others are evaluated
 
 
 def test_the_monitor_line_runs_until_sigterm(tmp_path):
     site, env = _site(tmp_path, newest_age_hours=0.5, null_users=0)
-    process = subprocess.Popen(["bash", "-c", "exec sla-tracker --config sla-config.json --monitor --interval 300"],
-                               cwd=site, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        ["bash", "-c", "exec sla-tracker --config sla-config.json --monitor --interval 300"],
+        cwd=site,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _recorded(site / ".orchestration_utils" / "sla-state.sqlite") < 4:
+    while (
+        time.monotonic() < deadline
+        and _recorded(site / ".orchestration_utils" / "sla-state.sqlite") < 4
+    ):
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)  # the first evaluation is recorded; the next is 300 s away
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
-    assert "monitoring 4 SLAs every 300s" in stderr and "3 of 4 SLAs met" in stderr and "Traceback" not in stderr
+    assert (
+        "monitoring 4 SLAs every 300s" in stderr
+        and "3 of 4 SLAs met" in stderr
+        and "Traceback" not in stderr
+    )
 
 
 def _recorded(state: Path) -> int:
@@ -187,4 +274,8 @@ def test_the_cron_line_appends_to_its_log(tmp_path):
     assert _line(line, site, env).returncode == 1
     assert _line(line, site, env).returncode == 1
     log = (site / "sla-tracker.log").read_text()
-    assert log.count('"compliance_rate"') == 2 and log.count("SLAs met") == 2 and "Traceback" not in log
+    assert (
+        log.count('"compliance_rate"') == 2
+        and log.count("SLAs met") == 2
+        and "Traceback" not in log
+    )

@@ -19,14 +19,26 @@ import pytest
 from orchestration_utils_tests.conftest import REPO
 from orchestration_utils_tests.health.bigquery_servers import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (`make chromium`); Playwright downloads nothing
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM = Path(
+    "/usr/bin/chromium"
+)  # Debian's package (`make chromium`); Playwright downloads nothing
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LOCATION = "orchestration_utils"  # workspace.yaml
 SCREENSHOTS = REPO / "docs" / "screenshots"
 TIMEOUT_MS = 120_000  # a busy 2-core machine renders the first asset graph slowly
 RUN_TIMEOUT_S = 600
-REASON = re.compile(r"\d+\.\dh (stale|old), ")  # a freshness check's reason: "7349.2h stale, over the 24h limit"
+REASON = re.compile(
+    r"\d+\.\dh (stale|old), "
+)  # a freshness check's reason: "7349.2h stale, over the 24h limit"
 
 
 def _require_chromium() -> None:
@@ -51,16 +63,30 @@ def ui(demo, tmp_path_factory):
     env = {**env, "ORCHESTRATION_UTILS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home")}
     log = (home / "dagster-dev.log").open("w")
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"),
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "dev",
+            "-w",
+            str(REPO / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for_location(base, server)
         yield base, home
     finally:
-        os.killpg(server.pid, signal.SIGTERM)  # its own session: the webserver, daemon and code server
+        os.killpg(
+            server.pid, signal.SIGTERM
+        )  # its own session: the webserver, daemon and code server
         try:
             server.wait(60)
         except subprocess.TimeoutExpired:
@@ -74,14 +100,19 @@ def page(ui, tmp_path_factory):
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1600, "height": 1000},
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1600, "height": 1000},
         )
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
         # A fresh profile gets Dagster's "Join the Dagster community" dialog over whatever page is open.
-        page.add_locator_handler(page.get_by_text("Join the Dagster community"),
-                                 lambda: page.get_by_role("button", name="Skip").click())
+        page.add_locator_handler(
+            page.get_by_text("Join the Dagster community"),
+            lambda: page.get_by_role("button", name="Skip").click(),
+        )
         try:
             yield page
         finally:
@@ -114,7 +145,11 @@ def test_fct_orders_shows_partitions_and_check_reasons(ui, page, shots):
 
     base, _ = ui
     page.goto(f"{base}/assets/marts/fct_orders?view=partitions")
-    expect(page.get_by_text("1 Partition", exact=False).or_(page.get_by_text("Materialized", exact=False)).first).to_be_visible()
+    expect(
+        page.get_by_text("1 Partition", exact=False)
+        .or_(page.get_by_text("Materialized", exact=False))
+        .first
+    ).to_be_visible()
     expect(page.get_by_text("2026-", exact=False).first).to_be_visible()  # a daily partition key
     page.screenshot(path=shots / "fct_orders_partitions.png")
 
@@ -144,9 +179,16 @@ def test_the_automation_page_lists_schedules_and_sensors(ui, page, shots):
 
     base, _ = ui
     page.goto(f"{base}/automation")
-    for name in ("daily_assets_schedule", "health_checks_job_schedule", "sla_sensor", "run_failure_alert_sensor"):
+    for name in (
+        "daily_assets_schedule",
+        "health_checks_job_schedule",
+        "sla_sensor",
+        "run_failure_alert_sensor",
+    ):
         expect(page.get_by_text(name, exact=True).first).to_be_visible()
-    expect(page.get_by_text("Every 15 minutes", exact=False).first).to_be_visible()  # the health schedule's cron
+    expect(
+        page.get_by_text("Every 15 minutes", exact=False).first
+    ).to_be_visible()  # the health schedule's cron
     _settle(page)
     page.screenshot(path=shots / "automation.png")
 
@@ -179,7 +221,9 @@ def test_a_generator_job_launched_from_the_launchpad_succeeds(ui, page, shots):
     run_id = page.url.split("/runs/")[1].split("?")[0]
     status = _wait_for_run(base, run_id)
     seconds = time.monotonic() - clicked
-    print(f"generate_airflow_dags_job from the launchpad: {status} in {seconds:.1f} s (run {run_id})")
+    print(
+        f"generate_airflow_dags_job from the launchpad: {status} in {seconds:.1f} s (run {run_id})"
+    )
     assert status == "SUCCESS", f"run {run_id} ended {status}"
     expect(page.get_by_text("Success", exact=True).first).to_be_visible()
     page.screenshot(path=shots / "launchpad_run.png")
@@ -189,13 +233,17 @@ def _settle(page) -> None:
     """Let the UI's status queries land before a screenshot (it keeps polling, so only briefly)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    with contextlib.suppress(PlaywrightTimeout):  # a page that keeps polling is still worth its screenshot
+    with contextlib.suppress(
+        PlaywrightTimeout
+    ):  # a page that keeps polling is still worth its screenshot
         page.wait_for_load_state("networkidle", timeout=15_000)
 
 
 def _graphql(base: str, query: str, variables: dict | None = None) -> dict:
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(f"{base}/graphql", data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
     return json.load(urllib.request.urlopen(request, timeout=30))["data"]
 
 

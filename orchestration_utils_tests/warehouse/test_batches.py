@@ -16,7 +16,11 @@ NOW = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
 
 
 @settings(max_examples=60, deadline=None)
-@given(keys=st.integers(0, 700), bad=st.sets(st.integers(0, 699), max_size=3), size=st.sampled_from([1, 7, 200]))
+@given(
+    keys=st.integers(0, 700),
+    bad=st.sets(st.integers(0, 699), max_size=3),
+    size=st.sampled_from([1, 7, 200]),
+)
 def test_chunked_answers_every_key_and_isolates_bad_ones(keys, bad, size):
     names = [f"t{i}" for i in range(keys)]
     bad_names = {f"t{i}" for i in bad if i < keys}
@@ -43,12 +47,23 @@ def _tables(path, schema: str, count: int, renamed: int | None = None) -> list[T
     con.execute(f"CREATE SCHEMA {schema}")
     for i in range(count):
         column = "loaded_at" if i == renamed else "ts"  # one table's column was renamed
-        con.execute(f"CREATE TABLE {schema}.t{i} AS SELECT * FROM (VALUES (TIMESTAMP '2026-02-27 12:00:00'), "
-                    f"(TIMESTAMP '2026-02-28 12:00:00')) v({column})")
+        con.execute(
+            f"CREATE TABLE {schema}.t{i} AS SELECT * FROM (VALUES (TIMESTAMP '2026-02-27 12:00:00'), "
+            f"(TIMESTAMP '2026-02-28 12:00:00')) v({column})"
+        )
     con.close()
-    return [TableConfig(table_id=f"{path.stem}.{schema}.t{i}", max_age_hours=48, timestamp_column="ts",
-                        min_rows=1, partition_column="ts", check_partitions=True, lookback_days=2)
-            for i in range(count)]
+    return [
+        TableConfig(
+            table_id=f"{path.stem}.{schema}.t{i}",
+            max_age_hours=48,
+            timestamp_column="ts",
+            min_rows=1,
+            partition_column="ts",
+            check_partitions=True,
+            lookback_days=2,
+        )
+        for i in range(count)
+    ]
 
 
 def test_a_dataset_larger_than_a_batch_is_split(tmp_path):
@@ -67,7 +82,9 @@ def test_a_renamed_column_errors_its_table_without_multiplying_queries(tmp_path)
     broken = {(r.check, r.status) for r in results if r.table == "drift.a.t37"}
     assert broken == {("freshness", "ERROR"), ("row_count", "ERROR"), ("partitions", "ERROR")}
     assert all(r.status == "PASS" for r in results if r.table != "drift.a.t37")
-    assert "ts" in next(r.message for r in results if r.table == "drift.a.t37" and r.check == "freshness")
+    assert "ts" in next(
+        r.message for r in results if r.table == "drift.a.t37" and r.check == "freshness"
+    )
     assert warehouse.usage.queries == 1 + 3  # the monitor sees the column is missing before asking
 
 

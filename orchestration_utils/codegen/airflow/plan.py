@@ -15,11 +15,23 @@ from enum import StrEnum
 from orchestration_utils.codegen.templates import jinja_text
 from orchestration_utils.dagster_defs.policy import schedule_interval
 from orchestration_utils.project.model import Layer, Node, Project, ProjectError, ResourceType
-from orchestration_utils.project.schedule import normalize_schedule, schedule_cron, schedule_slug, schedule_timezone
+from orchestration_utils.project.schedule import (
+    normalize_schedule,
+    schedule_cron,
+    schedule_slug,
+    schedule_timezone,
+)
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9_-]+")
-_LAYER_ORDER = [Layer.RAW, Layer.STAGING, Layer.INTERMEDIATE, Layer.MARTS, Layer.SNAPSHOTS, Layer.OTHER]
+_LAYER_ORDER = [
+    Layer.RAW,
+    Layer.STAGING,
+    Layer.INTERMEDIATE,
+    Layer.MARTS,
+    Layer.SNAPSHOTS,
+    Layer.OTHER,
+]
 # BigQuery can only run these materializations as one statement; the rest keep dbt's logic.
 _PLAIN_SQL = {"table": "TABLE", "view": "VIEW"}
 # `__TABLES__` counts rows of stored tables only (a view shows 0 rows, an ephemeral model no entry).
@@ -43,7 +55,9 @@ class GeneratorOptions:
     start_date: str = "2024-01-01"
     gcp_conn_id: str = "google_cloud_default"
     location: str = "US"
-    deadline_callback: str = "airflow.providers.slack.notifications.slack_webhook.SlackWebhookNotifier"
+    deadline_callback: str = (
+        "airflow.providers.slack.notifications.slack_webhook.SlackWebhookNotifier"
+    )
     deadline_callback_conn_id: str = "slack_default"
 
 
@@ -131,12 +145,23 @@ def plan_airflow(project: Project, options: GeneratorOptions) -> AirflowPlan:
 
     dags, index = [], {}
     for schedule in sorted(by_schedule, key=lambda s: (schedule_interval(s), s)):
-        dag = _plan_dag(project, options, schedule, by_schedule[schedule], schedule_of, task_id_of, dag_id_of, exported)
+        dag = _plan_dag(
+            project,
+            options,
+            schedule,
+            by_schedule[schedule],
+            schedule_of,
+            task_id_of,
+            dag_id_of,
+            exported,
+        )
         dags.append(dag)
         for task in dag.tasks:
             if task.node_id and task.kind not in ("health", "dbt_test"):
                 index[task.node_id] = {"dag_id": dag.dag_id, "task_id": task.full_id}
-    return AirflowPlan(project.name, project.kind, options, tuple(dags), dict(sorted(index.items())))
+    return AirflowPlan(
+        project.name, project.kind, options, tuple(dags), dict(sorted(index.items()))
+    )
 
 
 def _task_ids(nodes: list[Node]) -> dict[str, str]:
@@ -167,7 +192,9 @@ def _display_name(node: Node) -> str:
     return node.name.split(".")[-1] if node.resource_type == ResourceType.SOURCE else node.name
 
 
-def _plan_dag(project, options, schedule, nodes, schedule_of, task_id_of, dag_id_of, exported) -> DagPlan:
+def _plan_dag(
+    project, options, schedule, nodes, schedule_of, task_id_of, dag_id_of, exported
+) -> DagPlan:
     dag_id = dag_id_of[schedule]
     in_dag = {n.unique_id for n in nodes}
     group_of = {n.unique_id: n.layer.value for n in nodes}
@@ -182,7 +209,9 @@ def _plan_dag(project, options, schedule, nodes, schedule_of, task_id_of, dag_id
             if up in in_dag:
                 upstream.append(full_id[up])
             elif nodes_by_id[up].resource_type == ResourceType.SOURCE:
-                inlets.append(asset_uri(nodes_by_id[up], project.adapter))  # read, never run: lineage only
+                inlets.append(
+                    asset_uri(nodes_by_id[up], project.adapter)
+                )  # read, never run: lineage only
             elif up in schedule_of:
                 uri = asset_uri(nodes_by_id[up], project.adapter)
                 inlets.append(uri)
@@ -191,21 +220,44 @@ def _plan_dag(project, options, schedule, nodes, schedule_of, task_id_of, dag_id
                 if schedule_interval(schedule_of[up]) >= interval:
                     trigger_assets.add(uri)
         tasks.append(
-            _node_task(project, options, dag_id, node, task_id_of[node.unique_id], group_of[node.unique_id],
-                       tuple(sorted(upstream)), tuple(sorted(inlets)),
-                       (asset_uri(node, project.adapter),) if node.unique_id in exported else ())
+            _node_task(
+                project,
+                options,
+                dag_id,
+                node,
+                task_id_of[node.unique_id],
+                group_of[node.unique_id],
+                tuple(sorted(upstream)),
+                tuple(sorted(inlets)),
+                (asset_uri(node, project.adapter),) if node.unique_id in exported else (),
+            )
         )
         if project.kind == "dbt":
-            tasks += _multi_parent_test_tasks(node, group_of, full_id, in_dag, nodes_by_id, project.adapter)
+            tasks += _multi_parent_test_tasks(
+                node, group_of, full_id, in_dag, nodes_by_id, project.adapter
+            )
         if bigquery_checks(project, options) and node.critical and _stored(node):
-            tasks.append(_health_task(node, f"health__{task_id_of[node.unique_id]}", group_of[node.unique_id],
-                                      (full_id[node.unique_id],), options))
+            tasks.append(
+                _health_task(
+                    node,
+                    f"health__{task_id_of[node.unique_id]}",
+                    group_of[node.unique_id],
+                    (full_id[node.unique_id],),
+                    options,
+                )
+            )
     if bigquery_checks(project, options):
         marts = [n for n in nodes if n.layer == Layer.MARTS and _stored(n)]
         if marts:
-            tasks.append(_marts_health_task(marts, tuple(sorted(full_id[n.unique_id] for n in marts)), options))
+            tasks.append(
+                _marts_health_task(
+                    marts, tuple(sorted(full_id[n.unique_id] for n in marts)), options
+                )
+            )
     slas = tuple(sorted((n.name, n.sla_hours) for n in nodes if n.sla_hours))
-    groups = tuple(l.value for l in _LAYER_ORDER if any(group_of[n.unique_id] == l.value for n in nodes))
+    groups = tuple(
+        l.value for l in _LAYER_ORDER if any(group_of[n.unique_id] == l.value for n in nodes)
+    )
     owners = sorted({n.owner for n in nodes if n.owner})
     return DagPlan(
         dag_id=dag_id,
@@ -224,18 +276,44 @@ def _plan_dag(project, options, schedule, nodes, schedule_of, task_id_of, dag_id
     )
 
 
-def _node_task(project, options, dag_id, node, task_id, group, upstream, inlets, outlets) -> TaskPlan:
-    common = dict(task_id=task_id, group=group, node_id=node.unique_id, owner=node.owner,
-                  doc=_task_doc(node), upstream=upstream, inlets=inlets, outlets=outlets)
+def _node_task(
+    project, options, dag_id, node, task_id, group, upstream, inlets, outlets
+) -> TaskPlan:
+    common = {
+        "task_id": task_id,
+        "group": group,
+        "node_id": node.unique_id,
+        "owner": node.owner,
+        "doc": _task_doc(node),
+        "upstream": upstream,
+        "inlets": inlets,
+        "outlets": outlets,
+    }
     if project.kind == "sqlmesh":
-        return TaskPlan(kind="sqlmesh", command=f"sqlmesh run --select-model {_bash_word(node.name)} --no-auto-upstream", **common)
+        return TaskPlan(
+            kind="sqlmesh",
+            command=f"sqlmesh run --select-model {_bash_word(node.name)} --no-auto-upstream",
+            **common,
+        )
     if options.mode == ExecutionMode.BIGQUERY and _plain_sql(node):
         compiled = node.compiled_sql
         if not compiled:
-            raise ProjectError(project.source, f"{node.unique_id}: bigquery mode needs compiled SQL: run `dbt compile` and pass its manifest")
-        target = ".".join(f"`{_bq_ident(p)}`" for p in (node.database, node.schema, node.identifier) if p)
-        sql = jinja_text(f"CREATE OR REPLACE {_PLAIN_SQL[node.materialization]} {target} AS\n{compiled}", _SQL_EXT)
-        labels = (("airflow_dag", _label(dag_id)), ("airflow_task", _label(f"{group}.{task_id}")), ("dbt_model", _label(node.name)))
+            raise ProjectError(
+                project.source,
+                f"{node.unique_id}: bigquery mode needs compiled SQL: run `dbt compile` and pass its manifest",
+            )
+        target = ".".join(
+            f"`{_bq_ident(p)}`" for p in (node.database, node.schema, node.identifier) if p
+        )
+        sql = jinja_text(
+            f"CREATE OR REPLACE {_PLAIN_SQL[node.materialization]} {target} AS\n{compiled}",
+            _SQL_EXT,
+        )
+        labels = (
+            ("airflow_dag", _label(dag_id)),
+            ("airflow_task", _label(f"{group}.{task_id}")),
+            ("dbt_model", _label(node.name)),
+        )
         return TaskPlan(kind="bigquery_sql", sql=sql, labels=labels, **common)
     # `cautious`: only the node's own tests run with it; a test that also reads another model
     # gets its own task after all of them (dbt's default would run it before they exist).
@@ -243,24 +321,36 @@ def _node_task(project, options, dag_id, node, task_id, group, upstream, inlets,
     return TaskPlan(kind="dbt", command=command, **common)
 
 
-def _multi_parent_test_tasks(node, group_of, full_id, in_dag, nodes_by_id, adapter) -> list[TaskPlan]:
+def _multi_parent_test_tasks(
+    node, group_of, full_id, in_dag, nodes_by_id, adapter
+) -> list[TaskPlan]:
     tasks = []
     for test in node.tests:
         if not test.other_parents:
             continue
-        upstream = [full_id[node.unique_id]] + [full_id[p] for p in test.other_parents if p in in_dag]
+        upstream = [full_id[node.unique_id]] + [
+            full_id[p] for p in test.other_parents if p in in_dag
+        ]
         inlets = [asset_uri(nodes_by_id[p], adapter) for p in test.other_parents if p not in in_dag]
-        tasks.append(TaskPlan(
-            task_id=f"test__{slug(test.name)}"[:200], group=group_of[node.unique_id], kind="dbt_test",
-            node_id=node.unique_id, command=f"dbt test --select {_bash_word(test.name)} --indirect-selection cautious",
-            owner=node.owner,
-            doc=f"dbt test `{test.name}` ({test.test_type}), which reads several models.",
-            upstream=tuple(sorted(set(upstream))), inlets=tuple(sorted(set(inlets))),
-        ))
+        tasks.append(
+            TaskPlan(
+                task_id=f"test__{slug(test.name)}"[:200],
+                group=group_of[node.unique_id],
+                kind="dbt_test",
+                node_id=node.unique_id,
+                command=f"dbt test --select {_bash_word(test.name)} --indirect-selection cautious",
+                owner=node.owner,
+                doc=f"dbt test `{test.name}` ({test.test_type}), which reads several models.",
+                upstream=tuple(sorted(set(upstream))),
+                inlets=tuple(sorted(set(inlets))),
+            )
+        )
     return tasks
 
 
-def _health_task(node: Node, task_id: str, group: str, upstream: tuple[str, ...], options) -> TaskPlan:
+def _health_task(
+    node: Node, task_id: str, group: str, upstream: tuple[str, ...], options
+) -> TaskPlan:
     max_age = node.freshness_hours or (node.sla_hours and node.sla_hours + 24) or 24
     # Table metadata only (`__TABLES__`): no bytes scanned, whatever the table's size.
     sql = (
@@ -269,8 +359,16 @@ def _health_task(node: Node, task_id: str, group: str, upstream: tuple[str, ...]
         f"FROM `{_bq_ident(node.database or '')}.{_bq_ident(node.schema or '')}.__TABLES__`\n"
         f"WHERE table_id = {_sql_string(node.identifier)}"
     )
-    return TaskPlan(task_id=task_id, group=group, kind="health", node_id=node.unique_id, sql=jinja_text(sql, _SQL_EXT), owner=node.owner,
-                    doc=f"Health check of {node.table_id}: has rows, modified within {max_age:g} h.", upstream=upstream)
+    return TaskPlan(
+        task_id=task_id,
+        group=group,
+        kind="health",
+        node_id=node.unique_id,
+        sql=jinja_text(sql, _SQL_EXT),
+        owner=node.owner,
+        doc=f"Health check of {node.table_id}: has rows, modified within {max_age:g} h.",
+        upstream=upstream,
+    )
 
 
 def _marts_health_task(marts: list[Node], upstream: tuple[str, ...], options) -> TaskPlan:
@@ -287,8 +385,15 @@ def _marts_health_task(marts: list[Node], upstream: tuple[str, ...], options) ->
         + "\n  UNION ALL\n  ".join(selects)
         + "\n)"
     )
-    return TaskPlan(task_id="marts_health", group=None, kind="health", node_id=None, sql=jinja_text(sql, _SQL_EXT),
-                    doc=f"All {len(marts)} marts tables of this DAG exist and have rows.", upstream=upstream)
+    return TaskPlan(
+        task_id="marts_health",
+        group=None,
+        kind="health",
+        node_id=None,
+        sql=jinja_text(sql, _SQL_EXT),
+        doc=f"All {len(marts)} marts tables of this DAG exist and have rows.",
+        upstream=upstream,
+    )
 
 
 def _task_doc(node: Node) -> str:
@@ -296,9 +401,14 @@ def _task_doc(node: Node) -> str:
     if node.description:
         lines += [node.description, ""]
     facts = [
-        ("table", node.table_id), ("materialization", node.materialization), ("owner", node.owner),
-        ("schedule", node.schedule), ("sla_hours", node.sla_hours), ("freshness_hours", node.freshness_hours),
-        ("critical", node.critical or None), ("tags", ", ".join(node.tags) or None),
+        ("table", node.table_id),
+        ("materialization", node.materialization),
+        ("owner", node.owner),
+        ("schedule", node.schedule),
+        ("sla_hours", node.sla_hours),
+        ("freshness_hours", node.freshness_hours),
+        ("critical", node.critical or None),
+        ("tags", ", ".join(node.tags) or None),
     ]
     lines += [f"- {k}: {v}" for k, v in facts if v is not None]
     return "\n".join(lines)
@@ -313,11 +423,17 @@ def _dag_doc(project, schedule, nodes, slas, trigger_assets) -> str:
         f"{len(nodes)} {project.kind} nodes of project `{project.name}` that run on `{schedule}`.",
     ]
     if slas:
-        lines += ["", "## SLA (deadline alert)",
-                  "The DAG's deadline is the strictest `sla_hours` of its models, counted from the run's logical date:", ""]
+        lines += [
+            "",
+            "## SLA (deadline alert)",
+            "The DAG's deadline is the strictest `sla_hours` of its models, counted from the run's logical date:",
+            "",
+        ]
         lines += [f"- {name}: {hours:g} h" for name, hours in slas]
     if trigger_assets:
-        lines += ["", "## Also triggered by upstream DAGs' assets", ""] + [f"- {a}" for a in sorted(trigger_assets)]
+        lines += ["", "## Also triggered by upstream DAGs' assets", ""] + [
+            f"- {a}" for a in sorted(trigger_assets)
+        ]
     # Ends with a newline: Airflow reads a DAG doc ending in `.md` as a file path.
     return "\n".join(lines) + "\n"
 
@@ -335,8 +451,12 @@ def _plain_sql(node: Node) -> bool:
     """A model BigQuery runs faithfully as one `CREATE OR REPLACE ... AS` of its compiled SQL: a SQL
     table or view whose config adds nothing dbt-bigquery's materialization would (partitioning,
     clustering, labels, hooks, ...). Python models and the rest run through `dbt build`."""
-    return (node.resource_type == ResourceType.MODEL and node.materialization in _PLAIN_SQL
-            and node.language == "sql" and not node.materialization_options)
+    return (
+        node.resource_type == ResourceType.MODEL
+        and node.materialization in _PLAIN_SQL
+        and node.language == "sql"
+        and not node.materialization_options
+    )
 
 
 def _bq_ident(text: str) -> str:
@@ -349,5 +469,3 @@ def _sql_string(text: str) -> str:
 
 def _label(text: str) -> str:
     return _LABEL_UNSAFE.sub("_", text.lower())[:63]
-
-

@@ -24,7 +24,11 @@ def render_airflow(plan: AirflowPlan, source_hash: str) -> list[GeneratedFile]:
         "dags": {d.dag_id: d.file_name for d in plan.dags},
         "nodes": plan.index,
     }
-    files.append(GeneratedFile(INDEX_FILE, json.dumps(index, indent=2, sort_keys=True, ensure_ascii=False) + "\n"))
+    files.append(
+        GeneratedFile(
+            INDEX_FILE, json.dumps(index, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        )
+    )
     return files
 
 
@@ -49,6 +53,10 @@ def _render_dag(plan: AirflowPlan, dag: DagPlan, source_hash: str) -> GeneratedF
         sdk_imports.append("CronTriggerTimetable")
     if dag.deadline_hours:
         sdk_imports += ["AsyncCallback", "DeadlineAlert", "DeadlineReference"]
-    body = _ENV.get_template("dag.py.j2").render(plan=plan, dag=dag, uses=uses, sdk_imports=sorted(sdk_imports))
+    body = _ENV.get_template("dag.py.j2").render(
+        plan=plan, dag=dag, uses=uses, sdk_imports=sorted(sdk_imports)
+    )
     body = format_python(body, dag.file_name)
-    return GeneratedFile(dag.file_name, python_header(TOOL, plan_source(plan), source_hash, body) + body)
+    return GeneratedFile(
+        dag.file_name, python_header(TOOL, plan_source(plan), source_hash, body) + body
+    )

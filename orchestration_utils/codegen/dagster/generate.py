@@ -33,7 +33,10 @@ def generate_dagster_package(
         assets_defs = build_sqlmesh_assets(project, Path(source), default_schedule)
     output = Path(output_dir)
     plan = plan_dagster(
-        project, assets_defs, project_dir=_from_output(project_dir, output), warehouse_url=warehouse_url,
+        project,
+        assets_defs,
+        project_dir=_from_output(project_dir, output),
+        warehouse_url=warehouse_url,
         manifest=_from_output(source, output, absolute=False) if project_type == "dbt" else None,
     )
     files = render_dagster(plan, source_hash(project_type, source))

@@ -41,7 +41,9 @@ class AssetPlan:
     timezone: str = "UTC"  # the zone `cron` is read in
 
     unique_id: str = ""  # the dbt node or SQLMesh model the asset is
-    audits: tuple[tuple[str, str], ...] = ()  # SQLMesh: (check name, audit id), evaluated after a run
+    audits: tuple[
+        tuple[str, str], ...
+    ] = ()  # SQLMesh: (check name, audit id), evaluated after a run
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,14 @@ class DagsterPlan:
     groups: tuple[GroupPlan, ...]
 
 
-def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, project_dir: str,
-                 warehouse_url: str, manifest: str | None = None) -> DagsterPlan:
+def plan_dagster(
+    project: Project,
+    assets_defs: list[dg.AssetsDefinition],
+    *,
+    project_dir: str,
+    warehouse_url: str,
+    manifest: str | None = None,
+) -> DagsterPlan:
     node_by_key = _nodes_by_key(project, assets_defs)
     audit_names = _audit_check_names(project)
     partitions: dict[str, tuple[str, str]] = {}
@@ -73,44 +81,75 @@ def plan_dagster(project: Project, assets_defs: list[dg.AssetsDefinition], *, pr
         part_name = None
         p = assets_def.partitions_def
         if p is not None:
-            granularity, start = GRANULARITY_BY_CRON[p.cron_schedule].name, p.start.strftime("%Y-%m-%d")
+            granularity, start = (
+                GRANULARITY_BY_CRON[p.cron_schedule].name,
+                p.start.strftime("%Y-%m-%d"),
+            )
             part_name = f"{granularity}_from_{start.replace('-', '')}"
             partitions[part_name] = (granularity, start)
         checks_by_key: dict[dg.AssetKey, list[CheckPlan]] = {}
         for check in assets_def.check_specs:
-            test_id = str(check.metadata.get("dagster_dbt/unique_id", check.name)) if check.metadata else check.name
-            checks_by_key.setdefault(check.asset_key, []).append(CheckPlan(check.name, check.blocking, test_id))
+            test_id = (
+                str(check.metadata.get("dagster_dbt/unique_id", check.name))
+                if check.metadata
+                else check.name
+            )
+            checks_by_key.setdefault(check.asset_key, []).append(
+                CheckPlan(check.name, check.blocking, test_id)
+            )
         plans = []
         # Topological (the project's order): a multi-asset must yield upstream results first.
         position = {uid: i for i, uid in enumerate(project.nodes)}
         for spec in sorted(assets_def.specs, key=lambda s: position[node_by_key[s.key].unique_id]):
             node = node_by_key[spec.key]
             fp = spec.freshness_policy
-            plans.append(AssetPlan(
-                key=tuple(spec.key.path),
-                deps=tuple(sorted(tuple(d.asset_key.path) for d in spec.deps)),
-                group=spec.group_name or "default",
-                owners=tuple(spec.owners),
-                tags={k: v for k, v in sorted(spec.tags.items()) if not k.startswith("dagster/kind/")},
-                kinds=tuple(sorted(spec.kinds)),
-                description=node.description or None,  # not dagster-dbt's copy of the raw SQL
-                cron=str(spec.metadata[SCHEDULE_METADATA_KEY]),
-                freshness=(_seconds(fp.fail_window), _seconds(fp.warn_window)) if fp else None,
-                selector=node.dbt_selector if project.kind == "dbt" else node.name,
-                relation=quoted_table(node, project.kind),
-                timestamp_field=quoted_column(node.partitioning.field) if node.partitioning else None,
-                freshness_hours=node.freshness_hours,
-                checks=tuple(sorted(checks_by_key.get(spec.key, []), key=lambda c: c.name)),
-                timezone=str(spec.metadata.get(TIMEZONE_METADATA_KEY, "UTC")),
-                unique_id=node.unique_id,
-                audits=tuple((audit_names[t.unique_id], t.unique_id) for t in node.tests) if audit_names else (),
-            ))
-        groups.append(GroupPlan(name=assets_def.node_def.name, partitions=part_name, assets=tuple(plans)))
-    package = "".join(c if c.isalnum() else "_" for c in project.name.lower()).strip("_") + "_dagster"
+            plans.append(
+                AssetPlan(
+                    key=tuple(spec.key.path),
+                    deps=tuple(sorted(tuple(d.asset_key.path) for d in spec.deps)),
+                    group=spec.group_name or "default",
+                    owners=tuple(spec.owners),
+                    tags={
+                        k: v
+                        for k, v in sorted(spec.tags.items())
+                        if not k.startswith("dagster/kind/")
+                    },
+                    kinds=tuple(sorted(spec.kinds)),
+                    description=node.description or None,  # not dagster-dbt's copy of the raw SQL
+                    cron=str(spec.metadata[SCHEDULE_METADATA_KEY]),
+                    freshness=(_seconds(fp.fail_window), _seconds(fp.warn_window)) if fp else None,
+                    selector=node.dbt_selector if project.kind == "dbt" else node.name,
+                    relation=quoted_table(node, project.kind),
+                    timestamp_field=quoted_column(node.partitioning.field)
+                    if node.partitioning
+                    else None,
+                    freshness_hours=node.freshness_hours,
+                    checks=tuple(sorted(checks_by_key.get(spec.key, []), key=lambda c: c.name)),
+                    timezone=str(spec.metadata.get(TIMEZONE_METADATA_KEY, "UTC")),
+                    unique_id=node.unique_id,
+                    audits=tuple((audit_names[t.unique_id], t.unique_id) for t in node.tests)
+                    if audit_names
+                    else (),
+                )
+            )
+        groups.append(
+            GroupPlan(name=assets_def.node_def.name, partitions=part_name, assets=tuple(plans))
+        )
+    package = (
+        "".join(c if c.isalnum() else "_" for c in project.name.lower()).strip("_") + "_dagster"
+    )
     if package[0].isdigit():
         package = "p_" + package
-    return DagsterPlan(project.name, project.kind, package, project_dir, manifest, warehouse_url,
-                       dict(sorted(partitions.items())), tuple(groups))
+    return DagsterPlan(
+        project.name,
+        project.kind,
+        package,
+        project_dir,
+        manifest,
+        warehouse_url,
+        dict(sorted(partitions.items())),
+        tuple(groups),
+    )
 
 
 def _audit_check_names(project: Project) -> dict[str, str]:
@@ -131,19 +170,28 @@ def quoted_table(node: Node, kind: str = "dbt") -> dict[str, str]:
     else:
         parts = [p for p in (node.database, node.schema, node.identifier) if p]
     return {
-        "duckdb": exp.table_(parts[-1], db=parts[-2] if len(parts) > 1 else None,
-                             catalog=parts[-3] if len(parts) > 2 else None, quoted=True).sql(dialect="duckdb"),
+        "duckdb": exp.table_(
+            parts[-1],
+            db=parts[-2] if len(parts) > 1 else None,
+            catalog=parts[-3] if len(parts) > 2 else None,
+            quoted=True,
+        ).sql(dialect="duckdb"),
         "bigquery": ".".join(_bigquery_ident(p) for p in parts),
     }
 
 
 def quoted_column(name: str) -> dict[str, str]:
-    return {"duckdb": exp.column(name, quoted=True).sql(dialect="duckdb"), "bigquery": _bigquery_ident(name)}
+    return {
+        "duckdb": exp.column(name, quoted=True).sql(dialect="duckdb"),
+        "bigquery": _bigquery_ident(name),
+    }
 
 
 def _bigquery_ident(text: str) -> str:
     # BigQuery's quoted identifiers take the escape sequences of its string literals.
-    escaped = text.replace("\\", "\\\\").replace("`", "\\`").replace("\n", "\\n").replace("\r", "\\r")
+    escaped = (
+        text.replace("\\", "\\\\").replace("`", "\\`").replace("\n", "\\n").replace("\r", "\\r")
+    )
     return f"`{escaped}`"
 
 
