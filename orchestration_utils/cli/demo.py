@@ -107,12 +107,17 @@ def main(argv: list[str] | None = None) -> int:
 MODULE_NAME = "orchestration_utils.definitions"
 LOCATION_NAME = "orchestration_utils"
 
-# Runs are recorded in the instance (the UI shows them); the console gets warnings only. Steps run
-# in this process: a run worker and a subprocess per step would each load the code location again.
-_RUN_CONFIG = {
-    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-    "execution": {"config": {"in_process": {}}},
-}
+
+def _run_config(job_def) -> dict:
+    """Runs are recorded in the instance (the UI shows them); the console gets warnings only. Steps
+    run in this process: a run worker and a subprocess per step would each load the code location
+    again (jobs whose executor is in-process already take no executor choice)."""
+    import dagster as dg
+
+    config: dict = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    if job_def.executor_def.name == dg.multi_or_in_process_executor.name:
+        config["execution"] = {"config": {"in_process": {}}}
+    return config
 
 
 def _run(definitions, instance, job_name: str, log_path, partition_key: str | None = None) -> bool:
@@ -125,7 +130,7 @@ def _run(definitions, instance, job_name: str, log_path, partition_key: str | No
     job_def = definitions.resolve_job_def(job_name)
     run = instance.create_run_for_job(
         job_def,
-        run_config=_RUN_CONFIG,
+        run_config=_run_config(job_def),
         tags=job_def.get_tags_for_partition_key(partition_key, None) if partition_key else None,
         remote_job_origin=job_origin(job_name),
         job_code_origin=job_python_origin(job_name),

@@ -153,7 +153,8 @@ def _launch_and_backdate(workspace: Path) -> dict[str, str]:
                     code_location=location,
                     remote_repo=repo,
                     remote_job=repo.get_full_job(job_name),
-                    run_config=IN_PROCESS,
+                    # The generator job runs in process already; the layer job is told to.
+                    run_config={} if job_name == "generate_airflow_dags_job" else IN_PROCESS,
                     tags=PROJECT_TAG,
                     op_selection=None,
                     run_id=None,
