@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
@@ -61,16 +62,34 @@ def emit_json(document: object, output: Path | None) -> None:
 
 
 def write_atomic(output: Path, data: bytes) -> None:
-    """The whole file or, if interrupted, the old one: never half a report."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
+    """The whole file or, if interrupted, the old one: never half a report. A symlink is written
+    through (the link stays; its target gets the report). A FIFO, terminal or device
+    (`/dev/stdout`, a pipe) cannot be replaced: it is written to as it is. A new file gets the
+    umask's mode, a replaced one keeps its own. Raises OSError when the write fails."""
+    target = Path(os.path.realpath(output))
     try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(target, "wb") as f:
+            f.write(data)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        os.fchmod(fd, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, output)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)  # no hidden leftover beside the old file
         raise
+
+
+# Read once at import (single-threaded): os.umask can only be read by setting it.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def as_of_time(value: str | None) -> datetime:
