@@ -12,12 +12,12 @@ from orchestration_utils.codegen.writer import (
 )
 
 
+def _py(path, body="a = 1\n", tool="t"):
+    return GeneratedFile(path, python_header(tool, "src", "0" * 64, body) + body)
+
+
 def _files(text="a = 1\n"):
-    body = text
-    return [
-        GeneratedFile("one.py", python_header("t", "src", "0" * 64, body) + body),
-        GeneratedFile("two.json", "{}\n"),
-    ]
+    return [_py("one.py", text), GeneratedFile("two.json", "{}\n")]
 
 
 def test_second_write_changes_nothing_and_check_agrees(tmp_path):
@@ -54,9 +54,9 @@ def test_failed_write_leaves_previous_files_whole(tmp_path, monkeypatch):
 def test_files_no_longer_generated_are_removed_but_hand_written_ones_kept(tmp_path):
     write_files(tmp_path, _files())
     (tmp_path / "mine.py").write_text("print('hand written')\n")
-    result = write_files(tmp_path, [GeneratedFile("two.json", "{}\n")])
+    result = write_files(tmp_path, [_py("three.py"), GeneratedFile("two.json", "{}\n")])
     assert result.removed == ["one.py"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.py", "two.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.py", "three.py", "two.json"]
 
 
 def test_header_names_tool_source_and_hash_and_keeps_paths_on_one_line():
@@ -185,9 +185,9 @@ def test_without_a_directory_swap_files_are_replaced_one_by_one(tmp_path, monkey
     write_files(out, _files())
     (out / "mine.py").write_text("mine\n")
     monkeypatch.setattr(writer, "_swap", lambda staging, target: False)
-    result = write_files(out, [GeneratedFile("two.json", "[]\n")])
+    result = write_files(out, [_py("three.py"), GeneratedFile("two.json", "[]\n")])
     assert result.removed == ["one.py"]
-    assert {p.name: p.read_text() for p in out.iterdir()} == {
+    assert {p.name: p.read_text() for p in out.iterdir() if p.name != "three.py"} == {
         "mine.py": "mine\n",
         "two.json": "[]\n",
     }
