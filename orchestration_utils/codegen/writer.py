@@ -86,8 +86,9 @@ def write_files(
     directory (with every file of the old one we did not generate) and swapped in with one
     `renameat2(RENAME_EXCHANGE)`, so a reader (Airflow's DAG processor) sees the old set or the new,
     never a mix, even after a kill -9. Leftovers of a killed run are removed by the next run.
-    Files from an earlier generation that are no longer produced are dropped. With `check`, touch
-    nothing and report. Every OS failure is an `OutputDirError`."""
+    Where no swap fits (`_swappable`), files are replaced one by one. Files this generator wrote
+    earlier in the folders the new set writes, and no longer produces, are dropped; nothing else.
+    With `check`, touch nothing and report. Every OS failure is an `OutputDirError`."""
     output_dir = Path(output_dir)
     try:
         return _write_files(output_dir, files, check)
