@@ -23,7 +23,8 @@ def add_project_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--gateway", help="SQLMesh gateway to load the project with (default: the project's)"
     )
-    p.add_argument("--output-dir", type=Path, required=True)
+    p.add_argument("--output-dir", required=True)  # a Path once `generating` refuses ''
+
     p.add_argument(
         "--schedule",
         default="daily",
@@ -45,6 +46,9 @@ def add_project_arguments(p: argparse.ArgumentParser) -> None:
 
 def generating(generate: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a generation; an output directory that cannot be written is bad usage (exit 2)."""
+    if not args.output_dir:  # Path("") is ".": the working directory, never meant
+        raise UsageError("--output-dir '': give a directory (. for the working directory)")
+    args.output_dir = Path(args.output_dir)
     try:
         return generate(args)
     except OutputDirError as exc:

@@ -74,6 +74,7 @@ _REASONS = {
     errno.EDQUOT: "disk quota exceeded",
 }
 _STAGING = "generating"
+_SWAP_BOUND = 1000  # more entries of the user's own in the output dir: no hard-linked copy of them
 _RENAME_EXCHANGE = 2  # renameat2(2) flag: swap two paths atomically
 _AT_FDCWD = -100
 
@@ -85,8 +86,9 @@ def write_files(
     directory (with every file of the old one we did not generate) and swapped in with one
     `renameat2(RENAME_EXCHANGE)`, so a reader (Airflow's DAG processor) sees the old set or the new,
     never a mix, even after a kill -9. Leftovers of a killed run are removed by the next run.
-    Files from an earlier generation that are no longer produced are dropped. With `check`, touch
-    nothing and report. Every OS failure is an `OutputDirError`."""
+    Where no swap fits (`_swappable`), files are replaced one by one. Files this generator wrote
+    earlier in the folders the new set writes, and no longer produces, are dropped; nothing else.
+    With `check`, touch nothing and report. Every OS failure is an `OutputDirError`."""
     output_dir = Path(output_dir)
     try:
         return _write_files(output_dir, files, check)
@@ -100,6 +102,9 @@ def write_files(
 
 def _write_files(output_dir: Path, files: list[GeneratedFile], check: bool) -> WriteResult:
     result = WriteResult(output_dir=output_dir)
+    for link in (output_dir, *output_dir.parents):
+        if link.is_symlink() and not link.exists():  # else mkdir would create its target silently
+            raise OutputDirError(output_dir, f"{link} is a symlink to a missing directory")
     # The directory itself, not a symlink to it: the user's link stays where it is.
     target = Path(os.path.realpath(output_dir))
     if target.exists() and not target.is_dir():
@@ -111,21 +116,26 @@ def _write_files(output_dir: Path, files: list[GeneratedFile], check: bool) -> W
             result.unchanged.append(rel)
         else:
             result.written.append(rel)
-    previous = {p.relative_to(target).as_posix() for p in _previously_generated(target)}
+    previous = {p.relative_to(target).as_posix() for p in _previously_generated(target, wanted)}
     result.removed = sorted(previous - set(wanted))
     if check:
         return result
     if target.is_dir() and not os.access(target, os.W_OK | os.X_OK):
         raise OutputDirError(output_dir, "permission denied")
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(target)
+    _remove_leftovers(target, wanted)
     if not result.written and not result.removed:
+        return result
+    ours = set(wanted) | set(result.removed)
+    # Decided before staging: a mount point or a big tree of the user's is never copied.
+    if not _swappable(target, ours):
+        _replace_each(target, wanted, result)
         return result
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=_sibling_prefix(target, _STAGING)))
     try:
-        _fill(staging, target, wanted, skip=set(wanted) | set(result.removed))
-        if not (_swappable(target) and _swap(staging, target)):
-            _replace_each(staging, target, result)
+        _fill(staging, target, wanted, skip=ours)
+        if not _swap(staging, target):
+            _replace_each(target, wanted, result)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
@@ -135,11 +145,18 @@ def _sibling_prefix(target: Path, what: str) -> str:
     return f".{target.name[:100]}.{what}-"  # short enough for any name the system takes
 
 
-def _remove_leftovers(target: Path) -> None:
-    """Staging directories (new or swapped-out sets) of an earlier run killed before it cleaned up."""
+def _remove_leftovers(target: Path, wanted: dict[str, bytes]) -> None:
+    """Staging directories (new or swapped-out sets), and temporary files of a file-by-file
+    replace, of an earlier run killed before it cleaned up."""
     for left in target.parent.glob(glob.escape(_sibling_prefix(target, _STAGING)) + "*"):
         if left.is_dir() and not left.is_symlink():
             shutil.rmtree(left, ignore_errors=True)
+    for rel in wanted:
+        path = target / rel
+        if path.parent.is_dir():
+            for left in path.parent.glob(glob.escape(_sibling_prefix(path, _STAGING)) + "*"):
+                if left.is_file() and not left.is_symlink():
+                    left.unlink(missing_ok=True)
 
 
 def _fill(staging: Path, target: Path, wanted: dict[str, bytes], skip: set[str]) -> None:
@@ -178,15 +195,30 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _swappable(target: Path) -> bool:
-    """A directory swap fits unless the output dir is a mount point or holds our working
-    directory (the shell around us would be left in the retired copy)."""
+def _swappable(target: Path, ours: set[str]) -> bool:
+    """A directory swap fits unless the output dir is a mount point, holds our working
+    directory (the shell around us would be left in the retired copy), or holds more than
+    `_SWAP_BOUND` entries besides our files (each would be hard-linked into the staged copy)."""
     if not target.is_dir():
         return True
     if os.path.ismount(target):
         return False
     cwd = Path(os.getcwd())
-    return target != cwd and target not in cwd.parents
+    if target == cwd or target in cwd.parents:
+        return False
+    return _other_entries_at_most(target, ours, _SWAP_BOUND)
+
+
+def _other_entries_at_most(target: Path, ours: set[str], bound: int) -> bool:
+    """Whether the files and folders below `target` that are not `ours` number at most `bound`;
+    stops counting past it (`/` or a home directory is not walked whole)."""
+    count = 0
+    for folder, dirs, names in os.walk(target):
+        rel = Path(folder).relative_to(target)
+        count += sum((rel / n).as_posix() not in ours for n in dirs + names)
+        if count > bound:
+            return False
+    return True
 
 
 def _swap(staging: Path, target: Path) -> bool:
@@ -217,11 +249,23 @@ def _swap(staging: Path, target: Path) -> bool:
     return True
 
 
-def _replace_each(staging: Path, target: Path, result: WriteResult) -> None:
-    """Fallback where the directory cannot be swapped: file by file (each one atomic)."""
+def _replace_each(target: Path, wanted: dict[str, bytes], result: WriteResult) -> None:
+    """Fallback where the directory cannot be swapped: file by file, each one atomic (written
+    beside its place, so on the same file system even where the output dir is a mount point)."""
     for rel in result.written:
-        (target / rel).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / rel, target / rel)
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_sibling_prefix(path, _STAGING))
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(wanted[rel])
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     for rel in result.removed:
         (target / rel).unlink(missing_ok=True)
 
@@ -240,13 +284,29 @@ def _umask() -> int:
     return current
 
 
-def _previously_generated(output_dir: Path) -> list[Path]:
-    if not output_dir.is_dir():
+def _header_tool(data: bytes) -> str | None:
+    """The generator a file's header names (`python_header`), or None for any other file."""
+    first = data.split(b"\n", 1)[0].decode(errors="replace")
+    prefix = f"# {HEADER_MARK} "
+    if not first.startswith(prefix):
+        return None
+    return first[len(prefix) :].split(" ", 1)[0] or None
+
+
+def _previously_generated(output_dir: Path, wanted: dict[str, bytes]) -> list[Path]:
+    """The files this run owns: Python files whose header names the same generator as the new
+    set, in the folders the new set writes into, never deeper (another generator's output or a
+    user's copy in a sub-folder stays). The JSON index is in every set, so it is never stale."""
+    tools = {_header_tool(data) for data in wanted.values()} - {None}
+    if not tools or not output_dir.is_dir():
         return []
     found = []
-    for path in output_dir.rglob("*.py"):
-        if path.is_file():
-            with path.open("rb") as fh:
-                if HEADER_MARK.encode() in fh.read(200):
-                    found.append(path)
+    for folder in sorted({(output_dir / rel).parent for rel in wanted}):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for path in folder.glob("*.py"):
+            if path.is_file() and not path.is_symlink():
+                with path.open("rb") as fh:
+                    if _header_tool(fh.read(400)) in tools:
+                        found.append(path)
     return found

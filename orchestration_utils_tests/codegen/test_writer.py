@@ -1,7 +1,12 @@
 import errno
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orchestration_utils.codegen.templates import PyExpr, py
 from orchestration_utils.codegen.writer import (
@@ -12,12 +17,12 @@ from orchestration_utils.codegen.writer import (
 )
 
 
+def _py(path, body="a = 1\n", tool="t"):
+    return GeneratedFile(path, python_header(tool, "src", "0" * 64, body) + body)
+
+
 def _files(text="a = 1\n"):
-    body = text
-    return [
-        GeneratedFile("one.py", python_header("t", "src", "0" * 64, body) + body),
-        GeneratedFile("two.json", "{}\n"),
-    ]
+    return [_py("one.py", text), GeneratedFile("two.json", "{}\n")]
 
 
 def test_second_write_changes_nothing_and_check_agrees(tmp_path):
@@ -54,9 +59,9 @@ def test_failed_write_leaves_previous_files_whole(tmp_path, monkeypatch):
 def test_files_no_longer_generated_are_removed_but_hand_written_ones_kept(tmp_path):
     write_files(tmp_path, _files())
     (tmp_path / "mine.py").write_text("print('hand written')\n")
-    result = write_files(tmp_path, [GeneratedFile("two.json", "{}\n")])
+    result = write_files(tmp_path, [_py("three.py"), GeneratedFile("two.json", "{}\n")])
     assert result.removed == ["one.py"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.py", "two.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.py", "three.py", "two.json"]
 
 
 def test_header_names_tool_source_and_hash_and_keeps_paths_on_one_line():
@@ -185,10 +190,185 @@ def test_without_a_directory_swap_files_are_replaced_one_by_one(tmp_path, monkey
     write_files(out, _files())
     (out / "mine.py").write_text("mine\n")
     monkeypatch.setattr(writer, "_swap", lambda staging, target: False)
-    result = write_files(out, [GeneratedFile("two.json", "[]\n")])
+    result = write_files(out, [_py("three.py"), GeneratedFile("two.json", "[]\n")])
     assert result.removed == ["one.py"]
-    assert {p.name: p.read_text() for p in out.iterdir()} == {
+    assert {p.name: p.read_text() for p in out.iterdir() if p.name != "three.py"} == {
         "mine.py": "mine\n",
         "two.json": "[]\n",
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dags"]
+
+
+# A run removes only what it owns: this generator's files, in the folders the new set writes.
+
+
+def test_a_run_keeps_sub_folders_the_other_tool_and_user_copies(tmp_path):
+    out = tmp_path / "dags"
+    write_files(out / "sqlmesh", [_py("old.py", tool="a")])  # an earlier run into a sub-folder
+    write_files(out, [_py("old.py", tool="a"), _py("pkg/m.py", tool="a")])
+    (out / "other.py").write_text(python_header("b", "src", "0" * 64, "") + "b = 1\n")
+    (out / "pkg" / "theirs.py").write_text(python_header("b", "src", "0" * 64, "") + "b = 1\n")
+    (out / "copies").mkdir()
+    (out / "copies" / "old.py").write_bytes((out / "old.py").read_bytes())  # a user's copy
+    result = write_files(out, [_py("new.py", tool="a"), _py("pkg/n.py", tool="a")])
+    assert result.removed == ["old.py", "pkg/m.py"]  # the run's own folders only
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.py"))
+    assert left == [
+        "copies/old.py",
+        "new.py",
+        "other.py",
+        "pkg/n.py",
+        "pkg/theirs.py",
+        "sqlmesh/old.py",
+    ]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    existing=st.dictionaries(
+        st.sampled_from(["x.py", "y.py", "p/x.py", "p/y.py", "d/x.py", "d/e/x.py", "x.json"]),
+        st.sampled_from(["a", "b", None]),  # the generator in its header, None: a user's file
+        max_size=7,
+    ),
+    new=st.sets(st.sampled_from(["x.py", "z.py", "p/z.py"]), min_size=1),
+)
+def test_only_this_generators_files_in_its_folders_go(tmp_path_factory, existing, new):
+    out = tmp_path_factory.mktemp("prop")
+    for rel, tool in existing.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        head = python_header(tool, "src", "0" * 64, "") if tool else "# mine\n"
+        (out / rel).write_text(head + "v = 0\n")
+    write_files(out, [_py(rel, tool="a") for rel in new])
+    folders = {str(Path(rel).parent) for rel in new}
+    for rel, tool in existing.items():
+        owned = tool == "a" and rel.endswith(".py") and str(Path(rel).parent) in folders
+        assert (out / rel).exists() == (not owned or rel in new), rel
+
+
+def _spy_links(monkeypatch):
+    from orchestration_utils.codegen import writer
+
+    links = []
+    real = writer._link_or_copy
+    monkeypatch.setattr(writer, "_link_or_copy", lambda s, d: (links.append(d), real(s, d)))
+    return links
+
+
+def test_a_big_tree_of_the_users_is_not_hard_linked_but_replaced_file_by_file(
+    tmp_path, monkeypatch
+):
+    out = tmp_path / "dags"
+    write_files(out, _files())
+    (out / "big").mkdir()
+    for i in range(1001):
+        (out / "big" / f"f{i}").write_text("x")
+    links = _spy_links(monkeypatch)
+    result = write_files(out, [_py("one.py", "a = 2\n"), GeneratedFile("two.json", "{}\n")])
+    assert result.written == ["one.py"] and links == []
+    assert (out / "one.py").read_text().endswith("a = 2\n")
+    assert len(list((out / "big").iterdir())) == 1001
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dags"]  # no staging beside it
+    assert sorted(p.name for p in out.iterdir()) == ["big", "one.py", "two.json"]
+    for name in ("f0", "f1"):  # 1,000 entries ("big" and 999 files): the swap again
+        (out / "big" / name).unlink()
+    write_files(out, [_py("one.py", "a = 3\n"), GeneratedFile("two.json", "{}\n")])
+    assert len(links) == 999 and (out / "one.py").read_text().endswith("a = 3\n")
+
+
+def test_a_mount_point_is_never_staged(tmp_path, monkeypatch):
+    """`--output-dir /`: decided before a copy of the tree is made, not after."""
+    from orchestration_utils.codegen import writer
+
+    out = tmp_path / "mnt"
+    write_files(out, _files())
+    (out / "mine.txt").write_text("mine")
+    monkeypatch.setattr(writer.os.path, "ismount", lambda p: Path(p) == out)
+    monkeypatch.setattr(writer, "_fill", lambda *a, **k: pytest.fail("staged a mount point"))
+    write_files(out, [_py("one.py", "a = 2\n"), _py("three.py")])
+    assert {p.name for p in out.iterdir()} == {"mine.txt", "one.py", "three.py", "two.json"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnt"]
+
+
+def test_file_by_file_leftovers_of_a_killed_run_are_removed(tmp_path, monkeypatch):
+    from orchestration_utils.codegen import writer
+
+    write_files(tmp_path, _files())
+    (tmp_path / ".one.py.generating-abc123").write_text("half")
+    (tmp_path / ".mine.generating-x").write_text("not ours")
+    monkeypatch.setattr(writer, "_swappable", lambda target, ours: False)
+    write_files(tmp_path, _files("a = 2\n"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".mine.generating-x",
+        "one.py",
+        "two.json",
+    ]
+    assert (tmp_path / "one.py").stat().st_mode & 0o777 == 0o666 & ~writer._umask()
+
+
+def test_a_dangling_symlink_output_dir_is_refused_not_created(tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path / "missing")
+    for out in (tmp_path / "link", tmp_path / "link" / "dags"):
+        with pytest.raises(OutputDirError, match="symlink to a missing directory$"):
+            write_files(out, _files())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link"]
+
+
+# The console scripts: two generators, nested output dirs, an empty --output-dir.
+
+
+def _cli(tool, manifest, out, cwd):
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / tool),
+            "--project-type",
+            "dbt",
+            "--manifest-path",
+            str(manifest),
+            "--output-dir",
+            out,
+        ],
+        cwd=cwd,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _tree(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_generators_keep_each_others_output_and_nested_runs(tmp_path, demo_manifest):
+    work = tmp_path / "work"
+    (work / "mine").mkdir(parents=True)
+    steps = [
+        ("airflow-dag-gen", "dags/sqlmesh"),
+        ("airflow-dag-gen", "proj/airflow"),
+        ("dagster-asset-gen", "proj"),
+        ("airflow-dag-gen", "dags"),
+    ]
+    before = {}
+    for tool, out in steps:
+        result = _cli(tool, demo_manifest, out, work)
+        assert result.returncode == 0, result.stderr
+        after = _tree(work)
+        assert all(after.get(k) == v for k, v in before.items()), tool + " " + out  # none lost
+        before = after
+    copy = work / "mine" / "copy.py"
+    copy.write_bytes(next((work / "dags").glob("*.py")).read_bytes())
+    before = _tree(work)
+    assert _cli("airflow-dag-gen", demo_manifest, ".", work).returncode == 0
+    after = _tree(work)
+    assert all(after.get(k) == v for k, v in before.items())  # nothing below `.` removed
+    assert any(k.endswith(".py") and "/" not in k for k in after)
+
+
+@pytest.mark.parametrize("tool", ["airflow-dag-gen", "dagster-asset-gen"])
+def test_empty_output_dir_is_one_line(tmp_path, demo_manifest, tool):
+    (tmp_path / "keep.txt").write_text("x")
+    result = _cli(tool, demo_manifest, "", tmp_path)
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        f"{tool}: error: --output-dir '': give a directory (. for the working directory)"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
