@@ -132,3 +132,56 @@ def test_safe_names_are_unchanged():
     assert name_safe_key(dg.AssetKey(["marts", "fct-orders.v2"])) == dg.AssetKey(
         ["marts", "fct-orders.v2"]
     )
+
+
+SQLMESH_MODEL = """MODEL (
+  name shop_marts."fct_h'$(x){{x}}",
+  kind FULL,
+  cron '@daily',
+  owner 'o''brien@x.com',
+  audits (not_null(columns := ("ü")))
+);
+SELECT 1 AS "ü"
+"""
+
+
+@pytest.fixture
+def sqlmesh_project(tmp_path) -> Path:
+    root = tmp_path / "sm"
+    (root / "models").mkdir(parents=True)
+    (root / "config.yaml").write_text(
+        "gateways:\n  local:\n    connection:\n      type: duckdb\n"
+        f"      database: {root / 'wh.duckdb'}\n"
+        "default_gateway: local\nmodel_defaults:\n  dialect: duckdb\n  start: '2026-01-01'\n"
+    )
+    (root / "models" / "h.sql").write_text(SQLMESH_MODEL)
+    return root
+
+
+def test_sqlmesh_hostile_name_loads_and_generates(sqlmesh_project, tmp_path, monkeypatch):
+    monkeypatch.setenv("ORCHESTRATION_UTILS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", "")
+    monkeypatch.setenv("ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR", str(sqlmesh_project))
+    monkeypatch.chdir(tmp_path)
+    from orchestration_utils.definitions import defs
+
+    definitions = defs()
+    dg.Definitions.validate_loadable(definitions)
+    graph = definitions.resolve_asset_graph()
+    (key,) = [k for k in graph.get_all_asset_keys() if k.path[0] == "shop_marts"]
+    assert key == name_safe_key(key) and key.path[-1].startswith("fct_h_x_x_")
+    assert all(is_valid_owner(o) for o in graph.get(key).owners)
+    assert len(graph.asset_check_keys) == 1
+    out = tmp_path / "gen"
+    result = subprocess.run(
+        [str(BIN / "dagster-asset-gen"), "--project-type", "sqlmesh", "--project-path",
+         str(sqlmesh_project), "--output-dir", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    result = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-f", str(out / "definitions.py")],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]

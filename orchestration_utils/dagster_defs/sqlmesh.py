@@ -96,7 +96,7 @@ def check_names(project: Project) -> dict[str, str]:
 
 def _readable(test_id: str) -> str:
     tail = test_id.split("#", 1)[1]
-    return "".join(c if c.isalnum() else "_" for c in tail).strip("_")
+    return "".join(c if c.isascii() and c.isalnum() else "_" for c in tail).strip("_")
 
 
 def build_sqlmesh_assets(
