@@ -42,7 +42,17 @@ def hostile_project(tmp_path_factory) -> tuple[Path, Path]:
     )
     (root / "models" / "schema.yml").write_text(f"version: 2\nmodels:\n{models}")
     subprocess.run(
-        [DBT, "parse", "--quiet", "--project-dir", str(root), "--profiles-dir", str(root)],
+        [
+            DBT,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(root),
+            "--profiles-dir",
+            str(root),
+            "--target-path",
+            str(root / "target"),
+        ],
         check=True,
         cwd=root,
     )
