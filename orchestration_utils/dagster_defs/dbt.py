@@ -24,7 +24,13 @@ from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY as UNIQUE
 
 from orchestration_utils.dagster_defs.op_groups import OpGroup, op_groups
 from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
-from orchestration_utils.dagster_defs.specs import project_tags, schedule_metadata, spec_attributes
+from orchestration_utils.dagster_defs.specs import (
+    name_part,
+    name_safe_key,
+    project_tags,
+    schedule_metadata,
+    spec_attributes,
+)
 from orchestration_utils.project.dbt_manifest import (
     project_from_manifest,
     read_manifest,
@@ -55,6 +61,10 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         if unique_id not in self._specs:
             self._specs[unique_id] = self._build_spec(self._manifest, unique_id, project)
         return self._specs[unique_id]
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        # dagster-dbt names each output after its key: a model named `fct_s'q` needs a safe key.
+        return name_safe_key(super().get_asset_key(dbt_resource_props))
 
     def forget_build_state(self) -> None:
         """Once every `@dbt_assets` is built, runs read only the specs cached in `_specs`: drop
@@ -89,6 +99,9 @@ def patch_for_dagster_dbt(manifest: dict[str, Any]) -> dict[str, Any]:
                 props["config"] = {"enabled": True}
             if props.get("tags") is None:  # Fusion writes null; the tag selector iterates it
                 props["tags"] = []
+            if props.get("resource_type") == "test" and isinstance(props.get("name"), str):
+                # dagster-dbt names a test's check (and its output) after the test's name
+                props["name"] = name_part(props["name"])
     _drop_sources_of_produced_relations(manifest)
     return manifest
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from croniter import croniter
+from dagster._core.definitions.utils import is_valid_owner
 
 from orchestration_utils.project.model import Node
 from orchestration_utils.project.schedule import (
@@ -21,18 +22,18 @@ from orchestration_utils.project.schedule import (
     schedule_timezone,
 )
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TAG_OK = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
 _NOT_TAG_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 DEFAULT_PARTITION_START = "2024-01-01"
 
 
 def owners(node: Node) -> list[str]:
-    """Dagster accepts only e-mails and `team:<name>`; anything else becomes a team."""
+    """Dagster's own check decides what it accepts (an e-mail by its pattern, or `team:<name>`);
+    anything else becomes a team of the owner's tag-safe characters, so loading never fails."""
     if not node.owner:
         return []
     owner = node.owner.strip()
-    if _EMAIL.match(owner):
+    if not owner.startswith("team:") and is_valid_owner(owner):
         return [owner]
     team = owner.removeprefix("team:")
     team = _NOT_TAG_CHARS.sub("-", team).strip("-")

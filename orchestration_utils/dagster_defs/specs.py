@@ -1,12 +1,34 @@
 """Node -> the attributes our assets carry, for dbt and SQLMesh alike."""
 
 import functools
+import hashlib
+import re
 from typing import Any
 
 import dagster as dg
 
 from orchestration_utils.dagster_defs import policy
 from orchestration_utils.project.model import Node
+
+_NAME_OK = re.compile(r"^[A-Za-z0-9_]+$")
+_NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]+")
+
+
+def name_part(text: str) -> str:
+    """`text` as a part of a Dagster name (op, output, check: `^[A-Za-z0-9_]+$`): unchanged when
+    it already is one (after the `-`/`.` Dagster itself maps to `_`), else its safe characters
+    plus a short hash of the original, so it is stable and two distinct inputs stay distinct."""
+    if _NAME_OK.match(text.replace("-", "_").replace(".", "_")):
+        return text
+    safe = _NOT_NAME_CHARS.sub("_", text).strip("_")[:100]
+    return f"{safe}_{hashlib.sha256(text.encode()).hexdigest()[:8]}".lstrip("_")
+
+
+def name_safe_key(key: dg.AssetKey) -> dg.AssetKey:
+    """An asset key whose output name (`to_python_identifier`, which dagster-dbt also emits
+    events under) is a valid Dagster name; keys that already are one are kept as they are."""
+    path = [name_part(p) for p in key.path]
+    return key if path == list(key.path) else dg.AssetKey(path)
 
 
 def spec_attributes(node: Node, default_schedule: str) -> dict[str, Any]:

@@ -11,14 +11,19 @@ import dagster as dg
 from orchestration_utils.dagster_defs import policy
 from orchestration_utils.dagster_defs.jobs import partitions_names
 from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
-from orchestration_utils.dagster_defs.specs import project_tags, schedule_metadata, spec_attributes
+from orchestration_utils.dagster_defs.specs import (
+    name_safe_key,
+    project_tags,
+    schedule_metadata,
+    spec_attributes,
+)
 from orchestration_utils.project.model import Node, Project, ProjectError, Test
 from orchestration_utils.project.sqlmesh_project import audit_test_id, load_sqlmesh_project
 from orchestration_utils.settings import Settings
 
 
 def asset_key(node: Node) -> dg.AssetKey:
-    return dg.AssetKey([node.schema or "default", node.identifier])
+    return name_safe_key(dg.AssetKey([node.schema or "default", node.identifier]))
 
 
 def sqlmesh_specs(project: Project, default_schedule: str) -> list[dg.AssetSpec]:
@@ -91,7 +96,7 @@ def check_names(project: Project) -> dict[str, str]:
 
 def _readable(test_id: str) -> str:
     tail = test_id.split("#", 1)[1]
-    return "".join(c if c.isalnum() else "_" for c in tail).strip("_")
+    return "".join(c if c.isascii() and c.isalnum() else "_" for c in tail).strip("_")
 
 
 def build_sqlmesh_assets(

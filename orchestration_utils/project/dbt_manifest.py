@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from orchestration_utils.project.model import (
     infer_layer,
 )
 from orchestration_utils.project.schedule import normalize_schedule
+
+MAX_HOURS = 87_600.0  # ten years, as in the health and SLA configs
 
 SUPPORTED_SCHEMA_VERSIONS = frozenset(range(4, 13)) | {20}
 _SCHEMA_RE = re.compile(r"/manifest/v(\d+)\.json$")
@@ -146,7 +149,17 @@ class _NodeReader:
     def _fail(self, uid: str, field: str, reason: str) -> ProjectError:
         return ProjectError(self.path, f"{uid}: {field}: {reason}")
 
+    def identity(self, uid: str, props: Mapping[str, Any]) -> None:
+        """What dagster-dbt and our generators index a node by: its name, unique id and fqn."""
+        if not props.get("name"):
+            raise self._fail(uid, "name", "missing")
+        if props.get("unique_id", uid) != uid:
+            raise self._fail(uid, "unique_id", f"differs from its key: {props['unique_id']!r}")
+        if "fqn" in props and props["fqn"] is not None and not props["fqn"]:
+            raise self._fail(uid, "fqn", "expected a non-empty list, got []")
+
     def node(self, uid: str, props: Mapping[str, Any], rtype: ResourceType) -> Node:
+        self.identity(uid, props)
         config = props.get("config") or {}
         meta = merged_meta(props)
         name = props.get("name") or uid.split(".")[-1]
@@ -191,6 +204,7 @@ class _NodeReader:
         )
 
     def source(self, uid: str, props: Mapping[str, Any]) -> Node:
+        self.identity(uid, props)
         meta = merged_meta(props)
         name = props.get("name") or uid.split(".")[-1]
         return Node(
@@ -229,13 +243,16 @@ class _NodeReader:
         if value is None:
             return None
         try:
-            hours = float(value)
-        except (TypeError, ValueError):
+            hours = math.nan if isinstance(value, bool) else float(value)
+        except (TypeError, ValueError, OverflowError):
+            hours = math.nan
+        # The bound of the SQLMesh tags and the health/SLA configs: finite, > 0, <= 10 years.
+        if not (math.isfinite(hours) and 0 < hours <= MAX_HOURS):
             raise self._fail(
-                uid, f"meta.{key}", f"expected a number of hours, got {value!r}"
-            ) from None
-        if not hours > 0:
-            raise self._fail(uid, f"meta.{key}", f"must be positive, got {value!r}")
+                uid,
+                f"meta.{key}",
+                f"expected a positive number of hours up to {MAX_HOURS:g}, got {value!r}",
+            )
         return hours
 
     def _flag(self, uid: str, meta: Mapping[str, Any], key: str) -> bool:
@@ -262,6 +279,17 @@ class _NodeReader:
         spec = config.get("partition_by")
         if not isinstance(spec, Mapping):
             spec = meta.get("partition_by")
+            if spec is not None and not isinstance(spec, Mapping):
+                raise self._fail(
+                    uid, "meta.partition_by", f"expected an object with a field, got {spec!r}"
+                )
+        if isinstance(config.get("partition_by"), str) and not config.get("file_format"):
+            # A string is Spark's column list; elsewhere (BigQuery) it is a mistaken object.
+            raise self._fail(
+                uid,
+                "config.partition_by",
+                f"expected an object with a field, got {config['partition_by']!r}",
+            )
         if not isinstance(spec, Mapping):
             return None
         field = spec.get("field")
@@ -275,7 +303,19 @@ class _NodeReader:
             if granularity not in {"hour", "day", "month", "year"}:
                 raise self._fail(uid, "partition_by.granularity", f"unknown {granularity!r}")
         start = meta.get("partition_start")
+        if start is not None and not _is_date(start):
+            raise self._fail(
+                uid, "meta.partition_start", f"expected a date (YYYY-MM-DD), got {start!r}"
+            )
         return Partitioning(field, data_type, granularity, str(start) if start else None)
+
+
+def _is_date(value: Any) -> bool:
+    try:
+        date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return False
+    return True
 
 
 def _materialization_options(config: Mapping[str, Any]) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from orchestration_utils.project.dbt_manifest import MAX_HOURS
 from orchestration_utils.project.model import (
     Column,
     Layer,
@@ -166,9 +167,10 @@ def _split_tags(
                 hours = float(value)
             except ValueError:
                 hours = math.nan
-            if not (math.isfinite(hours) and hours > 0):
+            if not (math.isfinite(hours) and 0 < hours <= MAX_HOURS):
                 raise ProjectError(
-                    path, f"{model}: tag {tag!r}: expected a positive number of hours"
+                    path,
+                    f"{model}: tag {tag!r}: expected a positive number of hours up to {MAX_HOURS:g}",
                 )
             numbers[key] = hours
         elif tag == "critical":

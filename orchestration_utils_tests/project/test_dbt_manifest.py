@@ -1,4 +1,7 @@
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -252,3 +255,66 @@ def test_wrong_type_names_file_node_and_field(tmp_path):
     with pytest.raises(ProjectError) as err:
         load_dbt_manifest(path)
     assert str(err.value) == f"{path}: model.p.a: config: expected an object, got 1"
+
+
+def _with(props: dict, **changes) -> dict:
+    out = {**props}
+    for key, value in changes.items():
+        if value is _DROP:
+            out.pop(key)
+        else:
+            out[key] = value
+    return out
+
+
+_DROP = object()
+# (node, "<field>: <reason start>") of values dbt writes or a hand-edited manifest holds.
+_BAD_VALUES = [
+    (_model("x", meta={"freshness_hours": 1e30}), "meta.freshness_hours: expected a positive number of hours up to 87600"),
+    (_model("x", meta={"freshness_hours": "1e400"}), "meta.freshness_hours: expected a positive"),
+    (_model("x", meta={"sla_hours": True}), "meta.sla_hours: expected a positive number of hours"),
+    (_model("x", meta={"sla_hours": 1e308}), "meta.sla_hours: expected a positive number of hours"),
+    (_model("x", meta={"sla_hours": 87600.5}), "meta.sla_hours: expected a positive number of hours"),
+    (_with(_model("x"), name=_DROP), "name: missing"),
+    (_with(_model("x"), unique_id="model.p.other"), "unique_id: differs from its key"),
+    (_with(_model("x"), fqn=[]), "fqn: expected a non-empty list"),
+    (_model("x", meta={"partition_by": "event_date"}), "meta.partition_by: expected an object"),
+    (
+        _with(_model("x"), config={"materialized": "table", "partition_by": "event_date"}),
+        "config.partition_by: expected an object",
+    ),
+    (
+        _model("x", meta={"partition_by": {"field": "d"}, "partition_start": "yesterday-ish"}),
+        "meta.partition_start: expected a date",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("node", "reason"), _BAD_VALUES, ids=lambda v: str(v)[:40])
+def test_bad_values_are_one_line(tmp_path, node, reason):
+    path = _manifest(tmp_path, {"model.p.x": node})
+    with pytest.raises(ProjectError) as err:
+        load_dbt_manifest(path)
+    assert str(err.value).startswith(f"{path}: model.p.x: {reason}")
+
+
+@pytest.mark.parametrize("cli", ["airflow-dag-gen", "dagster-asset-gen"])
+@pytest.mark.parametrize(("node", "reason"), _BAD_VALUES[::2], ids=lambda v: str(v)[:40])
+def test_both_generators_exit_2_with_one_line(tmp_path, cli, node, reason):
+    path = _manifest(tmp_path, {"model.p.x": node})
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / cli), "--project-type", "dbt", "--manifest-path",
+         str(path), "--output-dir", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-1500:]
+    assert "Traceback" not in result.stderr
+    assert f"model.p.x: {reason}" in result.stderr
+    assert not out.exists() or not any(out.rglob("*.py"))
+
+
+@pytest.mark.parametrize("hours", [0.01, 1, 24.5, 87600])
+def test_hours_within_bounds_are_read(tmp_path, hours):
+    path = _manifest(tmp_path, {"model.p.x": _model("x", meta={"sla_hours": hours})})
+    assert load_dbt_manifest(path).nodes["model.p.x"].sla_hours == hours

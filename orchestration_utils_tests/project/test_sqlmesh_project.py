@@ -151,7 +151,10 @@ def test_hour_tags_must_be_a_positive_number(tmp_path, tag):
     )
     with pytest.raises(ProjectError) as err:
         load_sqlmesh_project(root)
-    assert str(err.value) == f"{root}: mart.f: tag '{tag}': expected a positive number of hours"
+    assert (
+        str(err.value)
+        == f"{root}: mart.f: tag '{tag}': expected a positive number of hours up to 87600"
+    )
 
 
 def test_good_hour_tags_are_numbers(tmp_path):

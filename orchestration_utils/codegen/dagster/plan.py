@@ -5,7 +5,7 @@ SQLMesh mapping), so the generated graph equals the live one by construction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 from sqlglot import exp
@@ -63,6 +63,8 @@ class DagsterPlan:
     warehouse_url: str
     partitions: dict[str, tuple[str, str]]  # name -> (granularity, start date)
     groups: tuple[GroupPlan, ...]
+    # dbt: test unique id -> its check's name where dbt's name is no Dagster name (`not_null_a'b`)
+    test_names: dict[str, str] = field(default_factory=dict)
 
 
 def plan_dagster(
@@ -77,6 +79,8 @@ def plan_dagster(
     audit_names = _audit_check_names(project)
     partitions: dict[str, tuple[str, str]] = {}
     groups = []
+    test_names_of = {t.unique_id: t.name for n in project.nodes.values() for t in n.tests}
+    renamed: dict[str, str] = {}
     for assets_def in sorted(assets_defs, key=lambda a: a.node_def.name):
         part_name = None
         p = assets_def.partitions_def
@@ -94,6 +98,8 @@ def plan_dagster(
                 if check.metadata
                 else check.name
             )
+            if project.kind == "dbt" and test_names_of.get(test_id, check.name) != check.name:
+                renamed[test_id] = check.name
             checks_by_key.setdefault(check.asset_key, []).append(
                 CheckPlan(check.name, check.blocking, test_id)
             )
@@ -149,6 +155,7 @@ def plan_dagster(
         warehouse_url,
         dict(sorted(partitions.items())),
         tuple(groups),
+        dict(sorted(renamed.items())),
     )
 
 
