@@ -14,6 +14,27 @@ CORPUS = Path(
 DBT = str(Path(sys.executable).parent / "dbt")
 
 
+def dbt_parse(project: Path, target: Path, env: dict | None = None) -> Path:
+    """`dbt parse` of a project by real dbt (no warehouse needed); returns its manifest."""
+    subprocess.run(
+        [
+            DBT,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(target),
+        ],
+        check=True,
+        cwd=project,
+        env=env,
+    )
+    return target / "manifest.json"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_home(tmp_path_factory):
     """Tests never touch the user's .orchestration_utils/: everything lives in a temp home."""
@@ -36,19 +57,9 @@ def demo_manifest(tmp_path_factory) -> Path:
     """The demo dbt project parsed by real dbt (no warehouse needed)."""
     target = tmp_path_factory.mktemp("dbt_target")
     project = REPO / "orchestration_utils" / "demo" / "dbt_project"
-    subprocess.run(
-        [
-            DBT,
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(project),
-            "--target-path",
-            str(target),
-        ],
-        check=True,
+    dbt_parse(
+        project,
+        target,
         env={**os.environ, "ORCHESTRATION_UTILS_DBT_DUCKDB": str(target / "shop.duckdb")},
     )
     return target / "manifest.json"

@@ -1,8 +1,6 @@
 """dbt's own source freshness (`freshness` + `loaded_at_field`) becomes health freshness checks
 on the source assets of the code location, judged on the warehouse, with no health config."""
 
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,8 +12,8 @@ from hypothesis import strategies as st
 
 from orchestration_utils.project.dbt_manifest import source_freshness
 from orchestration_utils.project.model import ProjectError
+from orchestration_utils_tests.conftest import dbt_parse
 
-DBT = Path(sys.executable).parent / "dbt"
 SOURCES = """
 version: 2
 sources:
@@ -56,21 +54,7 @@ def lake(tmp_path_factory):
         (root / "models" / f"stg_{table}.sql").write_text(
             f"select * from {{{{ source('landing', '{table}') }}}}\n"
         )
-    subprocess.run(
-        [
-            str(DBT),
-            "parse",
-            "--quiet",
-            "--profiles-dir",
-            str(root),
-            "--project-dir",
-            str(root),
-            "--target-path",
-            str(root / "target"),
-        ],
-        check=True,
-        cwd=root,
-    )
+    dbt_parse(root, root / "target")
     con = duckdb.connect(str(root / "lake.duckdb"))
     con.execute("CREATE SCHEMA landing")
     for table, age in (

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from orchestration_utils.dagster_defs import policy
 from orchestration_utils.dagster_defs.specs import name_part, name_safe_key
 from orchestration_utils.project.model import Layer, Node, ResourceType
-from orchestration_utils_tests.conftest import DBT
+from orchestration_utils_tests.conftest import dbt_parse
 
 BIN = Path(sys.executable).parent
 HOSTILE = ["fct_s'\"q", "fct_b`x", "fct_d$(x)", "fct_j{{x}}"]
@@ -41,21 +41,7 @@ def hostile_project(tmp_path_factory) -> tuple[Path, Path]:
         for name, owner in zip([*HOSTILE[:3], "stg_a"], OWNERS, strict=True)
     )
     (root / "models" / "schema.yml").write_text(f"version: 2\nmodels:\n{models}")
-    subprocess.run(
-        [
-            DBT,
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(root),
-            "--profiles-dir",
-            str(root),
-            "--target-path",
-            str(root / "target"),
-        ],
-        check=True,
-        cwd=root,
-    )
+    dbt_parse(root, root / "target")
     return root, root / "target" / "manifest.json"
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from orchestration_utils.project.model import ProjectError
-from orchestration_utils_tests.conftest import DBT
+from orchestration_utils_tests.conftest import dbt_parse
 
 
 @pytest.fixture
@@ -46,21 +46,7 @@ def orders_project(tmp_path_factory) -> tuple[Path, Path]:
         f"orders:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {root / 'orders.duckdb'}\n"
     )
     (root / "models" / "orders_total.sql").write_text("select 1 as order_id, 9.5 as total\n")
-    subprocess.run(
-        [
-            DBT,
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(root),
-            "--profiles-dir",
-            str(root),
-            "--target-path",
-            str(root / "target"),
-        ],
-        check=True,
-        cwd=root,
-    )
+    dbt_parse(root, root / "target")
     return root, root / "target" / "manifest.json"
 
 

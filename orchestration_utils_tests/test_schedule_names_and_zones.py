@@ -118,23 +118,9 @@ def test_slug_alike_crons_in_airflow_and_the_location(tmp_path, airflow_python, 
     (root / "models" / "two_shifts.sql").write_text(
         "{{ config(meta={'schedule': '0 8,18 * * *'}) }} select 2 as x"
     )
-    from orchestration_utils_tests.conftest import DBT
+    from orchestration_utils_tests.conftest import dbt_parse
 
-    subprocess.run(
-        [
-            DBT,
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(root),
-            "--profiles-dir",
-            str(root),
-            "--target-path",
-            str(root / "target"),
-        ],
-        check=True,
-        cwd=root,
-    )
+    dbt_parse(root, root / "target")
     manifest = root / "target" / "manifest.json"
     from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
 

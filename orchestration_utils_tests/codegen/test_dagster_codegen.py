@@ -16,7 +16,7 @@ from orchestration_utils.dagster_defs.dbt import build_dbt_assets
 from orchestration_utils.dagster_defs.jobs import build_jobs, layer_jobs_in_order
 from orchestration_utils.dagster_defs.sqlmesh import build_sqlmesh_assets
 from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
-from orchestration_utils_tests.conftest import REPO
+from orchestration_utils_tests.conftest import REPO, dbt_parse
 
 BIN = Path(sys.executable).parent
 DEMO_DBT = REPO / "orchestration_utils" / "demo" / "dbt_project"
@@ -75,19 +75,9 @@ def _dbt_project_copy(root: Path, warehouse: Path) -> Path:
     package's `DbtProject` reads it (and dbt writes nothing into the repository)."""
     project = root / "dbt_project"
     shutil.copytree(DEMO_DBT, project)
-    subprocess.run(
-        [
-            str(BIN / "dbt"),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(project),
-            "--target-path",
-            str(project / "target"),
-        ],
-        check=True,
+    dbt_parse(
+        project,
+        project / "target",
         env={**os.environ, "ORCHESTRATION_UTILS_DBT_DUCKDB": str(warehouse)},
     )
     return project
