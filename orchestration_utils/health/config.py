@@ -52,7 +52,7 @@ MAX_LOOKBACK_DAYS = 3_650
 MAX_ROWS = 2**63 - 1
 
 
-def _bounded(low: float, high: float, what: str, low_open: bool = True):
+def bounded(low: float, high: float, what: str, low_open: bool = True):
     """A finite number in (low, high] (or [low, high]); the message states the allowed range."""
     opening = "(" if low_open else "["
 
@@ -64,13 +64,13 @@ def _bounded(low: float, high: float, what: str, low_open: bool = True):
     return AfterValidator(check)
 
 
-Hours = Annotated[float, _bounded(0, MAX_HOURS, "a number of hours")]
-LookbackDays = Annotated[int, _bounded(0, MAX_LOOKBACK_DAYS, "a whole number of days")]
-RowLimit = Annotated[int, _bounded(0, MAX_ROWS, "a row count", low_open=False)]
-Usd = Annotated[float, _bounded(0, 1e12, "an amount in USD", low_open=False)]
-UsdPerTib = Annotated[float, _bounded(0, 1e6, "a price in USD per TiB")]
-ByteCap = Annotated[int, _bounded(0, MAX_ROWS, "a number of bytes")]
-Seconds = Annotated[float, _bounded(0, 86_400, "a number of seconds")]
+Hours = Annotated[float, bounded(0, MAX_HOURS, "a number of hours")]
+LookbackDays = Annotated[int, bounded(0, MAX_LOOKBACK_DAYS, "a whole number of days")]
+RowLimit = Annotated[int, bounded(0, MAX_ROWS, "a row count", low_open=False)]
+Usd = Annotated[float, bounded(0, 1e12, "an amount in USD", low_open=False)]
+UsdPerTib = Annotated[float, bounded(0, 1e6, "a price in USD per TiB")]
+ByteCap = Annotated[int, bounded(0, MAX_ROWS, "a number of bytes")]
+Seconds = Annotated[float, bounded(0, 86_400, "a number of seconds")]
 
 
 def _column(value: str | None) -> str | None:

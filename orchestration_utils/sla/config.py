@@ -23,7 +23,6 @@ moving each entry into its seed block.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +32,12 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestration_utils.health.config import (
+    MAX_HOURS,
+    ByteCap,
     ConfigError,
+    Hours,
     WarehouseUrlField,
+    bounded,
     parse_config,
     read_config_file,
 )
@@ -42,30 +45,12 @@ from orchestration_utils.warehouse.base import check_column_name, parse_table_id
 
 _log = logging.getLogger(__name__)
 
-# Ten years: every window and age stays a datetime, every figure a sane one.
-MAX_HOURS = 87_600.0
-
-
-def _bounded(low: float, high: float, what: str, low_open: bool = True):
-    """A finite number in (low, high] (or [low, high]); the message names the allowed range."""
-    opening = "(" if low_open else "["
-
-    def check(value):
-        if not math.isfinite(value) or value > high or (value <= low if low_open else value < low):
-            raise ValueError(f"must be {what} in {opening}{low:g}, {high:g}], got {value!r}")
-        return value
-
-    return AfterValidator(check)
-
-
-Hours = Annotated[float, _bounded(0, MAX_HOURS, "a number of hours")]
-Minutes = Annotated[float, _bounded(0, MAX_HOURS * 60, "a number of minutes")]
-Seconds = Annotated[float, _bounded(0, 3600, "a number of seconds")]
-Rate = Annotated[float, _bounded(0, 1, "a failure rate", low_open=False)]
-Percent = Annotated[float, _bounded(0, 100, "a percentage")]
-Objective = Annotated[float, _bounded(0, 99.999, "a percentage")]  # 100 % leaves no error budget
-ByteCap = Annotated[int, _bounded(0, 2**63 - 1, "a number of bytes")]
-IntervalSeconds = Annotated[int, _bounded(29, 86_400, "a number of seconds (at least 30)")]
+Minutes = Annotated[float, bounded(0, MAX_HOURS * 60, "a number of minutes")]
+Seconds = Annotated[float, bounded(0, 3600, "a number of seconds")]
+Rate = Annotated[float, bounded(0, 1, "a failure rate", low_open=False)]
+Percent = Annotated[float, bounded(0, 100, "a percentage")]
+Objective = Annotated[float, bounded(0, 99.999, "a percentage")]  # 100 % leaves no error budget
+IntervalSeconds = Annotated[int, bounded(29, 86_400, "a number of seconds (at least 30)")]
 SlaName = Annotated[
     str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*( [A-Za-z0-9_.:-]+)*$", max_length=200)
 ]
