@@ -25,7 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / ".venv" / "bin"
-CORPUS = Path(os.environ.get("ORCHESTRATION_UTILS_CORPUS", REPO.parent.parent / "shared/corpus/dbt"))
+CORPUS = Path(
+    os.environ.get("ORCHESTRATION_UTILS_CORPUS", REPO.parent.parent / "shared/corpus/dbt")
+)
 MANIFESTS = [
     "jaffle-ladder/v12_dbt1.11",
     "jaffle-ladder/v4",
@@ -43,8 +45,8 @@ AS_OF = "2026-01-10T06:00:00+00:00"
 
 
 def run(cmd: list[str], tmp: Path, env: dict[str, str]) -> dict:
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp)
-    clean = lambda s: s.replace(str(tmp), "<tmp>").replace(str(REPO), "<repo>")  # noqa: E731
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=tmp)
+    clean = lambda s: s.replace(str(tmp), "<tmp>").replace(str(REPO), "<repo>")
     return {
         "cmd": [clean(c) for c in cmd],
         "rc": done.returncode,

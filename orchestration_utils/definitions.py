@@ -7,8 +7,8 @@ import gc
 
 import dagster as dg
 
-from orchestration_utils.dagster_defs.codegen import build_codegen_defs
 from orchestration_utils.dagster_defs.dbt import load_dbt_defs
+from orchestration_utils.dagster_defs.generators import build_codegen_defs
 from orchestration_utils.dagster_defs.health import build_health_defs
 from orchestration_utils.dagster_defs.jobs import build_jobs
 from orchestration_utils.dagster_defs.schedules import build_schedules

@@ -88,7 +88,7 @@ def test_code_location_loads(manifest, monkeypatch, tmp_path):
     # manifest, lose no asset, dependency or dbt test.
     from dagster_dbt import dbt_assets
 
-    from orchestration_utils.dagster_defs.dbt import patch_for_dagster_dbt
+    from orchestration_utils.dagster_assets.dbt import patch_for_dagster_dbt
     from orchestration_utils.project.dbt_manifest import read_manifest
 
     @dbt_assets(manifest=patch_for_dagster_dbt(read_manifest(manifest)))

@@ -157,8 +157,8 @@ def test_project_runs_carry_the_tags_the_run_queue_limits(defs, demo_sqlmesh_pro
     limits (one dbt build per project at a time); jobs of dbt assets only never name SQLMesh."""
     import yaml
 
+    from orchestration_utils.dagster_assets.specs import KIND_TAG_KEY, PROJECT_TAG_KEYS
     from orchestration_utils.dagster_defs.jobs import layer_jobs
-    from orchestration_utils.dagster_defs.specs import KIND_TAG_KEY, PROJECT_TAG_KEYS
 
     repo = defs.get_repository_def()
     project_jobs = [

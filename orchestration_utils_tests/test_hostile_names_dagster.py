@@ -12,8 +12,8 @@ from dagster._core.definitions.utils import is_valid_owner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestration_utils.dagster_defs import policy
-from orchestration_utils.dagster_defs.specs import name_part, name_safe_key
+from orchestration_utils.dagster_assets import attributes
+from orchestration_utils.dagster_assets.specs import name_part, name_safe_key
 from orchestration_utils.project.model import Layer, Node, ResourceType
 from orchestration_utils_tests.conftest import dbt_parse
 
@@ -99,13 +99,13 @@ def _node(owner: str) -> Node:
 @given(st.text(min_size=1, max_size=60))
 def test_any_owner_is_one_dagster_accepts(owner):
     node = _node(owner)
-    assert all(is_valid_owner(o) for o in policy.owners(node))
-    assert policy.owners(node) == policy.owners(node)
+    assert all(is_valid_owner(o) for o in attributes.owners(node))
+    assert attributes.owners(node) == attributes.owners(node)
 
 
 @pytest.mark.parametrize("owner", OWNERS)
 def test_owners_dagster_rejects_become_teams(owner):
-    (result,) = policy.owners(_node(owner))
+    (result,) = attributes.owners(_node(owner))
     assert result.startswith("team:") and is_valid_owner(result)
 
 

@@ -1,7 +1,7 @@
 """Op groups: one layer and partitions definition each, and no two groups feeding each other
 (Dagster would split them again on every load)."""
 
-from orchestration_utils.dagster_defs.op_groups import op_groups
+from orchestration_utils.dagster_assets.op_groups import op_groups
 from orchestration_utils.project.model import Layer, Node, Partitioning, ResourceType, build_project
 
 DAILY = Partitioning(field="ts", data_type="timestamp", granularity="day")

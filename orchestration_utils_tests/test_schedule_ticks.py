@@ -141,7 +141,7 @@ def test_automation_sensor_requests_the_assets_whose_cron_tick_passed(defs, inst
     the same evaluation, over its whole project. Before midnight nothing runs; after it, daily
     and hourly assets only (2026-07-02 is a Thursday, not the first of a month), among them every
     one with no upstream this location builds."""
-    from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY
+    from orchestration_utils.dagster_assets.specs import SCHEDULE_METADATA_KEY
 
     sensor = next(s for s in defs.sensors if s.name == "project_automation_sensor")
     assert isinstance(sensor, dg.AutomationConditionSensorDefinition)

@@ -167,7 +167,7 @@ def test_every_unit_partitions_and_schedules(location, cron):
 
 
 def test_two_tables_of_one_name_in_two_catalogs_are_refused():
-    from orchestration_utils.dagster_defs.sqlmesh import sqlmesh_specs
+    from orchestration_utils.dagster_assets.sqlmesh import sqlmesh_specs
 
     nodes = [
         Node(
@@ -190,7 +190,7 @@ def test_two_tables_of_one_name_in_two_catalogs_are_refused():
 
 
 def test_audits_that_read_alike_get_distinct_check_names():
-    from orchestration_utils.dagster_defs.sqlmesh import audit_check_specs, check_names
+    from orchestration_utils.dagster_assets.sqlmesh import audit_check_specs, check_names
     from orchestration_utils.project.model import Test
 
     tests = tuple(

@@ -309,7 +309,7 @@ def _last_materialization(settings, table_id: str, unique_ids: set[str]):
         return None
     import dagster as dg
 
-    from orchestration_utils.health.dagster_runs import last_materialization
+    from orchestration_utils.runs.dagster import last_materialization
 
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -328,7 +328,7 @@ def _failed_runs(settings):
     def lookup(since: datetime):
         import dagster as dg
 
-        from orchestration_utils.health.dagster_runs import failed_runs
+        from orchestration_utils.runs.dagster import failed_runs
 
         with dg.DagsterInstance.from_config(str(home)) as instance:
             return failed_runs(instance, since)

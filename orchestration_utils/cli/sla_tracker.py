@@ -157,7 +157,7 @@ def _check_flags(args: argparse.Namespace) -> None:
 def _state_store(state_dir: Path):
     import sqlite3
 
-    from orchestration_utils.sla.state import StateStore
+    from orchestration_utils.sla.history import StateStore
 
     try:
         return StateStore(state_dir)
@@ -170,9 +170,9 @@ def _state_store(state_dir: Path):
 
 def _evaluate(args, config: SlaConfig, url, instance, store, send_alerts: bool):
     from orchestration_utils.alerts.notify import Channels
+    from orchestration_utils.runs.airflow import AirflowCredentials
+    from orchestration_utils.sla.cycle import run_source, track_once
     from orchestration_utils.sla.report import summarize
-    from orchestration_utils.sla.runs import AirflowCredentials
-    from orchestration_utils.sla.tracker import run_source, track_once
     from orchestration_utils.warehouse.url import connect
 
     now = as_of_time(args.as_of)

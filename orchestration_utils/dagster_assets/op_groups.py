@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from orchestration_utils.dagster_defs import policy
+from orchestration_utils.dagster_assets import attributes
 from orchestration_utils.project.model import Layer, Node
 from orchestration_utils.project.schedule import schedule_slug
 
@@ -51,7 +51,7 @@ def op_groups(
     stage: dict[str, tuple[tuple, int]] = {}
     grouped: dict[tuple, list[Node]] = defaultdict(list)
     for node in nodes:
-        spec = policy.partition_spec(node)
+        spec = attributes.partition_spec(node)
         key = (
             LAYER_ORDER.index(node.layer),
             schedule_slug(node.schedule or default_schedule),

@@ -44,3 +44,15 @@ def run_window(context: dg.AssetExecutionContext) -> dg.TimeWindow | None:
     if not (context.has_partition_key or context.has_partition_key_range):
         return None
     return context.partition_time_window
+
+
+def partitions_names(specs: list[dg.AssetSpec]) -> dict[dg.PartitionsDefinition | None, str]:
+    """`daily`, `hourly`, ...; two definitions of one granularity (different start dates) are
+    told apart by their start, since a job may only hold one."""
+    defs = {s.partitions_def for s in specs}
+    base = {d: partitions_slug(d) for d in defs}
+    clash = {n for n in base.values() if list(base.values()).count(n) > 1}
+    return {
+        d: f"{n}_from_{d.start.strftime('%Y%m%d')}" if n in clash and d is not None else n
+        for d, n in base.items()
+    }

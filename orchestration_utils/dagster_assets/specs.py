@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration_utils.dagster_defs import policy
+from orchestration_utils.dagster_assets import attributes
 from orchestration_utils.project.model import Node
 
 _NAME_OK = re.compile(r"^[A-Za-z0-9_]+$")
@@ -33,15 +33,15 @@ def name_safe_key(key: dg.AssetKey) -> dg.AssetKey:
 
 def spec_attributes(node: Node, default_schedule: str) -> dict[str, Any]:
     schedule = node.schedule or default_schedule
-    windows = policy.freshness_windows(node, schedule)
+    windows = attributes.freshness_windows(node, schedule)
     return {
         "group_name": node.layer.value,
-        "owners": policy.owners(node),
-        "tags": policy.tags(node, schedule),
+        "owners": attributes.owners(node),
+        "tags": attributes.tags(node, schedule),
         "freshness_policy": _freshness_policy(windows) if windows else None,
         "automation_condition": _on_cron(
-            policy.automation_cron(node, default_schedule),
-            policy.automation_timezone(node, default_schedule),
+            attributes.automation_cron(node, default_schedule),
+            attributes.automation_timezone(node, default_schedule),
         ),
     }
 
@@ -53,7 +53,7 @@ def _on_cron(cron: str, timezone: str) -> dg.AutomationCondition:
 
 
 @functools.cache
-def _freshness_policy(windows: policy.FreshnessWindows) -> dg.FreshnessPolicy:
+def _freshness_policy(windows: attributes.FreshnessWindows) -> dg.FreshnessPolicy:
     return dg.FreshnessPolicy.time_window(fail_window=windows.fail, warn_window=windows.warn)
 
 
@@ -63,9 +63,9 @@ TIMEZONE_METADATA_KEY = "orchestration_utils/cron_timezone"  # only when not UTC
 
 def schedule_metadata(node: Node, default_schedule: str) -> dict[str, str]:
     """The node's cron (and its time zone), read back by the schedules built per schedule value."""
-    timezone = policy.automation_timezone(node, default_schedule)
+    timezone = attributes.automation_timezone(node, default_schedule)
     return {
-        SCHEDULE_METADATA_KEY: policy.automation_cron(node, default_schedule),
+        SCHEDULE_METADATA_KEY: attributes.automation_cron(node, default_schedule),
         **({TIMEZONE_METADATA_KEY: timezone} if timezone != "UTC" else {}),
     }
 

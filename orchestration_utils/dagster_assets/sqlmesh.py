@@ -1,25 +1,26 @@
 """The SQLMesh project as Dagster assets, read through `sqlmesh.Context` (our project model) and
 materialized by `sqlmesh run` for the selected models; audits become asset checks."""
 
-import functools
 import hashlib
 from collections import defaultdict
 from pathlib import Path
 
 import dagster as dg
 
-from orchestration_utils.dagster_defs import policy
-from orchestration_utils.dagster_defs.jobs import partitions_names
-from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
-from orchestration_utils.dagster_defs.specs import (
+from orchestration_utils.dagster_assets import attributes
+from orchestration_utils.dagster_assets.partitions import (
+    partitions_def,
+    partitions_names,
+    run_window,
+)
+from orchestration_utils.dagster_assets.specs import (
     name_safe_key,
     project_tags,
     schedule_metadata,
     spec_attributes,
 )
 from orchestration_utils.project.model import Node, Project, ProjectError, Test
-from orchestration_utils.project.sqlmesh_project import audit_test_id, load_sqlmesh_project
-from orchestration_utils.settings import Settings
+from orchestration_utils.project.sqlmesh_project import audit_test_id
 
 
 def asset_key(node: Node) -> dg.AssetKey:
@@ -33,7 +34,7 @@ def sqlmesh_specs(project: Project, default_schedule: str) -> list[dg.AssetSpec]
         attrs = spec_attributes(node, default_schedule)
         attrs["group_name"] = node.schema or "default"  # SQLMesh projects group by schema
         attrs["tags"] = {**attrs["tags"], "dagster/kind/sqlmesh": ""}
-        spec = policy.partition_spec(node)
+        spec = attributes.partition_spec(node)
         specs.append(
             dg.AssetSpec(
                 key=asset_key(node),
@@ -127,16 +128,6 @@ def build_sqlmesh_assets(
             )
         )
     return assets
-
-
-@functools.cache
-def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
-    project = load_sqlmesh_project(settings.sqlmesh_project_dir)
-    return dg.Definitions(
-        assets=build_sqlmesh_assets(
-            project, Path(settings.sqlmesh_project_dir), settings.default_schedule
-        )
-    )
 
 
 def _sqlmesh_assets(

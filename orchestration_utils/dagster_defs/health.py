@@ -10,10 +10,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration_utils.dagster_defs.codegen import ArtifactsResource
-from orchestration_utils.dagster_defs.dbt import DBT_FRESHNESS_METADATA_KEY
+from orchestration_utils.dagster_assets.dbt import DBT_FRESHNESS_METADATA_KEY
+from orchestration_utils.dagster_assets.specs import KIND_TAG_KEY
+from orchestration_utils.dagster_defs.generators import ArtifactsResource
 from orchestration_utils.dagster_defs.resources import WarehouseResource
-from orchestration_utils.dagster_defs.specs import KIND_TAG_KEY
 from orchestration_utils.health.checks import CheckResult, Status, error_result
 from orchestration_utils.health.config import (
     FreshnessConfig,
@@ -21,10 +21,10 @@ from orchestration_utils.health.config import (
     TableConfig,
     load_health_config,
 )
-from orchestration_utils.health.dagster_runs import failed_runs
 from orchestration_utils.health.monitor import Expectation, run_health_checks, table_checks
 from orchestration_utils.health.report import build_report, human_summary
 from orchestration_utils.project.model import ProjectError
+from orchestration_utils.runs.dagster import failed_runs
 from orchestration_utils.settings import Settings
 from orchestration_utils.warehouse.base import Field, TableRef, WarehouseError
 from orchestration_utils.warehouse.types import canonical_type

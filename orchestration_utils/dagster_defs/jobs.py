@@ -8,8 +8,8 @@ from collections import defaultdict
 
 import dagster as dg
 
-from orchestration_utils.dagster_defs.partitions import partitions_slug
-from orchestration_utils.dagster_defs.specs import run_tags_of
+from orchestration_utils.dagster_assets.partitions import partitions_names
+from orchestration_utils.dagster_assets.specs import run_tags_of
 
 
 def executable_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
@@ -39,18 +39,6 @@ def split_by_partitions(name: str, specs: list[dg.AssetSpec]) -> dict[str, list[
 
 def job_partitions(specs: list[dg.AssetSpec]) -> dg.PartitionsDefinition | None:
     return next((s.partitions_def for s in specs if s.partitions_def is not None), None)
-
-
-def partitions_names(specs: list[dg.AssetSpec]) -> dict[dg.PartitionsDefinition | None, str]:
-    """`daily`, `hourly`, ...; two definitions of one granularity (different start dates) are
-    told apart by their start, since a job may only hold one."""
-    defs = {s.partitions_def for s in specs}
-    base = {d: partitions_slug(d) for d in defs}
-    clash = {n for n in base.values() if list(base.values()).count(n) > 1}
-    return {
-        d: f"{n}_from_{d.start.strftime('%Y%m%d')}" if n in clash and d is not None else n
-        for d, n in base.items()
-    }
 
 
 def layer_jobs(defs: dg.Definitions) -> dict[str, list[dg.AssetSpec]]:

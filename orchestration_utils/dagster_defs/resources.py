@@ -15,7 +15,7 @@ from dagster_slack import SlackResource
 from orchestration_utils.alerts.notify import Channels
 from orchestration_utils.alerts.pagerduty import EVENTS_URL, PagerDutySettings
 from orchestration_utils.alerts.slack import API_URL, SlackSettings
-from orchestration_utils.sla.runs import AirflowCredentials
+from orchestration_utils.runs.airflow import AirflowCredentials
 from orchestration_utils.warehouse.base import Warehouse
 from orchestration_utils.warehouse.url import parse_warehouse_url
 

@@ -8,15 +8,15 @@ from collections import defaultdict
 
 import dagster as dg
 
+from orchestration_utils.dagster_assets.specs import (
+    SCHEDULE_METADATA_KEY,
+    TIMEZONE_METADATA_KEY,
+    run_tags_of,
+)
 from orchestration_utils.dagster_defs.jobs import (
     executable_specs,
     job_partitions,
     split_by_partitions,
-)
-from orchestration_utils.dagster_defs.specs import (
-    SCHEDULE_METADATA_KEY,
-    TIMEZONE_METADATA_KEY,
-    run_tags_of,
 )
 from orchestration_utils.project.schedule import (
     schedule_cron,

@@ -20,7 +20,7 @@ from orchestration_utils.alerts import pagerduty as pagerduty_events
 from orchestration_utils.alerts import slack as slack_messages
 from orchestration_utils.alerts.delivery import OutboxItem, deliver
 from orchestration_utils.alerts.notify import AlertState, Channels, NotifyReport, senders
-from orchestration_utils.dagster_defs.codegen import ArtifactsResource
+from orchestration_utils.dagster_defs.generators import ArtifactsResource
 from orchestration_utils.dagster_defs.health import check_metadata, external_key, project_table_keys
 from orchestration_utils.dagster_defs.resources import (
     AirflowApiResource,
@@ -33,10 +33,10 @@ from orchestration_utils.dagster_defs.resources import (
 from orchestration_utils.settings import Settings
 from orchestration_utils.sla.budget import Sample
 from orchestration_utils.sla.config import CompletionSla, SlaConfig, load_sla_config
+from orchestration_utils.sla.cycle import ALERT_STATE_KEY, run_source, track_once
 from orchestration_utils.sla.evaluate import SlaResult, SlaStatus, evaluate_slas, recorded_ok
+from orchestration_utils.sla.history import AlertStateBusy
 from orchestration_utils.sla.report import json_report, markdown_report, summarize
-from orchestration_utils.sla.state import AlertStateBusy
-from orchestration_utils.sla.tracker import ALERT_STATE_KEY, run_source, track_once
 from orchestration_utils.warehouse.base import parse_table_id
 
 EVALUATION_JOB = "sla_evaluation_job"

@@ -10,10 +10,15 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from orchestration_utils.alerts.notify import AlertState, Channels, NotifyReport, notify
+from orchestration_utils.runs.airflow import (
+    AirflowCredentials,
+    AirflowRuns,
+    PipelineRun,
+    dagster_runs,
+)
 from orchestration_utils.sla.config import CompletionSla, SlaConfig
 from orchestration_utils.sla.evaluate import History, RunSource, SlaResult, evaluate_slas
-from orchestration_utils.sla.runs import AirflowCredentials, AirflowRuns, PipelineRun, dagster_runs
-from orchestration_utils.sla.state import AlertStateBusy
+from orchestration_utils.sla.history import AlertStateBusy
 from orchestration_utils.warehouse.base import Warehouse, WarehouseError
 
 ALERT_STATE_KEY = "alerts"

@@ -12,6 +12,7 @@ from typing import Protocol
 from orchestration_utils.health.checks import Status
 from orchestration_utils.health.config import HealthConfig, TableConfig
 from orchestration_utils.health.monitor import run_health_checks
+from orchestration_utils.runs.airflow import PipelineRun
 from orchestration_utils.sla.budget import (
     Compliance,
     Sample,
@@ -27,7 +28,6 @@ from orchestration_utils.sla.config import (
     SlaConfig,
 )
 from orchestration_utils.sla.quality_sql import QuerySqlError, for_warehouse
-from orchestration_utils.sla.runs import PipelineRun
 from orchestration_utils.warehouse.base import Warehouse, WarehouseError
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration_utils.dagster_defs.dbt import build_dbt_assets
+from orchestration_utils.dagster_assets.dbt import build_dbt_assets
+from orchestration_utils.dagster_assets.sqlmesh import build_sqlmesh_assets
 from orchestration_utils.dagster_defs.jobs import build_jobs, layer_jobs_in_order
-from orchestration_utils.dagster_defs.sqlmesh import build_sqlmesh_assets
 from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
 from orchestration_utils_tests.conftest import REPO, dbt_parse
 

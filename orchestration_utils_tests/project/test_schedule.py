@@ -134,7 +134,7 @@ def test_every_interval_unit_has_partitions_and_a_schedule(name):
     a schedule on its cron that ticks at the end of each window."""
     import dagster as dg
 
-    from orchestration_utils.dagster_defs.partitions import partitions_def, partitions_slug
+    from orchestration_utils.dagster_assets.partitions import partitions_def, partitions_slug
     from orchestration_utils.dagster_defs.schedules import latest_partition_request
 
     unit = GRANULARITIES[name]

@@ -24,8 +24,8 @@ from orchestration_utils.alerts.http import (
 )
 from orchestration_utils.alerts.notify import Channels
 from orchestration_utils.sla.config import parse_sla_config
-from orchestration_utils.sla.state import StateStore
-from orchestration_utils.sla.tracker import run_source, track_once
+from orchestration_utils.sla.cycle import run_source, track_once
+from orchestration_utils.sla.history import StateStore
 from orchestration_utils.warehouse.duckdb import DuckDBWarehouse
 from orchestration_utils_tests.sla.alert_servers import (
     AlertEndpoint,

@@ -11,8 +11,8 @@ import pytest
 
 from orchestration_utils.alerts.notify import Channels
 from orchestration_utils.sla.config import SlaConfig, parse_sla_config
-from orchestration_utils.sla.state import StateStore
-from orchestration_utils.sla.tracker import run_source, track_once
+from orchestration_utils.sla.cycle import run_source, track_once
+from orchestration_utils.sla.history import StateStore
 from orchestration_utils.warehouse.duckdb import DuckDBWarehouse
 from orchestration_utils_tests.sla.alert_servers import (
     AlertEndpoint,

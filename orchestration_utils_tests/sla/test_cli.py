@@ -19,11 +19,11 @@ import duckdb
 import jsonschema
 import pytest
 
+from orchestration_utils.runs.airflow import AirflowCredentials, AirflowRuns
 from orchestration_utils.sla.config import parse_sla_config
+from orchestration_utils.sla.cycle import run_source
 from orchestration_utils.sla.evaluate import evaluate_slas
 from orchestration_utils.sla.report import OUTPUT_SCHEMA
-from orchestration_utils.sla.runs import AirflowCredentials, AirflowRuns
-from orchestration_utils.sla.tracker import run_source
 
 BIN = Path(sys.executable).parent / "sla-tracker"
 AS_OF = "2026-05-01T12:00:00+00:00"

@@ -203,7 +203,7 @@ def test_of_two_unfinished_sla_runs_the_first_keeps_the_alert_state(location):
     one that began first alerts; the other waits for it, and leaves its alerts to it if it outlasts
     the lock's timeout. Real runs in a real instance; ordered by start (here: creation) time."""
     from orchestration_utils.dagster_defs.sla import InstanceStore
-    from orchestration_utils.sla.state import AlertStateBusy
+    from orchestration_utils.sla.history import AlertStateBusy
 
     definitions, *_ = location
     job = definitions.resolve_job_def("sla_evaluation_job")

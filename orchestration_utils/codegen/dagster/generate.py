@@ -24,11 +24,11 @@ def generate_dagster_package(
 ) -> tuple[DagsterPlan, WriteResult]:
     project = load_project(project_type, source, gateway=gateway)
     if project_type == "dbt":
-        from orchestration_utils.dagster_defs.dbt import build_dbt_assets
+        from orchestration_utils.dagster_assets.dbt import build_dbt_assets
 
         assets_defs = build_dbt_assets(Path(source), default_schedule)
     else:
-        from orchestration_utils.dagster_defs.sqlmesh import build_sqlmesh_assets
+        from orchestration_utils.dagster_assets.sqlmesh import build_sqlmesh_assets
 
         assets_defs = build_sqlmesh_assets(project, Path(source), default_schedule)
     output = Path(output_dir)

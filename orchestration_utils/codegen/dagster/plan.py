@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 from sqlglot import exp
 
-from orchestration_utils.dagster_defs.specs import SCHEDULE_METADATA_KEY, TIMEZONE_METADATA_KEY
+from orchestration_utils.dagster_assets.specs import SCHEDULE_METADATA_KEY, TIMEZONE_METADATA_KEY
 from orchestration_utils.project.model import Node, Project
 from orchestration_utils.project.schedule import GRANULARITY_BY_CRON
 
@@ -163,7 +163,7 @@ def _audit_check_names(project: Project) -> dict[str, str]:
     """SQLMesh audit id -> its check's name, as the live location names it."""
     if project.kind != "sqlmesh":
         return {}
-    from orchestration_utils.dagster_defs.sqlmesh import check_names
+    from orchestration_utils.dagster_assets.sqlmesh import check_names
 
     return check_names(project)
 
