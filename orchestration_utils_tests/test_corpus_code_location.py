@@ -3,8 +3,8 @@
 import dagster as dg
 import pytest
 
+from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import load_dbt_manifest
-from orchestration_utils.project.model import ProjectError
 from orchestration_utils_tests.conftest import CORPUS, corpus_manifests
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import source_freshness
-from orchestration_utils.project.model import ProjectError
 from orchestration_utils_tests.conftest import dbt_parse
 
 SOURCES = """

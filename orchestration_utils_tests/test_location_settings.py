@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration_utils.project.model import ProjectError
+from orchestration_utils.errors import ProjectError
 from orchestration_utils_tests.conftest import dbt_parse
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration_utils.project.model import Layer, Node, ProjectError, ResourceType, build_project
+from orchestration_utils.errors import ProjectError
+from orchestration_utils.project.model import Layer, Node, ResourceType, build_project
 
 
 def _project(root: Path, models: dict[str, str]) -> Path:

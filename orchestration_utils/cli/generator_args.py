@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestration_utils.cli.shell import EXIT_FAILED, EXIT_OK, UsageError, say
-from orchestration_utils.codegen.writer import OutputDirError, WriteResult
+from orchestration_utils.codegen.writer import WriteResult
+from orchestration_utils.errors import OutputDirError
 from orchestration_utils.project.schedule import normalize_schedule
 
 

@@ -20,6 +20,7 @@ from orchestration_utils.cli.shell import (
     warehouse_url,
     write_atomic,
 )
+from orchestration_utils.errors import WarehouseError
 from orchestration_utils.health.checks import (
     CheckResult,
     Status,
@@ -47,7 +48,6 @@ from orchestration_utils.health.report import (
     summarize,
 )
 from orchestration_utils.settings import load_settings
-from orchestration_utils.warehouse.base import WarehouseError
 
 PROG = "pipeline-health-monitor"
 EPILOG = """\

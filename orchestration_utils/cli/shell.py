@@ -13,8 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from orchestration_utils.health.config import ConfigError
-from orchestration_utils.project.model import ProjectError
+from orchestration_utils.errors import ConfigError, ProjectError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -19,7 +19,8 @@ from orchestration_utils.dagster_assets.specs import (
     schedule_metadata,
     spec_attributes,
 )
-from orchestration_utils.project.model import Node, Project, ProjectError, Test
+from orchestration_utils.errors import ProjectError
+from orchestration_utils.project.model import Node, Project, Test
 from orchestration_utils.project.sqlmesh_project import audit_test_id
 
 

@@ -14,8 +14,8 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration_utils.dagster_assets.dbt import build_dbt_assets, source_freshness_specs
+from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import read_manifest
-from orchestration_utils.project.model import ProjectError
 from orchestration_utils.settings import DEMO_DBT_PROJECT, Settings
 
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")

@@ -14,6 +14,7 @@ from orchestration_utils.dagster_assets.dbt import DBT_FRESHNESS_METADATA_KEY
 from orchestration_utils.dagster_assets.specs import KIND_TAG_KEY
 from orchestration_utils.dagster_defs.generators import ArtifactsResource
 from orchestration_utils.dagster_defs.resources import WarehouseResource
+from orchestration_utils.errors import ProjectError, WarehouseError
 from orchestration_utils.health.checks import CheckResult, Status, error_result
 from orchestration_utils.health.config import (
     FreshnessConfig,
@@ -23,10 +24,9 @@ from orchestration_utils.health.config import (
 )
 from orchestration_utils.health.monitor import Expectation, run_health_checks, table_checks
 from orchestration_utils.health.report import build_report, human_summary
-from orchestration_utils.project.model import ProjectError
 from orchestration_utils.runs.dagster import failed_runs
 from orchestration_utils.settings import Settings
-from orchestration_utils.warehouse.base import Field, TableRef, WarehouseError
+from orchestration_utils.warehouse.base import Field, TableRef
 from orchestration_utils.warehouse.types import canonical_type
 
 JOBS_ASSET = dg.AssetKey(["warehouse", "jobs"])

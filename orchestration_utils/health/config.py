@@ -22,14 +22,11 @@ from pydantic import (
     model_validator,
 )
 
+from orchestration_utils.errors import ConfigError
 from orchestration_utils.warehouse.base import TableRef, check_column_name, parse_table_id
 from orchestration_utils.warehouse.url import parse_warehouse_url
 
 _log = logging.getLogger(__name__)
-
-
-class ConfigError(Exception):
-    """`str()` is the one line a user sees: file, JSON path, reason."""
 
 
 class _Strict(BaseModel):

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from orchestration_utils.errors import WarehouseError
 from orchestration_utils.health import checks
 from orchestration_utils.health.checks import CheckResult, FailedRun, error_result
 from orchestration_utils.health.config import ExpectedField, HealthConfig, TableConfig
@@ -18,7 +19,6 @@ from orchestration_utils.warehouse.base import (
     PartitionRequest,
     TableMeta,
     Warehouse,
-    WarehouseError,
 )
 from orchestration_utils.warehouse.types import canonical_type
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.manifest_shape import check_manifest_shape
 from orchestration_utils.project.model import (
     Column,
@@ -19,7 +20,6 @@ from orchestration_utils.project.model import (
     Node,
     Partitioning,
     Project,
-    ProjectError,
     ResourceType,
     Test,
     build_project,

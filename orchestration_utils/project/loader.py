@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import load_dbt_manifest
-from orchestration_utils.project.model import Project, ProjectError
+from orchestration_utils.project.model import Project
 from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
 
 PROJECT_TYPES = ("dbt", "sqlmesh")

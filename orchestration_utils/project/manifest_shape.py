@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestration_utils.project.model import ProjectError
+from orchestration_utils.errors import ProjectError
 
 _OBJ, _STR, _LIST, _BOOL, _NUM = "an object", "a string", "a list", "true or false", "a number"
 _PY_TYPES = {_OBJ: dict, _STR: str, _LIST: list, _BOOL: bool}

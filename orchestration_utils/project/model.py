@@ -12,14 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-
-class ProjectError(Exception):
-    """Bad project input; `str()` is the one line a user sees: file, then reason."""
-
-    def __init__(self, source: Path | str, reason: str):
-        super().__init__(f"{source}: {reason}")
-        self.source = str(source)
-        self.reason = reason
+from orchestration_utils.errors import ProjectError
 
 
 class ResourceType(StrEnum):

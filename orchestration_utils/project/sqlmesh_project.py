@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import MAX_HOURS
 from orchestration_utils.project.model import (
     Column,
@@ -22,7 +23,6 @@ from orchestration_utils.project.model import (
     Node,
     Partitioning,
     Project,
-    ProjectError,
     ResourceType,
     Test,
     build_project,

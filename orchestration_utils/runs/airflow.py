@@ -11,7 +11,8 @@ from urllib.parse import quote, urlencode
 import orjson
 
 from orchestration_utils.alerts.http import TRANSPORT_ERRORS, exchange
-from orchestration_utils.warehouse.base import WarehouseError, with_retries
+from orchestration_utils.errors import RunHistoryError
+from orchestration_utils.warehouse.base import with_retries
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class AirflowRuns:
             try:
                 self._token = orjson.loads(answer.text)["access_token"]
             except (orjson.JSONDecodeError, KeyError, TypeError):
-                raise WarehouseError("Airflow login: the answer holds no access_token") from None
+                raise RunHistoryError("Airflow login: the answer holds no access_token") from None
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     def _call(
@@ -111,13 +112,13 @@ class AirflowRuns:
         try:
             answer = exchange(url, self.timeout_seconds, body, headers)
         except TRANSPORT_ERRORS as exc:
-            raise WarehouseError(
+            raise RunHistoryError(
                 f"Airflow API ({what}): {type(exc).__name__}", transient=True
             ) from exc
         if answer.status == 429 or answer.status >= 500:
-            raise WarehouseError(f"Airflow API ({what}): HTTP {answer.status}", transient=True)
+            raise RunHistoryError(f"Airflow API ({what}): HTTP {answer.status}", transient=True)
         if answer.status >= 300:
-            raise WarehouseError(f"Airflow API ({what}): HTTP {answer.status}")
+            raise RunHistoryError(f"Airflow API ({what}): HTTP {answer.status}")
         return answer
 
     def __call__(self, dag_id: str, since: datetime) -> list[PipelineRun]:
@@ -140,7 +141,9 @@ class AirflowRuns:
                 try:
                     return orjson.loads(answer.text)
                 except orjson.JSONDecodeError:
-                    raise WarehouseError(f"Airflow API: runs of DAG {dag_id!r}: not JSON") from None
+                    raise RunHistoryError(
+                        f"Airflow API: runs of DAG {dag_id!r}: not JSON"
+                    ) from None
 
             page = with_retries(fetch).get("dag_runs") or []
             for run in page:

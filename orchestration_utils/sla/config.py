@@ -31,10 +31,10 @@ from typing import Annotated, Literal
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from orchestration_utils.errors import ConfigError
 from orchestration_utils.health.config import (
     MAX_HOURS,
     ByteCap,
-    ConfigError,
     Hours,
     WarehouseUrlField,
     bounded,

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from orchestration_utils.alerts.notify import AlertState, Channels, NotifyReport, notify
+from orchestration_utils.errors import RunHistoryError
 from orchestration_utils.runs.airflow import (
     AirflowCredentials,
     AirflowRuns,
@@ -19,7 +20,7 @@ from orchestration_utils.runs.airflow import (
 from orchestration_utils.sla.config import CompletionSla, SlaConfig
 from orchestration_utils.sla.evaluate import History, RunSource, SlaResult, evaluate_slas
 from orchestration_utils.sla.history import AlertStateBusy
-from orchestration_utils.warehouse.base import Warehouse, WarehouseError
+from orchestration_utils.warehouse.base import Warehouse
 
 ALERT_STATE_KEY = "alerts"
 
@@ -48,17 +49,17 @@ def run_source(
         if sla.source == "airflow":
             return airflow(sla.pipeline, since)
         if dagster_instance is None:
-            raise WarehouseError("no Dagster instance: set DAGSTER_HOME")
+            raise RunHistoryError("no Dagster instance: set DAGSTER_HOME")
         return dagster_runs(dagster_instance, sla.pipeline, since)
 
     def runs(sla: CompletionSla, since: datetime) -> list[PipelineRun]:
         try:
             return read(sla, since)
-        except WarehouseError:
+        except RunHistoryError:
             raise
         except Exception as exc:
             reason = " ".join(str(exc).split())[:200]
-            raise WarehouseError(
+            raise RunHistoryError(
                 f"{sla.source} runs could not be read: {type(exc).__name__}: {reason}"
             ) from exc
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from orchestration_utils.errors import RunHistoryError, WarehouseError
 from orchestration_utils.health.checks import Status
 from orchestration_utils.health.config import HealthConfig, TableConfig
 from orchestration_utils.health.monitor import run_health_checks
@@ -28,7 +29,7 @@ from orchestration_utils.sla.config import (
     SlaConfig,
 )
 from orchestration_utils.sla.quality_sql import QuerySqlError, for_warehouse
-from orchestration_utils.warehouse.base import Warehouse, WarehouseError
+from orchestration_utils.warehouse.base import Warehouse
 
 
 class SlaStatus(StrEnum):
@@ -228,7 +229,7 @@ def _completion(sla: CompletionSla, now: datetime, runs: RunSource | None) -> Sl
         )
     try:
         finished = [r for r in runs(sla, now - window) if r.ended is not None]
-    except WarehouseError as exc:
+    except RunHistoryError as exc:
         return SlaResult(
             sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.ERROR, str(exc), target
         )

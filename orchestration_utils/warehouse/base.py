@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from orchestration_utils.errors import ServiceError, WarehouseError
+
 T = TypeVar("T")
 
 # BigQuery's rules, which DuckDB's catalog.schema.table also fits: a project id may carry a
@@ -26,14 +28,6 @@ _TABLE_ID = re.compile(rf"({PROJECT_PATTERN})\.({_DATASET})\.({_TABLE})")
 # BigQuery's partition ids by granularity; DuckDB's grouped counts and the date spine use the same.
 PARTITION_ID_FORMAT = {"hour": "%Y%m%d%H", "day": "%Y%m%d", "month": "%Y%m", "year": "%Y"}
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,299}")
-
-
-class WarehouseError(Exception):
-    """A warehouse call that failed; `transient` ones (timeouts, 429, 5xx, a held lock) are retried."""
-
-    def __init__(self, message: str, transient: bool = False):
-        super().__init__(message)
-        self.transient = transient
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -171,11 +165,11 @@ class Warehouse(Protocol):
 
 
 def with_retries(call: Callable[[], T], attempts: int = 3, backoff_seconds: float = 0.5) -> T:
-    """Retry transient warehouse errors with exponential backoff; other errors surface at once."""
+    """Retry transient service errors (warehouse, Airflow API) with exponential backoff; other errors surface at once."""
     for attempt in range(attempts):
         try:
             return call()
-        except WarehouseError as exc:
+        except ServiceError as exc:
             if not exc.transient or attempt == attempts - 1:
                 raise
             time.sleep(backoff_seconds * 2**attempt)

@@ -13,6 +13,7 @@ from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 from google.cloud import bigquery
 
+from orchestration_utils.errors import WarehouseError
 from orchestration_utils.warehouse.base import (
     PARTITION_ID_FORMAT,
     Job,
@@ -21,7 +22,6 @@ from orchestration_utils.warehouse.base import (
     TableMeta,
     TableRef,
     Usage,
-    WarehouseError,
     chunked,
     with_retries,
 )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration_utils.errors import WarehouseError
 from orchestration_utils.warehouse.base import (
     PARTITION_ID_FORMAT,
     Field,
@@ -17,7 +18,6 @@ from orchestration_utils.warehouse.base import (
     TableMeta,
     TableRef,
     Usage,
-    WarehouseError,
     chunked,
     with_retries,
 )

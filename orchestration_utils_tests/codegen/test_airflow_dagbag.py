@@ -11,8 +11,9 @@ from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
 from orchestration_utils.codegen.airflow.plan import GeneratorOptions, plan_airflow
 from orchestration_utils.codegen.airflow.render import render_airflow
 from orchestration_utils.codegen.writer import write_files
+from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.loader import load_project
-from orchestration_utils.project.model import ProjectError, ResourceType
+from orchestration_utils.project.model import ResourceType
 from orchestration_utils_tests.codegen.test_airflow_plan import hostile_project
 from orchestration_utils_tests.conftest import CORPUS, corpus_manifests, synthetic_manifest
 

@@ -10,8 +10,9 @@ import pytest
 from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
 from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions, plan_airflow
 from orchestration_utils.codegen.airflow.render import render_airflow
+from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import load_dbt_manifest, project_from_manifest
-from orchestration_utils.project.model import Layer, Node, ProjectError, ResourceType, build_project
+from orchestration_utils.project.model import Layer, Node, ResourceType, build_project
 
 BIN = Path(sys.executable).parent
 HOSTILE = ['x"); import os #', "quote'n\"double", "new\nline", "ünï☃de", "a b-c.d"]

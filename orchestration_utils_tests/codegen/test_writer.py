@@ -9,12 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestration_utils.codegen.templates import PyExpr, py
-from orchestration_utils.codegen.writer import (
-    GeneratedFile,
-    OutputDirError,
-    python_header,
-    write_files,
-)
+from orchestration_utils.codegen.writer import GeneratedFile, python_header, write_files
+from orchestration_utils.errors import OutputDirError
 
 
 def _py(path, body="a = 1\n", tool="t"):

@@ -358,7 +358,7 @@ def test_a_quality_query_over_the_cap_is_refused_before_it_runs(recorded_bigquer
         }
 
     recorded_bigquery.on("POST", "/projects/p/jobs", insert)
-    from orchestration_utils.warehouse.base import WarehouseError
+    from orchestration_utils.errors import WarehouseError
 
     with pytest.raises(
         WarehouseError, match="would process 5000000000000 bytes, over the 1000000000 cap"

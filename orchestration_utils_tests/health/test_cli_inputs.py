@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from orchestration_utils.cli.pipeline_health_monitor import main
-from orchestration_utils.health.config import ConfigError, parse_health_config
+from orchestration_utils.errors import ConfigError
+from orchestration_utils.health.config import parse_health_config
 from orchestration_utils.health.report import SCHEMA_PATH
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import load_dbt_manifest
-from orchestration_utils.project.model import Layer, ProjectError, ResourceType
+from orchestration_utils.project.model import Layer, ResourceType
 from orchestration_utils_tests.conftest import CORPUS, corpus_manifests
 
 RUNNABLE = {"model", "seed", "snapshot"}

@@ -1,6 +1,7 @@
 import pytest
 
-from orchestration_utils.project.model import Layer, ProjectError, ResourceType
+from orchestration_utils.errors import ProjectError
+from orchestration_utils.project.model import Layer, ResourceType
 from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
 
 

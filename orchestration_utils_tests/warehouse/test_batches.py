@@ -7,9 +7,10 @@ import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestration_utils.errors import WarehouseError
 from orchestration_utils.health.config import HealthConfig, TableConfig
 from orchestration_utils.health.monitor import run_health_checks
-from orchestration_utils.warehouse.base import BATCH_SIZE, WarehouseError, chunked
+from orchestration_utils.warehouse.base import BATCH_SIZE, chunked
 from orchestration_utils.warehouse.duckdb import DuckDBWarehouse
 
 NOW = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)

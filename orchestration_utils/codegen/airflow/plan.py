@@ -14,7 +14,8 @@ from enum import StrEnum
 
 from orchestration_utils.codegen.templates import jinja_text
 from orchestration_utils.dagster_assets.attributes import schedule_interval
-from orchestration_utils.project.model import Layer, Node, Project, ProjectError, ResourceType
+from orchestration_utils.errors import ProjectError
+from orchestration_utils.project.model import Layer, Node, Project, ResourceType
 from orchestration_utils.project.schedule import (
     normalize_schedule,
     schedule_cron,
