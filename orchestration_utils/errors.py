@@ -45,3 +45,7 @@ class WarehouseError(ServiceError):
 
 class RunHistoryError(ServiceError):
     """Run history (the Airflow API, the Dagster instance) could not be read: that SLA is ERROR."""
+
+
+class UsageError(OrchestrationUtilsError):
+    """Bad input found after argument parsing (a config file, a path); a CLI exits 2."""

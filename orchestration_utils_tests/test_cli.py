@@ -31,7 +31,7 @@ def test_reports_write_through_links_and_into_pipes_keeping_modes(tmp_path):
     import stat
     import threading
 
-    from orchestration_utils.cli.shell import write_atomic
+    from orchestration_utils.files import write_atomic
 
     real = tmp_path / "real.json"
     real.write_text("old")
@@ -54,7 +54,7 @@ def test_reports_write_through_links_and_into_pipes_keeping_modes(tmp_path):
 
 
 def test_a_failing_special_file_is_an_error_not_a_replacement():
-    from orchestration_utils.cli.shell import write_atomic
+    from orchestration_utils.files import write_atomic
 
     with pytest.raises(OSError):
         write_atomic(Path("/dev/full"), b"report")

@@ -13,7 +13,8 @@ from orchestration_utils.cli.generator_args import (
     project_source,
     report,
 )
-from orchestration_utils.cli.shell import UsageError, parser, run, say
+from orchestration_utils.cli.shell import parser, run, say
+from orchestration_utils.errors import UsageError
 
 PROG = "dagster-asset-gen"
 EPILOG = """\

@@ -9,9 +9,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestration_utils.cli.shell import EXIT_FAILED, EXIT_OK, UsageError, say
+from orchestration_utils.cli.shell import EXIT_FAILED, EXIT_OK, say
 from orchestration_utils.codegen.writer import WriteResult
-from orchestration_utils.errors import OutputDirError
+from orchestration_utils.errors import OutputDirError, UsageError
 from orchestration_utils.project.schedule import normalize_schedule
 
 

@@ -10,17 +10,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from orchestration_utils.cli.shell import (
-    UsageError,
-    as_of_time,
-    emit_json,
-    parser,
-    run,
-    say,
-    warehouse_url,
-    write_atomic,
-)
-from orchestration_utils.errors import WarehouseError
+from orchestration_utils.cli.shell import as_of_time, parser, run, say, warehouse_url
+from orchestration_utils.errors import UsageError, WarehouseError
+from orchestration_utils.files import emit_json, write_atomic
 from orchestration_utils.health.checks import (
     CheckResult,
     Status,

@@ -11,15 +11,9 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration_utils.cli.shell import (
-    UsageError,
-    as_of_time,
-    emit_json,
-    parser,
-    run,
-    say,
-    warehouse_url,
-)
+from orchestration_utils.cli.shell import as_of_time, parser, run, say, warehouse_url
+from orchestration_utils.errors import UsageError
+from orchestration_utils.files import emit_json
 from orchestration_utils.settings import load_settings
 from orchestration_utils.sla.config import CompletionSla, SlaConfig, load_sla_config
 
@@ -259,7 +253,7 @@ def _write_text(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    from orchestration_utils.cli.shell import write_atomic
+    from orchestration_utils.files import write_atomic
 
     write_atomic(output, text.encode())
 

@@ -539,7 +539,7 @@ def _report_job(health: HealthConfig, expectations: dict[str, Expectation]) -> d
         warehouse: WarehouseResource,
         artifacts: ArtifactsResource,
     ):
-        from orchestration_utils.cli.shell import emit_json
+        from orchestration_utils.files import emit_json
 
         now = datetime.now(UTC)
         with warehouse.open() as wh:

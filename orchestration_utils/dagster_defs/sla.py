@@ -396,7 +396,7 @@ def build_sla_defs(
                 store,
             )
         folder = Path(artifacts.subdir("sla"))
-        from orchestration_utils.cli.shell import emit_json, write_atomic
+        from orchestration_utils.files import emit_json, write_atomic
 
         write_atomic(folder / "sla-report.md", markdown_report(results, now).encode())
         emit_json(json_report(results, now), folder / "sla-report.json")
