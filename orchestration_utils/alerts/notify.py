@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from orchestration_utils.alerts import pagerduty, slack
+from orchestration_utils.alerts.config import AlertsConfig
 from orchestration_utils.alerts.delivery import (
     DeliveryReport,
     OutboxItem,
@@ -29,7 +30,6 @@ from orchestration_utils.alerts.lifecycle import (
 )
 from orchestration_utils.alerts.pagerduty import PagerDutySettings
 from orchestration_utils.alerts.slack import SlackSettings
-from orchestration_utils.sla.config import AlertsConfig
 from orchestration_utils.sla.evaluate import SlaResult
 
 

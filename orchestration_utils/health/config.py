@@ -5,7 +5,6 @@ A bad file gives one line naming the file, the JSON path and the reason (`Config
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,20 +16,24 @@ from pydantic import (
     ConfigDict,
     StrictBool,
     StrictStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from orchestration_utils.configfile import (
+    MAX_ROWS,
+    ByteCap,
+    Hours,
+    Strict,
+    bounded,
+    parse_config,
+    read_config_file,
+)
 from orchestration_utils.errors import ConfigError
 from orchestration_utils.warehouse.base import TableRef, check_column_name, parse_table_id
 from orchestration_utils.warehouse.url import parse_warehouse_url
 
 _log = logging.getLogger(__name__)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ExpectedField(BaseModel):
@@ -43,30 +46,13 @@ class ExpectedField(BaseModel):
     fields: tuple[ExpectedField, ...] = ()
 
 
-# Upper bounds keep every window a datetime can hold (and every figure a sane one): ten years.
-MAX_HOURS = 87_600.0
 MAX_LOOKBACK_DAYS = 3_650
-MAX_ROWS = 2**63 - 1
 
 
-def bounded(low: float, high: float, what: str, low_open: bool = True):
-    """A finite number in (low, high] (or [low, high]); the message states the allowed range."""
-    opening = "(" if low_open else "["
-
-    def check(value):
-        if not math.isfinite(value) or value > high or (value <= low if low_open else value < low):
-            raise ValueError(f"must be {what} in {opening}{low:g}, {high:g}], got {value!r}")
-        return value
-
-    return AfterValidator(check)
-
-
-Hours = Annotated[float, bounded(0, MAX_HOURS, "a number of hours")]
 LookbackDays = Annotated[int, bounded(0, MAX_LOOKBACK_DAYS, "a whole number of days")]
 RowLimit = Annotated[int, bounded(0, MAX_ROWS, "a row count", low_open=False)]
 Usd = Annotated[float, bounded(0, 1e12, "an amount in USD", low_open=False)]
 UsdPerTib = Annotated[float, bounded(0, 1e6, "a price in USD per TiB")]
-ByteCap = Annotated[int, bounded(0, MAX_ROWS, "a number of bytes")]
 Seconds = Annotated[float, bounded(0, 86_400, "a number of seconds")]
 
 
@@ -77,7 +63,7 @@ def _column(value: str | None) -> str | None:
 ColumnName = Annotated[str, AfterValidator(_column)]
 
 
-class FreshnessConfig(_Strict):
+class FreshnessConfig(Strict):
     """The seed's `freshness`: how old the newest data may be. Without `timestamp_column` the
     table's metadata decides (BigQuery's modification time; views and DuckDB have none)."""
 
@@ -92,7 +78,7 @@ class FreshnessConfig(_Strict):
         return self
 
 
-class RowCountConfig(_Strict):
+class RowCountConfig(Strict):
     """The seed's `row_count`: total rows within bounds, and rows per partition over the lookback.
 
     `partition_column`, `partition_granularity` and `lookback_days` also drive `check_partitions`;
@@ -147,7 +133,7 @@ def nest_flat_keys(table: dict) -> dict:
     return table
 
 
-class TableConfig(_Strict):
+class TableConfig(Strict):
     """One entry of `tables`, in the seed's shape. Its checks: `freshness` and `row_count` when
     their blocks are given, `partitions` with `check_partitions`, `schema_drift` with `expected_schema`."""
 
@@ -222,7 +208,7 @@ def _cron(value: str) -> str:
 Cron = Annotated[str, AfterValidator(_cron)]
 
 
-class ScheduleConfig(_Strict):
+class ScheduleConfig(Strict):
     critical_cron: Cron = "*/15 * * * *"
     default_cron: Cron = "0 * * * *"
 
@@ -236,7 +222,7 @@ def _warehouse_url(value: str) -> str:
 WarehouseUrlField = Annotated[str, AfterValidator(_warehouse_url)]
 
 
-class HealthConfig(_Strict):
+class HealthConfig(Strict):
     warehouse: WarehouseUrlField | None = (
         None  # default: ORCHESTRATION_UTILS_WAREHOUSE, else the demo's DuckDB
     )
@@ -263,13 +249,6 @@ class HealthConfig(_Strict):
 
 def load_health_config(path: Path | str) -> HealthConfig:
     return parse_health_config(read_config_file(path), str(path))
-
-
-def read_config_file(path: Path | str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def parse_health_config(text: bytes | str, source: str) -> HealthConfig:
@@ -303,35 +282,3 @@ def parse_health_config(text: bytes | str, source: str) -> HealthConfig:
             f'"{_FLAT_KEYS[key]}": {{...}}{more}'
         )
     return config
-
-
-def parse_config(model: type[BaseModel], text: bytes | str, source: str):
-    """Shared by the health and SLA configs: JSON in, a typed model or one ConfigError line out."""
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(f"{source}: not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a JSON object")
-    try:
-        # JSON mode: arrays are accepted where tuples are declared, nothing else is coerced.
-        return model.model_validate_json(text, strict=True)
-    except ValidationError as exc:
-        # An unknown key first: a misspelt key also leaves its real one "required", and the typo is the cause.
-        error = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{source}: {json_path(error['loc'])}: {_reason(error)}{more}") from None
-
-
-def json_path(loc: tuple) -> str:
-    path = "$"
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
-
-
-def _reason(error: dict) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    message = error["msg"]
-    return message.removeprefix("Value error, ")

@@ -29,24 +29,24 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
-from orchestration_utils.errors import ConfigError
-from orchestration_utils.health.config import (
-    MAX_HOURS,
+from orchestration_utils.alerts.config import AlertsConfig, Seconds
+from orchestration_utils.configfile import (
     ByteCap,
     Hours,
-    WarehouseUrlField,
+    Minutes,
+    Strict,
     bounded,
     parse_config,
     read_config_file,
 )
+from orchestration_utils.errors import ConfigError
+from orchestration_utils.health.config import WarehouseUrlField
 from orchestration_utils.warehouse.base import check_column_name, parse_table_id
 
 _log = logging.getLogger(__name__)
 
-Minutes = Annotated[float, bounded(0, MAX_HOURS * 60, "a number of minutes")]
-Seconds = Annotated[float, bounded(0, 3600, "a number of seconds")]
 Rate = Annotated[float, bounded(0, 1, "a failure rate", low_open=False)]
 Percent = Annotated[float, bounded(0, 100, "a percentage")]
 Objective = Annotated[float, bounded(0, 99.999, "a percentage")]  # 100 % leaves no error budget
@@ -72,8 +72,8 @@ TableId = Annotated[str, AfterValidator(_table_id)]
 ColumnName = Annotated[str, AfterValidator(_column)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+class _Strict(Strict):
+    model_config = ConfigDict(allow_inf_nan=False)  # merged into Strict's
 
 
 # --- the file, in the seed's shape --------------------------------------------------------------
@@ -139,17 +139,6 @@ class TableEntry(_Strict):
                 "availability_sla is measured from freshness_sla: add one to this table"
             )
         return self
-
-
-class AlertsConfig(_Strict):
-    slack_channel: str | None = Field(
-        default=None, pattern=r"^[#@]?[\w.-]{1,80}$"
-    )  # with SLACK_BOT_TOKEN
-    suppression_minutes: Minutes = 240  # an ongoing violation is repeated at most this often
-    source: str = Field(
-        default="orchestration-utils", min_length=1, max_length=255
-    )  # PagerDuty `source`
-    timeout_seconds: Seconds = 10  # the whole of one HTTP request to Slack or PagerDuty
 
 
 class AirflowConfig(_Strict):

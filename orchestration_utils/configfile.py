@@ -1,0 +1,80 @@
+"""Config files (health, SLA) read the same way: strict models, JSON in, and one `ConfigError`
+line out naming the file, the JSON path and the reason."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+
+from orchestration_utils.errors import ConfigError
+
+
+class Strict(BaseModel):
+    """Unknown keys, a wrong JSON type and coercion are refused; a parsed config is immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# Upper bounds keep every window a datetime can hold (and every figure a sane one): ten years.
+MAX_HOURS = 87_600.0
+MAX_ROWS = 2**63 - 1
+
+
+def bounded(low: float, high: float, what: str, low_open: bool = True):
+    """A finite number in (low, high] (or [low, high]); the message states the allowed range."""
+    opening = "(" if low_open else "["
+
+    def check(value):
+        if not math.isfinite(value) or value > high or (value <= low if low_open else value < low):
+            raise ValueError(f"must be {what} in {opening}{low:g}, {high:g}], got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+Hours = Annotated[float, bounded(0, MAX_HOURS, "a number of hours")]
+Minutes = Annotated[float, bounded(0, MAX_HOURS * 60, "a number of minutes")]
+ByteCap = Annotated[int, bounded(0, MAX_ROWS, "a number of bytes")]
+
+
+def read_config_file(path: Path | str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def parse_config(model: type[BaseModel], text: bytes | str, source: str):
+    """Shared by the health and SLA configs: JSON in, a typed model or one ConfigError line out."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{source}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a JSON object")
+    try:
+        # JSON mode: arrays are accepted where tuples are declared, nothing else is coerced.
+        return model.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        # An unknown key first: a misspelt key also leaves its real one "required", and the typo is the cause.
+        error = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{source}: {json_path(error['loc'])}: {_reason(error)}{more}") from None
+
+
+def json_path(loc: tuple) -> str:
+    path = "$"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _reason(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    message = error["msg"]
+    return message.removeprefix("Value error, ")
