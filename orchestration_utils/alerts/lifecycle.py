@@ -7,8 +7,28 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from orchestration_utils.sla.evaluate import SlaResult, SlaStatus
+
+class Evaluation(Protocol):
+    """What an alert is about, as alerts read it: an SLA's evaluation (`sla.evaluate.SlaResult`).
+    A violation is status FAIL, a recovery PASS; anything else (ERROR) changes nothing."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def critical(self) -> bool: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    def to_json(self) -> dict[str, object]: ...
 
 
 @dataclass
@@ -36,12 +56,12 @@ def dedup_key(sla_name: str) -> str:
 @dataclass(frozen=True)
 class Notice:
     kind: str  # trigger | repeat | resolve
-    result: SlaResult
+    result: Evaluation
     opened_at: float
 
 
 def plan_notices(
-    results: Sequence[SlaResult],
+    results: Sequence[Evaluation],
     incidents: dict[str, Incident],
     now: datetime,
     suppression: timedelta,
@@ -51,7 +71,7 @@ def plan_notices(
     at = now.timestamp()
     for result in results:
         incident = incidents.get(result.name)
-        if result.status == SlaStatus.FAIL:
+        if result.status == "FAIL":
             if incident is None:
                 incidents[result.name] = Incident(
                     result.name, result.critical, at, at, result.message
@@ -60,7 +80,7 @@ def plan_notices(
             elif at - incident.last_sent_at >= suppression.total_seconds():
                 incident.last_sent_at, incident.message = at, result.message
                 notices.append(Notice("repeat", result, incident.opened_at))
-        elif result.status == SlaStatus.PASS and incident is not None:
+        elif result.status == "PASS" and incident is not None:
             del incidents[result.name]
             notices.append(Notice("resolve", result, incident.opened_at))
     # Critical first, then new violations, repeats, recoveries.

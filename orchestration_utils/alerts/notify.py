@@ -22,6 +22,7 @@ from orchestration_utils.alerts.delivery import (
     outbox_to_json,
 )
 from orchestration_utils.alerts.lifecycle import (
+    Evaluation,
     Incident,
     Notice,
     incidents_from_json,
@@ -30,7 +31,6 @@ from orchestration_utils.alerts.lifecycle import (
 )
 from orchestration_utils.alerts.pagerduty import PagerDutySettings
 from orchestration_utils.alerts.slack import SlackSettings
-from orchestration_utils.sla.evaluate import SlaResult
 
 
 @dataclass
@@ -107,7 +107,7 @@ def senders(channels: Channels, timeout_seconds: float) -> dict[str, Sender]:
 
 
 def notify(
-    results: Sequence[SlaResult],
+    results: Sequence[Evaluation],
     state: AlertState,
     config: AlertsConfig,
     now: datetime,
@@ -144,3 +144,57 @@ def notify(
         state.outbox, senders(channels, config.timeout_seconds), save_outbox, **delivery_options
     )
     return NotifyReport(notices, report, sorted(unrouted))
+
+
+def run_failure_alerts(
+    job_name: str,
+    run_id: str,
+    error: str,
+    critical: bool,
+    config: AlertsConfig,
+    channels: Channels,
+) -> tuple[list[OutboxItem], list[str]]:
+    """What tells that a run failed: a Slack message, and a PagerDuty event when the pipeline is
+    critical; plus the lines to log for a channel that should send but is not configured."""
+    text = f"Dagster run failed: {job_name} ({run_id})\n{error}"
+    outbox: list[OutboxItem] = []
+    missing: list[str] = []
+    if channels.slack.configured(config.slack_channel):
+        blocks = [
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f":x: *Run failed* `{job_name}`\n{error}"[:3000],
+                },
+            },
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"run {run_id}"}]},
+        ]
+        outbox.append(
+            OutboxItem(
+                "slack",
+                slack.message(text, blocks, channels.slack.channel_for(config.slack_channel)),
+            )
+        )
+    else:
+        missing.append(slack.MISSING)
+    if critical and channels.pagerduty.configured:
+        outbox.append(
+            OutboxItem(
+                "pagerduty",
+                {
+                    "event_action": "trigger",
+                    "dedup_key": f"orchestration-utils/run/{run_id}",
+                    "payload": {
+                        "summary": text[:1024],
+                        "source": config.source,
+                        "severity": "error",
+                        "component": job_name,
+                        "class": "run_failure",
+                    },
+                },
+            )
+        )
+    elif critical:
+        missing.append(pagerduty.MISSING)
+    return outbox, missing

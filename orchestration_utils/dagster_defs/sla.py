@@ -16,10 +16,14 @@ from pathlib import Path
 import dagster as dg
 import orjson
 
-from orchestration_utils.alerts import pagerduty as pagerduty_events
-from orchestration_utils.alerts import slack as slack_messages
-from orchestration_utils.alerts.delivery import OutboxItem, deliver
-from orchestration_utils.alerts.notify import AlertState, Channels, NotifyReport, senders
+from orchestration_utils.alerts.delivery import deliver
+from orchestration_utils.alerts.notify import (
+    AlertState,
+    Channels,
+    NotifyReport,
+    run_failure_alerts,
+    senders,
+)
 from orchestration_utils.dagster_defs.generators import ArtifactsResource
 from orchestration_utils.dagster_defs.health import check_metadata, external_key, project_table_keys
 from orchestration_utils.dagster_defs.resources import (
@@ -512,48 +516,11 @@ def _alert_run_failure(
     at most two requests of at most 10 s each."""
     run = context.dagster_run
     error = (context.failure_event.message or "")[:500]
-    text = f"Dagster run failed: {run.job_name} ({run.run_id})\n{error}"
-    outbox = []
-    if channels.slack.configured(config.alerts.slack_channel):
-        blocks = [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f":x: *Run failed* `{run.job_name}`\n{error}"[:3000],
-                },
-            },
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"run {run.run_id}"}]},
-        ]
-        outbox.append(
-            OutboxItem(
-                "slack",
-                slack_messages.message(
-                    text, blocks, channels.slack.channel_for(config.alerts.slack_channel)
-                ),
-            )
-        )
-    else:
-        context.log.warning(slack_messages.MISSING)
-    if critical and channels.pagerduty.configured:
-        outbox.append(
-            OutboxItem(
-                "pagerduty",
-                {
-                    "event_action": "trigger",
-                    "dedup_key": f"orchestration-utils/run/{run.run_id}",
-                    "payload": {
-                        "summary": text[:1024],
-                        "source": config.alerts.source,
-                        "severity": "error",
-                        "component": run.job_name,
-                        "class": "run_failure",
-                    },
-                },
-            )
-        )
-    elif critical:
-        context.log.warning(pagerduty_events.MISSING)
+    outbox, missing = run_failure_alerts(
+        run.job_name, run.run_id, error, critical, config.alerts, channels
+    )
+    for line in missing:
+        context.log.warning(line)
     timeout = min(config.alerts.timeout_seconds, _FAILURE_ALERT_TIMEOUT_SECONDS)
     report = deliver(
         outbox,
