@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
-from orchestration_utils.alerts.http import Answer, one_line, retry_after_seconds
+from orchestration_utils.http_client import Answer, one_line, retry_after_seconds
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def transport_error(exc: BaseException) -> Outcome:
     may carry the URL (a secret), so only its kind is kept."""
     from urllib.error import URLError
 
-    from orchestration_utils.alerts.http import DeliveryTimeout
+    from orchestration_utils.http_client import DeliveryTimeout
 
     if isinstance(exc, DeliveryTimeout):
         return Outcome("retry", str(exc))

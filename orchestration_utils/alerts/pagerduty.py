@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import orjson
 
 from orchestration_utils.alerts.delivery import Outcome, classify_http, transport_error
-from orchestration_utils.alerts.http import TRANSPORT_ERRORS, check_token, check_url, post_json
 from orchestration_utils.alerts.lifecycle import Notice, dedup_key
+from orchestration_utils.http_client import TRANSPORT_ERRORS, check_token, check_url, post_json
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 MISSING = "PagerDuty is not configured (PAGERDUTY_ROUTING_KEY); critical SLAs do not page"

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 import orjson
 
 from orchestration_utils.alerts.delivery import Outcome, classify_http, transport_error
-from orchestration_utils.alerts.http import (
+from orchestration_utils.alerts.lifecycle import Notice
+from orchestration_utils.http_client import (
     TRANSPORT_ERRORS,
     Answer,
     call_within,
@@ -29,7 +30,6 @@ from orchestration_utils.alerts.http import (
     read_answer,
     retry_after_seconds,
 )
-from orchestration_utils.alerts.lifecycle import Notice
 
 API_URL = "https://slack.com/api/"
 MISSING = (

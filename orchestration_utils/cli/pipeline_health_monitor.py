@@ -137,7 +137,7 @@ def _main(args: argparse.Namespace) -> int:
     # --table checks freshness only; the manifest is evidence there, not a schema expectation.
     expectations = expectations_from_project(project) if project and not args.table else {}
 
-    from orchestration_utils.warehouse.url import connect
+    from orchestration_utils.warehouse.connect import connect
 
     warehouse = connect(url, config.max_bytes_billed, config.query_timeout_seconds)
     try:

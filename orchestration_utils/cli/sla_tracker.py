@@ -167,7 +167,7 @@ def _evaluate(args, config: SlaConfig, url, instance, store, send_alerts: bool):
     from orchestration_utils.runs.airflow import AirflowCredentials
     from orchestration_utils.sla.cycle import run_source, track_once
     from orchestration_utils.sla.report import summarize
-    from orchestration_utils.warehouse.url import connect
+    from orchestration_utils.warehouse.connect import connect
 
     now = as_of_time(args.as_of)
     needs_warehouse = any(not isinstance(s, CompletionSla) for s in config.slas)

@@ -17,6 +17,7 @@ from orchestration_utils.alerts.pagerduty import EVENTS_URL, PagerDutySettings
 from orchestration_utils.alerts.slack import API_URL, SlackSettings
 from orchestration_utils.runs.airflow import AirflowCredentials
 from orchestration_utils.warehouse.base import Warehouse
+from orchestration_utils.warehouse.connect import connect
 from orchestration_utils.warehouse.url import parse_warehouse_url
 
 
@@ -33,16 +34,13 @@ class WarehouseResource(dg.ConfigurableResource):
     def open(self) -> Iterator[Warehouse]:
         url = parse_warehouse_url(self.url)
         if url.kind == "duckdb":
-            from orchestration_utils.warehouse.duckdb import DuckDBWarehouse
-
-            warehouse = DuckDBWarehouse(url.path, timeout_seconds=self.timeout_seconds)
+            warehouse = connect(url, self.max_bytes_billed, self.timeout_seconds)
             try:
                 yield warehouse
             finally:
                 warehouse.close()
             return
         from orchestration_utils.dagster_defs.bigquery_resource import EndpointBigQueryResource
-        from orchestration_utils.warehouse.bigquery import BigQueryWarehouse
 
         resource = EndpointBigQueryResource(
             project=url.project,
@@ -51,14 +49,7 @@ class WarehouseResource(dg.ConfigurableResource):
             gcp_credentials=self.gcp_credentials,
         )
         with resource.get_client() as client:
-            yield BigQueryWarehouse(
-                url.project,
-                url.location,
-                url.endpoint,
-                client=client,
-                max_bytes_billed=self.max_bytes_billed,
-                timeout_seconds=self.timeout_seconds,
-            )
+            yield connect(url, self.max_bytes_billed, self.timeout_seconds, client=client)
 
 
 # --- alerting and run history for the SLAs: secrets only through dg.EnvVar ----------------------

@@ -34,6 +34,7 @@ from orchestration_utils.dagster_defs.resources import (
     alert_channels,
     sla_resources,
 )
+from orchestration_utils.runs.dagster import runs_of
 from orchestration_utils.settings import Settings
 from orchestration_utils.sla.budget import Sample
 from orchestration_utils.sla.config import CompletionSla, SlaConfig, load_sla_config
@@ -152,9 +153,7 @@ class InstanceStore:
     def _runs_ahead(self) -> list[str]:
         if self.run_id is None:
             return []
-        records = self.instance.get_run_records(
-            dg.RunsFilter(job_name=EVALUATION_JOB, statuses=_IN_PROGRESS)
-        )
+        records = runs_of(self.instance, EVALUATION_JOB, _IN_PROGRESS)
 
         def order(record) -> tuple[float, float, str]:
             started = record.start_time if record.start_time is not None else float("inf")
@@ -343,9 +342,7 @@ def build_sla_defs(
         context.update_cursor(orjson.dumps({"told": missing}).decode())
         active = [
             r
-            for r in context.instance.get_run_records(
-                dg.RunsFilter(job_name=EVALUATION_JOB, statuses=_NOT_DONE), limit=10
-            )
+            for r in runs_of(context.instance, EVALUATION_JOB, _NOT_DONE, limit=10)
             if not _stale(r)
         ]
         if active:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from orchestration_utils.health.config import TableConfig
+from orchestration_utils.runs.model import FailedRun
 from orchestration_utils.warehouse.base import PARTITION_ID_FORMAT, Field, Job, TableMeta
 
 TIB = 1024**4
@@ -397,15 +398,6 @@ def check_schema_drift(
     else:
         status, message = Status.PASS, f"matches {len(expected)} expected columns"
     return CheckResult(table.table_id, "schema_drift", status, message, figures, table.critical)
-
-
-@dataclass(frozen=True)
-class FailedRun:
-    """A failed Dagster run of the code location."""
-
-    run_id: str
-    job_name: str
-    created: datetime | None
 
 
 def check_failed_jobs(

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 
 from orchestration_utils.errors import WarehouseError
 from orchestration_utils.health import checks
-from orchestration_utils.health.checks import CheckResult, FailedRun, error_result
+from orchestration_utils.health.checks import CheckResult, error_result
 from orchestration_utils.health.config import ExpectedField, HealthConfig, TableConfig
 from orchestration_utils.project.model import Project
+from orchestration_utils.runs.model import FailedRun
 from orchestration_utils.warehouse.base import (
     Field,
     Job,

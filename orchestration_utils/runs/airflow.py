@@ -1,4 +1,4 @@
-"""Where completion-time SLAs read pipeline runs: the Dagster instance, or an Airflow 3 REST API."""
+"""Pipeline runs from an Airflow 3 REST API (completion-time SLAs on Airflow DAGs)."""
 
 from __future__ import annotations
 
@@ -10,50 +10,10 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
-from orchestration_utils.alerts.http import TRANSPORT_ERRORS, exchange
 from orchestration_utils.errors import RunHistoryError
+from orchestration_utils.http_client import TRANSPORT_ERRORS, exchange
+from orchestration_utils.runs.model import PipelineRun
 from orchestration_utils.warehouse.base import with_retries
-
-
-@dataclass(frozen=True)
-class PipelineRun:
-    run_id: str
-    succeeded: bool
-    started: datetime | None
-    ended: datetime | None
-
-    @property
-    def duration_minutes(self) -> float | None:
-        if self.started is None or self.ended is None:
-            return None
-        return (self.ended - self.started).total_seconds() / 60
-
-
-def dagster_runs(instance, job_name: str, since: datetime) -> list[PipelineRun]:
-    """Finished runs (success or failure) of a Dagster job updated since `since`, newest first,
-    page by page."""
-    import dagster as dg
-
-    runs_filter = dg.RunsFilter(
-        job_name=job_name,
-        statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE],
-        updated_after=since,
-    )
-    runs, cursor = [], None
-    while True:
-        records = instance.get_run_records(filters=runs_filter, limit=500, cursor=cursor)
-        runs += [
-            PipelineRun(
-                r.dagster_run.run_id,
-                r.dagster_run.status == dg.DagsterRunStatus.SUCCESS,
-                datetime.fromtimestamp(r.start_time, UTC) if r.start_time else None,
-                datetime.fromtimestamp(r.end_time, UTC) if r.end_time else None,
-            )
-            for r in records
-        ]
-        if len(records) < 500:
-            return runs
-        cursor = records[-1].dagster_run.run_id
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
-"""What the Dagster instance tells the health checks: failed runs, and when a table was last materialized."""
+"""All the Dagster run history we read: failed runs and a table's last materialization (health),
+a job's finished runs (completion-time SLAs), and runs still in progress (the SLA run's lock)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration_utils.health.checks import FailedRun
+from orchestration_utils.runs.model import FailedRun, PipelineRun
 
 
 def failed_runs(instance: dg.DagsterInstance, since: datetime, limit: int = 200) -> list[FailedRun]:
@@ -42,3 +43,40 @@ def last_materialization(
             if newest is None or at > newest[1]:
                 newest = (key.to_user_string(), at)
     return newest
+
+
+def dagster_runs(instance, job_name: str, since: datetime) -> list[PipelineRun]:
+    """Finished runs (success or failure) of a Dagster job updated since `since`, newest first,
+    page by page."""
+    runs_filter = dg.RunsFilter(
+        job_name=job_name,
+        statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE],
+        updated_after=since,
+    )
+    runs, cursor = [], None
+    while True:
+        records = instance.get_run_records(filters=runs_filter, limit=500, cursor=cursor)
+        runs += [
+            PipelineRun(
+                r.dagster_run.run_id,
+                r.dagster_run.status == dg.DagsterRunStatus.SUCCESS,
+                datetime.fromtimestamp(r.start_time, UTC) if r.start_time else None,
+                datetime.fromtimestamp(r.end_time, UTC) if r.end_time else None,
+            )
+            for r in records
+        ]
+        if len(records) < 500:
+            return runs
+        cursor = records[-1].dagster_run.run_id
+
+
+def runs_of(
+    instance: dg.DagsterInstance,
+    job_name: str,
+    statuses: Sequence[dg.DagsterRunStatus],
+    limit: int | None = None,
+) -> Sequence[dg.RunRecord]:
+    """The run records of `job_name` in one of `statuses`, newest first."""
+    return instance.get_run_records(
+        dg.RunsFilter(job_name=job_name, statuses=list(statuses)), limit=limit
+    )

@@ -11,12 +11,9 @@ from typing import Protocol
 
 from orchestration_utils.alerts.notify import AlertState, Channels, NotifyReport, notify
 from orchestration_utils.errors import RunHistoryError
-from orchestration_utils.runs.airflow import (
-    AirflowCredentials,
-    AirflowRuns,
-    PipelineRun,
-    dagster_runs,
-)
+from orchestration_utils.runs.airflow import AirflowCredentials, AirflowRuns
+from orchestration_utils.runs.dagster import dagster_runs
+from orchestration_utils.runs.model import PipelineRun
 from orchestration_utils.sla.config import CompletionSla, SlaConfig
 from orchestration_utils.sla.evaluate import History, RunSource, SlaResult, evaluate_slas
 from orchestration_utils.sla.history import AlertStateBusy

@@ -13,7 +13,7 @@ from orchestration_utils.errors import RunHistoryError, WarehouseError
 from orchestration_utils.health.checks import Status
 from orchestration_utils.health.config import HealthConfig, TableConfig
 from orchestration_utils.health.monitor import run_health_checks
-from orchestration_utils.runs.airflow import PipelineRun
+from orchestration_utils.runs.model import PipelineRun
 from orchestration_utils.sla.budget import (
     Compliance,
     Sample,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from orchestration_utils.warehouse.base import PROJECT_PATTERN, Warehouse
+from orchestration_utils.warehouse.base import PROJECT_PATTERN
 
 _LOCATION = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _PROJECT = re.compile(PROJECT_PATTERN)
@@ -51,20 +51,4 @@ def parse_warehouse_url(url: str) -> WarehouseUrl:
         return WarehouseUrl("bigquery", project=parts.netloc, location=location, endpoint=endpoint)
     raise ValueError(
         f"{url!r}: unknown warehouse; use duckdb:///path/file.duckdb or bigquery://PROJECT"
-    )
-
-
-def connect(url: WarehouseUrl, max_bytes_billed: int, timeout_seconds: float) -> Warehouse:
-    if url.kind == "duckdb":
-        from orchestration_utils.warehouse.duckdb import DuckDBWarehouse
-
-        return DuckDBWarehouse(url.path, timeout_seconds=timeout_seconds)
-    from orchestration_utils.warehouse.bigquery import BigQueryWarehouse
-
-    return BigQueryWarehouse(
-        url.project,
-        url.location,
-        url.endpoint,
-        max_bytes_billed=max_bytes_billed,
-        timeout_seconds=timeout_seconds,
     )

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from orchestration_utils.alerts.delivery import OutboxItem, Outcome, deliver
-from orchestration_utils.alerts.http import (
+from orchestration_utils.alerts.notify import Channels
+from orchestration_utils.http_client import (
     RETRY_AFTER_CAP_SECONDS,
     DeliveryTimeout,
     post_json,
     retry_after_seconds,
 )
-from orchestration_utils.alerts.notify import Channels
 from orchestration_utils.sla.config import parse_sla_config
 from orchestration_utils.sla.cycle import run_source, track_once
 from orchestration_utils.sla.history import StateStore
