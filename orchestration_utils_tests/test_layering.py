@@ -30,8 +30,8 @@ LAYERS: list[set[str]] = [
 ]
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+def module_name(path: Path, package: Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -39,7 +39,7 @@ def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     """Module -> the package modules it imports (`from a import b` counts `a.b` when that is a
     module, else `a`)."""
     files = {
-        module_name(p): p
+        module_name(p, package): p
         for p in package.rglob("*.py")
         if "demo" not in p.relative_to(package).parts
     }

@@ -6,18 +6,17 @@ produce the same asset graph from the same project.
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from croniter import croniter
 from dagster._core.definitions.utils import is_valid_owner
 
 from orchestration_utils.project.model import Node
 from orchestration_utils.project.schedule import (
     GRANULARITIES,
     schedule_cron,
+    schedule_interval,
     schedule_slug,
     schedule_timezone,
 )
@@ -70,13 +69,6 @@ def freshness_windows(node: Node, schedule: str) -> FreshnessWindows | None:
     return FreshnessWindows(fail=fail, warn=warn if timedelta(minutes=1) <= warn < fail else None)
 
 
-def schedule_interval(schedule: str) -> timedelta:
-    """The longest gap between two ticks over the next few, as a conservative interval."""
-    it = croniter(schedule_cron(schedule), _EPOCH)
-    ticks = [it.get_next(float) for _ in range(6)]
-    return timedelta(seconds=max(b - a for a, b in itertools.pairwise(ticks)))
-
-
 def automation_cron(node: Node, default_schedule: str) -> str:
     return schedule_cron(node.schedule or default_schedule)
 
@@ -93,6 +85,3 @@ def partition_spec(node: Node) -> tuple[str, str] | None:
         return None  # integer-range partitions have no Dagster time window
     start = (p.start or DEFAULT_PARTITION_START)[:10]
     return p.granularity, start
-
-
-_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: a fixed origin keeps intervals deterministic

@@ -19,19 +19,12 @@ from orchestration_utils.dagster_defs.jobs import (
     split_by_partitions,
 )
 from orchestration_utils.project.schedule import (
+    PRESET_SLUGS,
     schedule_cron,
     schedule_slug,
     schedule_timezone,
     with_timezone,
 )
-
-_SLUG_BY_CRON = {
-    "0 * * * *": "hourly",
-    "0 0 * * *": "daily",
-    "0 0 * * 0": "weekly",
-    "0 0 1 * *": "monthly",
-    "0 0 1 1 *": "yearly",
-}
 
 
 def schedule_value(spec: dg.AssetSpec) -> str | None:
@@ -54,7 +47,7 @@ def build_schedules(defs: dg.Definitions) -> dg.Definitions:
     for value, specs in sorted(by_schedule.items()):
         cron, timezone = schedule_cron(value), schedule_timezone(value)
         # `schedule_slug` is distinct per schedule value; the presets' crons keep their short names.
-        slug = (_SLUG_BY_CRON.get(cron) if timezone is None else None) or schedule_slug(value)
+        slug = (PRESET_SLUGS.get(cron) if timezone is None else None) or schedule_slug(value)
         where = f"`{cron}`" + (f" in {timezone}" if timezone else " (UTC)")
         for name, members in split_by_partitions(f"{slug}_assets", specs).items():
             partitions = job_partitions(members)

@@ -8,9 +8,11 @@ A schedule value is `<preset or 5-field cron>` (UTC) or `<preset or cron> <Area/
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import zoneinfo
 from dataclasses import dataclass
+from datetime import timedelta
 
 from croniter import croniter
 
@@ -33,6 +35,8 @@ _PRESET_CRONS = {
     "@annually": "0 0 1 1 *",
 }
 _ALIASES = {"@midnight": "@daily", "@annually": "@yearly"}
+# The presets' crons by their short names: jobs and schedules of a preset's cron are `daily_...`.
+PRESET_SLUGS = {c: p[1:] for p, c in _PRESET_CRONS.items() if p not in _ALIASES}
 _UTC_NAMES = {"utc", "etc/utc", "z", "zulu", "universal", "etc/universal", "gmt", "etc/gmt"}
 
 
@@ -172,3 +176,13 @@ def _decode(fields: list[str]) -> str:
             field = "*/" + field[len("every") :]
         out.append(field.replace("every", "/").replace("to", "-").replace("and", ","))
     return " ".join(out)
+
+
+def schedule_interval(schedule: str) -> timedelta:
+    """The longest gap between two ticks over the next few, as a conservative interval."""
+    it = croniter(schedule_cron(schedule), _EPOCH)
+    ticks = [it.get_next(float) for _ in range(6)]
+    return timedelta(seconds=max(b - a for a, b in itertools.pairwise(ticks)))
+
+
+_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: a fixed origin keeps intervals deterministic

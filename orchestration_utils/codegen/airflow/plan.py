@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from orchestration_utils.codegen.templates import jinja_text
-from orchestration_utils.dagster_assets.attributes import schedule_interval
 from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.model import Layer, Node, Project, ResourceType
 from orchestration_utils.project.schedule import (
     normalize_schedule,
     schedule_cron,
+    schedule_interval,
     schedule_slug,
     schedule_timezone,
 )
