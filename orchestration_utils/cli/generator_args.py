@@ -12,11 +12,12 @@ from pathlib import Path
 from orchestration_utils.cli.shell import EXIT_FAILED, EXIT_OK, say
 from orchestration_utils.codegen.writer import WriteResult
 from orchestration_utils.errors import OutputDirError, UsageError
+from orchestration_utils.project.model import ProjectKind
 from orchestration_utils.project.schedule import normalize_schedule
 
 
 def add_project_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--project-type", choices=["dbt", "sqlmesh"], required=True)
+    p.add_argument("--project-type", choices=[k.value for k in ProjectKind], required=True)
     p.add_argument("--manifest-path", type=Path, help="dbt manifest.json (--project-type dbt)")
     p.add_argument(
         "--project-path", type=Path, help="SQLMesh project directory (--project-type sqlmesh)"
@@ -57,9 +58,9 @@ def generating(generate: Callable[[argparse.Namespace], int], args: argparse.Nam
 
 
 def project_source(args: argparse.Namespace) -> Path:
-    source = args.manifest_path if args.project_type == "dbt" else args.project_path
+    source = args.manifest_path if args.project_type == ProjectKind.DBT else args.project_path
     if source is None:
-        flag = "--manifest-path" if args.project_type == "dbt" else "--project-path"
+        flag = "--manifest-path" if args.project_type == ProjectKind.DBT else "--project-path"
         raise UsageError(f"{flag} is required with --project-type {args.project_type}")
     return source
 
@@ -76,7 +77,7 @@ def project_dir(args: argparse.Namespace, source: Path) -> str:
     checkout's root, the generated files are the same in every checkout (no absolute path in them)."""
     if args.project_dir:
         return args.project_dir
-    if args.project_type == "sqlmesh":
+    if args.project_type == ProjectKind.SQLMESH:
         return _relative(source)
     candidate = source.resolve().parent.parent
     if source.resolve().parent.name == "target" and (candidate / "dbt_project.yml").exists():

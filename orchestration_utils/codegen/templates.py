@@ -25,7 +25,9 @@ def py(value: object) -> str:
         return value.code
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"cannot render {value!r} as a Python literal: not a finite number")
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return repr(str(value))  # a StrEnum member prints as its value
+    if value is None or isinstance(value, (bool, int, float)):
         return repr(value)
     if isinstance(value, dt.timedelta):
         return f"timedelta(seconds={int(value.total_seconds())})"

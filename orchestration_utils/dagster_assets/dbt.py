@@ -30,7 +30,7 @@ from orchestration_utils.project.dbt_manifest import (
     read_manifest,
     source_freshness,
 )
-from orchestration_utils.project.model import Project
+from orchestration_utils.project.model import Project, ProjectKind
 
 
 class ProjectDbtTranslator(DagsterDbtTranslator):
@@ -131,7 +131,7 @@ def build_dbt_assets(
     translator = ProjectDbtTranslator(project, manifest, default_schedule)
     tests = tests_by_parent(manifest)
     groups = op_groups(project.runnable(), prefix="dbt", default_schedule=default_schedule)
-    op_tags = project_tags("dbt", project.name)
+    op_tags = project_tags(ProjectKind.DBT, project.name)
     assets = [_dbt_assets(manifest, translator, group, tests, op_tags) for group in groups]
     translator.forget_build_state()
     return assets

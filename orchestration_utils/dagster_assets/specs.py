@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration_utils.dagster_assets import attributes
-from orchestration_utils.project.model import Node
+from orchestration_utils.project.model import Node, ProjectKind
 
 _NAME_OK = re.compile(r"^[A-Za-z0-9_]+$")
 _NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]+")
@@ -72,13 +72,13 @@ def schedule_metadata(node: Node, default_schedule: str) -> dict[str, str]:
 
 # Run tags the deployment's run queue limits on (deploy/dagster.yaml `tag_concurrency_limits`).
 PROJECT_TAG_KEYS = {
-    "dbt": "orchestration_utils/dbt_project",
-    "sqlmesh": "orchestration_utils/sqlmesh_project",
+    ProjectKind.DBT: "orchestration_utils/dbt_project",
+    ProjectKind.SQLMESH: "orchestration_utils/sqlmesh_project",
 }
 KIND_TAG_KEY = "orchestration_utils/kind"
 
 
-def project_tags(kind: str, project_name: str) -> dict[str, str]:
+def project_tags(kind: ProjectKind, project_name: str) -> dict[str, str]:
     """The tag naming a project's runs (one dbt build per project at a time); set on the
     project's asset ops, and from there on every job that materializes them."""
     return {PROJECT_TAG_KEYS[kind]: project_name[:255]}

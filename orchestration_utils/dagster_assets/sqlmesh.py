@@ -20,7 +20,7 @@ from orchestration_utils.dagster_assets.specs import (
     spec_attributes,
 )
 from orchestration_utils.errors import ProjectError
-from orchestration_utils.project.model import Node, Project, Test
+from orchestration_utils.project.model import Node, Project, ProjectKind, Test
 from orchestration_utils.project.sqlmesh_project import audit_test_id
 
 
@@ -125,7 +125,7 @@ def build_sqlmesh_assets(
                 [c for c in checks if c.asset_key in keys],
                 nodes,
                 check_name_of,
-                project_tags("sqlmesh", project.name),
+                project_tags(ProjectKind.SQLMESH, project.name),
             )
         )
     return assets

@@ -7,6 +7,7 @@ import dagster as dg
 
 from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
 from orchestration_utils.dagster_defs.dbt import ensure_manifest
+from orchestration_utils.project.model import ProjectKind
 from orchestration_utils.project.schedule import normalize_schedule
 from orchestration_utils.settings import Settings
 
@@ -82,7 +83,7 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
         source, project_dir = project_source(settings, config.project_type)
         warehouse = (
             settings.dbt_duckdb_path
-            if config.project_type == "dbt"
+            if config.project_type == ProjectKind.DBT
             else settings.sqlmesh_duckdb_path
         )
         out = artifacts.subdir("dagster_package", config.project_type)
@@ -120,13 +121,13 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
 
 def project_source(settings: Settings, project_type: str) -> tuple[Path, str]:
     """The configured project's source and its directory (what generated code runs in)."""
-    if project_type == "dbt":
+    if project_type == ProjectKind.DBT:
         if not (settings.dbt_project_dir or settings.dbt_manifest_path):
             raise dg.Failure(
                 "no dbt project configured (ORCHESTRATION_UTILS_DBT_PROJECT_DIR is empty)"
             )
         return ensure_manifest(settings), str(settings.dbt_project_dir or ".")
-    if project_type == "sqlmesh":
+    if project_type == ProjectKind.SQLMESH:
         if not settings.sqlmesh_project_dir:
             raise dg.Failure(
                 "no SQLMesh project configured (ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR is empty)"

@@ -20,6 +20,7 @@ from orchestration_utils.project.model import (
     Node,
     Partitioning,
     Project,
+    ProjectKind,
     ResourceType,
     Test,
     build_project,
@@ -109,7 +110,7 @@ def project_from_manifest(manifest: Any, path: Path) -> Project:
 
     nodes = _attach_tests(path, nodes, tests, disabled)
     return build_project(
-        project_name, "dbt", path, nodes, adapter=metadata.get("adapter_type") or None
+        project_name, ProjectKind.DBT, path, nodes, adapter=metadata.get("adapter_type") or None
     )
 
 

@@ -7,28 +7,29 @@ from pathlib import Path
 
 from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import load_dbt_manifest
-from orchestration_utils.project.model import Project
+from orchestration_utils.project.model import Project, ProjectKind
 from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
 
-PROJECT_TYPES = ("dbt", "sqlmesh")
 _SQLMESH_SOURCES = ("*.sql", "*.py", "*.yaml", "*.yml", "*.csv")
 
 
-def load_project(project_type: str, path: Path | str, gateway: str | None = None) -> Project:
-    if project_type == "dbt":
+def load_project(
+    project_type: ProjectKind | str, path: Path | str, gateway: str | None = None
+) -> Project:
+    if project_type == ProjectKind.DBT:
         return load_dbt_manifest(path)
-    if project_type == "sqlmesh":
+    if project_type == ProjectKind.SQLMESH:
         return load_sqlmesh_project(path, gateway=gateway)
     raise ProjectError(
-        path, f"unknown project type {project_type!r}; expected one of {', '.join(PROJECT_TYPES)}"
+        path, f"unknown project type {project_type!r}; expected one of {', '.join(ProjectKind)}"
     )
 
 
-def source_hash(project_type: str, path: Path | str) -> str:
+def source_hash(project_type: ProjectKind | str, path: Path | str) -> str:
     """sha256 of the manifest, or of a SQLMesh project's files (sorted, with their paths)."""
     path = Path(path)
     digest = hashlib.sha256()
-    if project_type == "dbt":
+    if project_type == ProjectKind.DBT:
         digest.update(path.read_bytes())
         return digest.hexdigest()
     files = sorted(

@@ -15,6 +15,13 @@ from pathlib import Path
 from orchestration_utils.errors import ProjectError
 
 
+class ProjectKind(StrEnum):
+    """What a project was read from: a dbt manifest or a SQLMesh project."""
+
+    DBT = "dbt"
+    SQLMESH = "sqlmesh"
+
+
 class ResourceType(StrEnum):
     MODEL = "model"
     SEED = "seed"
@@ -144,7 +151,7 @@ class Project:
     """A validated, acyclic graph of nodes in a deterministic topological order."""
 
     name: str
-    kind: str  # dbt | sqlmesh
+    kind: ProjectKind
     source: str  # the manifest or project path it was read from
     nodes: Mapping[str, Node]
     adapter: str | None = (
@@ -165,7 +172,11 @@ class Project:
 
 
 def build_project(
-    name: str, kind: str, source: Path | str, nodes: Iterable[Node], adapter: str | None = None
+    name: str,
+    kind: ProjectKind,
+    source: Path | str,
+    nodes: Iterable[Node],
+    adapter: str | None = None,
 ) -> Project:
     """Check the graph (unique ids, known references, no cycle) and order it topologically."""
     by_id: dict[str, Node] = {}

@@ -23,6 +23,7 @@ from orchestration_utils.project.model import (
     Node,
     Partitioning,
     Project,
+    ProjectKind,
     ResourceType,
     Test,
     build_project,
@@ -42,7 +43,7 @@ def load_sqlmesh_project(path: Path | str, gateway: str | None = None) -> Projec
     context = _open_context(path, gateway)
     nodes = [_node(path, model) for model in context.models.values()]
     return build_project(
-        path.resolve().name, "sqlmesh", path, [*nodes, *_undeclared_externals(nodes)]
+        path.resolve().name, ProjectKind.SQLMESH, path, [*nodes, *_undeclared_externals(nodes)]
     )
 
 

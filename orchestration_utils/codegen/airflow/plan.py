@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from orchestration_utils.codegen.templates import jinja_text
 from orchestration_utils.errors import ProjectError
-from orchestration_utils.project.model import Layer, Node, Project, ResourceType
+from orchestration_utils.project.model import Layer, Node, Project, ProjectKind, ResourceType
 from orchestration_utils.project.schedule import (
     normalize_schedule,
     schedule_cron,
@@ -233,7 +233,7 @@ def _plan_dag(
                 (asset_uri(node, project.adapter),) if node.unique_id in exported else (),
             )
         )
-        if project.kind == "dbt":
+        if project.kind is ProjectKind.DBT:
             tasks += _multi_parent_test_tasks(
                 node, group_of, full_id, in_dag, nodes_by_id, project.adapter
             )
@@ -290,7 +290,7 @@ def _node_task(
         "inlets": inlets,
         "outlets": outlets,
     }
-    if project.kind == "sqlmesh":
+    if project.kind is ProjectKind.SQLMESH:
         return TaskPlan(
             kind="sqlmesh",
             command=f"sqlmesh run --select-model {_bash_word(node.name)} --no-auto-upstream",

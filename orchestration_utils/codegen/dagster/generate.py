@@ -9,10 +9,11 @@ from orchestration_utils.codegen.dagster.plan import DagsterPlan, plan_dagster
 from orchestration_utils.codegen.dagster.render import render_dagster
 from orchestration_utils.codegen.writer import WriteResult, write_files
 from orchestration_utils.project.loader import load_project, source_hash
+from orchestration_utils.project.model import ProjectKind
 
 
 def generate_dagster_package(
-    project_type: str,
+    project_type: ProjectKind | str,
     source: Path | str,
     output_dir: Path | str,
     *,
@@ -23,7 +24,7 @@ def generate_dagster_package(
     gateway: str | None = None,
 ) -> tuple[DagsterPlan, WriteResult]:
     project = load_project(project_type, source, gateway=gateway)
-    if project_type == "dbt":
+    if project.kind is ProjectKind.DBT:
         from orchestration_utils.dagster_assets.dbt import build_dbt_assets
 
         assets_defs = build_dbt_assets(Path(source), default_schedule)
@@ -37,7 +38,9 @@ def generate_dagster_package(
         assets_defs,
         project_dir=_from_output(project_dir, output),
         warehouse_url=warehouse_url,
-        manifest=_from_output(source, output, absolute=False) if project_type == "dbt" else None,
+        manifest=_from_output(source, output, absolute=False)
+        if project.kind is ProjectKind.DBT
+        else None,
     )
     files = render_dagster(plan, source_hash(project_type, source))
     return plan, write_files(output, files, check=check)

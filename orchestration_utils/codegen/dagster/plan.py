@@ -11,7 +11,7 @@ import dagster as dg
 from sqlglot import exp
 
 from orchestration_utils.dagster_assets.specs import SCHEDULE_METADATA_KEY, TIMEZONE_METADATA_KEY
-from orchestration_utils.project.model import Node, Project
+from orchestration_utils.project.model import Node, Project, ProjectKind
 from orchestration_utils.project.schedule import GRANULARITY_BY_CRON
 
 
@@ -98,7 +98,10 @@ def plan_dagster(
                 if check.metadata
                 else check.name
             )
-            if project.kind == "dbt" and test_names_of.get(test_id, check.name) != check.name:
+            if (
+                project.kind is ProjectKind.DBT
+                and test_names_of.get(test_id, check.name) != check.name
+            ):
                 renamed[test_id] = check.name
             checks_by_key.setdefault(check.asset_key, []).append(
                 CheckPlan(check.name, check.blocking, test_id)
@@ -124,7 +127,7 @@ def plan_dagster(
                     description=node.description or None,  # not dagster-dbt's copy of the raw SQL
                     cron=str(spec.metadata[SCHEDULE_METADATA_KEY]),
                     freshness=(_seconds(fp.fail_window), _seconds(fp.warn_window)) if fp else None,
-                    selector=node.dbt_selector if project.kind == "dbt" else node.name,
+                    selector=node.dbt_selector if project.kind is ProjectKind.DBT else node.name,
                     relation=quoted_table(node, project.kind),
                     timestamp_field=quoted_column(node.partitioning.field)
                     if node.partitioning
@@ -161,18 +164,18 @@ def plan_dagster(
 
 def _audit_check_names(project: Project) -> dict[str, str]:
     """SQLMesh audit id -> its check's name, as the live location names it."""
-    if project.kind != "sqlmesh":
+    if project.kind is not ProjectKind.SQLMESH:
         return {}
     from orchestration_utils.dagster_assets.sqlmesh import check_names
 
     return check_names(project)
 
 
-def quoted_table(node: Node, kind: str = "dbt") -> dict[str, str]:
+def quoted_table(node: Node, kind: ProjectKind = ProjectKind.DBT) -> dict[str, str]:
     """The table's name quoted by each warehouse's rules, from its parts: never dbt's
     `relation_name`, which dbt builds by pasting the alias between quotes unescaped. SQLMesh's
     fully qualified name is quoted by sqlglot already, so it is parsed back into its parts."""
-    if kind == "sqlmesh" and node.relation_name:
+    if kind is ProjectKind.SQLMESH and node.relation_name:
         parts = [part.name for part in exp.to_table(node.relation_name).parts]
     else:
         parts = [p for p in (node.database, node.schema, node.identifier) if p]
