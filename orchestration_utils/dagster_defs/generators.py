@@ -7,18 +7,10 @@ import dagster as dg
 
 from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
 from orchestration_utils.dagster_defs.dbt import ensure_manifest
+from orchestration_utils.dagster_defs.resources import ArtifactsResource
 from orchestration_utils.project.model import ProjectKind
 from orchestration_utils.project.schedule import normalize_schedule
 from orchestration_utils.settings import Settings
-
-
-class ArtifactsResource(dg.ConfigurableResource):
-    """Where generated code goes; `ORCHESTRATION_UTILS_ARTIFACTS_DIR` or `<home>/artifacts`."""
-
-    output_dir: str
-
-    def subdir(self, *parts: str) -> Path:
-        return Path(self.output_dir).joinpath(*parts)
 
 
 class DagsterGenConfig(dg.Config):

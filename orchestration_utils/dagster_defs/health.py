@@ -12,8 +12,7 @@ import dagster as dg
 
 from orchestration_utils.dagster_assets.dbt import DBT_FRESHNESS_METADATA_KEY
 from orchestration_utils.dagster_assets.specs import KIND_TAG_KEY
-from orchestration_utils.dagster_defs.generators import ArtifactsResource
-from orchestration_utils.dagster_defs.resources import WarehouseResource
+from orchestration_utils.dagster_defs.resources import ArtifactsResource, WarehouseResource
 from orchestration_utils.errors import ProjectError, WarehouseError
 from orchestration_utils.health.checks import CheckResult, Status, error_result
 from orchestration_utils.health.config import (

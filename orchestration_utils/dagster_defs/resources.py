@@ -1,4 +1,4 @@
-"""The code location's resources: the warehouse (DuckDB directly, BigQuery through dagster-gcp's
+"""The code location's resources: where artifacts go, the warehouse (DuckDB directly, BigQuery through dagster-gcp's
 resource), and the SLAs' alert channels and Airflow credentials, whose secrets come only through
 `dg.EnvVar`.
 
@@ -8,6 +8,7 @@ importing them costs seconds on every code location load, and the embedded defau
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 from dagster_slack import SlackResource
@@ -19,6 +20,15 @@ from orchestration_utils.runs.airflow import AirflowCredentials
 from orchestration_utils.warehouse.base import Warehouse
 from orchestration_utils.warehouse.connect import connect
 from orchestration_utils.warehouse.url import parse_warehouse_url
+
+
+class ArtifactsResource(dg.ConfigurableResource):
+    """Where generated code goes; `ORCHESTRATION_UTILS_ARTIFACTS_DIR` or `<home>/artifacts`."""
+
+    output_dir: str
+
+    def subdir(self, *parts: str) -> Path:
+        return Path(self.output_dir).joinpath(*parts)
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -1,7 +1,7 @@
 """SLAs in the code location: a check per SLA (on the table's asset, or on a `pipelines/<job>`
 asset); `sla_sensor`, which only requests an `sla_evaluation_job` run per interval; that run, which
 evaluates, records each evaluation in the instance and sends the alerts (the one routine the CLI
-runs too, `sla.tracker.track_once`), keeping the open incidents and the outbox in the instance; a
+runs too, `sla.cycle.track_once`), keeping the open incidents and the outbox in the instance; a
 run-failure sensor; and a scheduled job that writes the compliance report."""
 
 import hashlib
@@ -24,10 +24,10 @@ from orchestration_utils.alerts.notify import (
     run_failure_alerts,
     senders,
 )
-from orchestration_utils.dagster_defs.generators import ArtifactsResource
 from orchestration_utils.dagster_defs.health import check_metadata, external_key, project_table_keys
 from orchestration_utils.dagster_defs.resources import (
     AirflowApiResource,
+    ArtifactsResource,
     PagerDutyAlertsResource,
     SlackAlertsResource,
     WarehouseResource,
@@ -87,7 +87,7 @@ def check_names(sla_names: Iterable[str]) -> dict[str, str]:
 
 
 class InstanceStore:
-    """The SLA run's store (`sla.tracker.SlaStore`) in the Dagster instance: the history is the
+    """The SLA run's store (`sla.cycle.SlaStore`) in the Dagster instance: the history is the
     checks' evaluations, recorded through `emit` (into the run's event log); the alert state is a
     value in the instance's key-value store, read and written under `alert_lock`."""
 

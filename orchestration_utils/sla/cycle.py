@@ -1,6 +1,6 @@
 """One SLA evaluation, the same in the CLI and in the code location's SLA run: evaluate, record,
 alert. Only where the history and alert state live differs: the CLI's state directory
-(`sla.state.StateStore`) or the Dagster instance (`dagster_defs.sla.InstanceStore`)."""
+(`sla.history.StateStore`) or the Dagster instance (`dagster_defs.sla.InstanceStore`)."""
 
 from __future__ import annotations
 

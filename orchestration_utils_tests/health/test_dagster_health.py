@@ -173,7 +173,7 @@ def test_checks_split_by_dataset_and_bounded_size(tmp_path, monkeypatch):
     CHECKS_PER_DEFINITION tables each) with the same check names, and one job runs them all: a table
     the warehouse cannot describe gets its checks' ERROR, not a step skipped for a missing observation."""
     from orchestration_utils.dagster_defs import health
-    from orchestration_utils.dagster_defs.generators import ArtifactsResource
+    from orchestration_utils.dagster_defs.resources import ArtifactsResource
     from orchestration_utils.settings import load_settings
 
     monkeypatch.setattr(health, "CHECKS_PER_DEFINITION", 3)
