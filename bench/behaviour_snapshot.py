@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,11 @@ def run(cmd: list[str], tmp: Path, env: dict[str, str]) -> dict:
         "stdout": clean(done.stdout),
         "stderr": clean(done.stderr),
     }
+
+
+def elapsed(text: str) -> str:
+    """Durations vary from run to run: `in 5.4s` is recorded as `in <t>s`."""
+    return re.sub(r"\bin \d+(\.\d+)?s\b", "in <t>s", text)
 
 
 def tree(root: Path) -> dict[str, str]:
@@ -236,7 +242,8 @@ def main() -> int:
     files = sum(len(v.get("files", {})) for v in now.values())
     print(f"{len(now)} runs, {files} generated files -> {args.out}")
     if args.compare:
-        before = json.loads(args.compare.read_text())
+        # An earlier snapshot may hold raw durations.
+        before = json.loads(elapsed(args.compare.read_text()))
         differ = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
         for key in differ:
             print(f"DIFFERS: {key}")

@@ -122,11 +122,16 @@ def _drop_sources_of_produced_relations(manifest: dict[str, Any]) -> None:
 
 
 def build_dbt_assets(
-    manifest_path: Path, default_schedule: str, manifest: dict[str, Any] | None = None
+    manifest_path: Path,
+    default_schedule: str,
+    manifest: dict[str, Any] | None = None,
+    project: Project | None = None,
 ) -> list[dg.AssetsDefinition]:
-    """One `@dbt_assets` per op group (layer, schedule and partitions; see op_groups)."""
+    """One `@dbt_assets` per op group (layer, schedule and partitions; see op_groups). Pass the
+    manifest and its project when the caller has read them already."""
     manifest = manifest if manifest is not None else read_manifest(manifest_path)
-    project = project_from_manifest(manifest, manifest_path)  # validates, with one-line errors
+    if project is None:
+        project = project_from_manifest(manifest, manifest_path)  # validates, one-line errors
     manifest = patch_for_dagster_dbt(manifest)
     translator = ProjectDbtTranslator(project, manifest, default_schedule)
     tests = tests_by_parent(manifest)

@@ -8,6 +8,7 @@ from pathlib import Path
 from orchestration_utils.codegen.dagster.plan import DagsterPlan, plan_dagster
 from orchestration_utils.codegen.dagster.render import render_dagster
 from orchestration_utils.codegen.writer import WriteResult, write_files
+from orchestration_utils.project.dbt_manifest import project_from_manifest, read_manifest
 from orchestration_utils.project.loader import load_project, source_hash
 from orchestration_utils.project.model import ProjectKind
 
@@ -23,14 +24,16 @@ def generate_dagster_package(
     check: bool = False,
     gateway: str | None = None,
 ) -> tuple[DagsterPlan, WriteResult]:
-    project = load_project(project_type, source, gateway=gateway)
-    if project.kind is ProjectKind.DBT:
+    if project_type == ProjectKind.DBT:  # the manifest is read and validated once
         from orchestration_utils.dagster_assets.dbt import build_dbt_assets
 
-        assets_defs = build_dbt_assets(Path(source), default_schedule)
+        manifest = read_manifest(Path(source))
+        project = project_from_manifest(manifest, Path(source))
+        assets_defs = build_dbt_assets(Path(source), default_schedule, manifest, project)
     else:
         from orchestration_utils.dagster_assets.sqlmesh import build_sqlmesh_assets
 
+        project = load_project(project_type, source, gateway=gateway)
         assets_defs = build_sqlmesh_assets(project, Path(source), default_schedule)
     output = Path(output_dir)
     plan = plan_dagster(

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import dagster as dg
 from sqlglot import exp
 
+from orchestration_utils.dagster_assets import attributes
 from orchestration_utils.dagster_assets.specs import SCHEDULE_METADATA_KEY, TIMEZONE_METADATA_KEY
 from orchestration_utils.project.model import Node, Project, ProjectKind
-from orchestration_utils.project.schedule import GRANULARITY_BY_CRON
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,10 @@ def plan_dagster(
         part_name = None
         p = assets_def.partitions_def
         if p is not None:
-            granularity, start = (
-                GRANULARITY_BY_CRON[p.cron_schedule].name,
-                p.start.strftime("%Y-%m-%d"),
-            )
+            # The op's nodes share one partitioning (op_groups.py): its granularity is theirs.
+            spec = attributes.partition_spec(node_by_key[next(iter(assets_def.specs)).key])
+            assert spec is not None, assets_def.node_def.name
+            granularity, start = spec[0], p.start.strftime("%Y-%m-%d")
             part_name = f"{granularity}_from_{start.replace('-', '')}"
             partitions[part_name] = (granularity, start)
         checks_by_key: dict[dg.AssetKey, list[CheckPlan]] = {}
