@@ -7,13 +7,12 @@ import gc
 
 import dagster as dg
 
-from orchestration_utils.dagster_defs.dbt import load_dbt_defs
 from orchestration_utils.dagster_defs.generators import build_codegen_defs
 from orchestration_utils.dagster_defs.health import build_health_defs
 from orchestration_utils.dagster_defs.jobs import build_jobs
+from orchestration_utils.dagster_defs.projects import load_dbt_defs, load_sqlmesh_defs
 from orchestration_utils.dagster_defs.schedules import build_schedules
 from orchestration_utils.dagster_defs.sla import build_sla_defs
-from orchestration_utils.dagster_defs.sqlmesh import load_sqlmesh_defs
 from orchestration_utils.settings import export_project_env, load_settings
 
 

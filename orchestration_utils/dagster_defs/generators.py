@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
-from orchestration_utils.dagster_defs.dbt import ensure_manifest
+from orchestration_utils.dagster_defs.projects import ensure_manifest
 from orchestration_utils.dagster_defs.resources import ArtifactsResource
 from orchestration_utils.project.model import ProjectKind
 from orchestration_utils.project.schedule import normalize_schedule

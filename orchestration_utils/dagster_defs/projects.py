@@ -1,5 +1,6 @@
-"""The code location's dbt project: which manifest and project directory it reads (parsed only
-when none exists yet, the demo), refused when they do not belong together, and the dbt resource."""
+"""The projects the code location loads, each read once per process: the dbt project (which
+manifest and project directory, the manifest parsed only when none exists yet, the demo; refused
+when they do not belong together; the dbt resource) and the SQLMesh project."""
 
 import functools
 import os
@@ -14,8 +15,10 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration_utils.dagster_assets.dbt import build_dbt_assets, source_freshness_specs
+from orchestration_utils.dagster_assets.sqlmesh import build_sqlmesh_assets
 from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import read_manifest
+from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
 from orchestration_utils.settings import DEMO_DBT_PROJECT, Settings
 
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -149,3 +152,13 @@ def ensure_manifest(settings: Settings) -> Path:
         check=True,
     )
     return project.manifest_path
+
+
+@functools.cache
+def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
+    project = load_sqlmesh_project(settings.sqlmesh_project_dir)
+    return dg.Definitions(
+        assets=build_sqlmesh_assets(
+            project, Path(settings.sqlmesh_project_dir), settings.default_schedule
+        )
+    )
