@@ -1,6 +1,7 @@
 """Code generation as Dagster jobs: launch from the UI or `dagster job execute`, files land in
 the artifacts directory configured on a resource, and every run records what it wrote."""
 
+import functools
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +19,13 @@ class ArtifactsResource(dg.ConfigurableResource):
 
     def subdir(self, *parts: str) -> Path:
         return Path(self.output_dir).joinpath(*parts)
+
+
+@functools.cache
+def artifacts_resource(output_dir: str) -> ArtifactsResource:
+    """One resource object per directory: the code location's parts each bind `artifacts`, and
+    Dagster merges definitions only when a key's resource is the very same object."""
+    return ArtifactsResource(output_dir=output_dir)
 
 
 class DagsterGenConfig(dg.Config):
@@ -114,7 +122,7 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
 
     return dg.Definitions(
         jobs=[generate_airflow_dags_job, generate_dagster_package_job],
-        resources={"artifacts": ArtifactsResource(output_dir=str(settings.artifacts_dir))},
+        resources={"artifacts": artifacts_resource(str(settings.artifacts_dir))},
     )
 
 
