@@ -39,6 +39,8 @@ def attached_assets(
         if not key.strip():
             raise ProjectError(context.path / "defs.yaml", f"asset_keys.{table_id}: empty key")
         named.append(
-            dg.AssetSpec(dg.AssetKey.from_user_string(key), metadata={"dagster/table_name": table_id})
+            dg.AssetSpec(
+                dg.AssetKey.from_user_string(key), metadata={"dagster/table_name": table_id}
+            )
         )
     return dg.Definitions.merge(*parts, dg.Definitions(assets=named))

@@ -1,6 +1,7 @@
 """The code location's jobs and schedules over the assets other components build."""
 
 import dagster as dg
+from pydantic import Field
 
 from orchestration_utils.components.attach import component_settings
 from orchestration_utils.dagster_defs.codegen import build_codegen_defs
@@ -12,7 +13,7 @@ class LocationJobsComponent(dg.Component, dg.Model, dg.Resolvable):
     """One job per layer (and partitioning) of the assets `assets_from` folders build, their
     schedules, and the code generators' jobs (`generate_airflow_dags_job`, ...)."""
 
-    assets_from: list[str] = ["dbt", "sqlmesh"]
+    assets_from: list[str] = Field(default_factory=lambda: ["dbt", "sqlmesh"])
     """Defs folders (relative to the defs root) whose assets the layer jobs and schedules cover."""
     generators: bool = True
     """Add the jobs that write Airflow DAGs and a Dagster package from the configured projects."""

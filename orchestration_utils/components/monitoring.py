@@ -3,6 +3,7 @@ by table name (the `dagster/table_name` of the assets that `assets_from` folders
 (`asset_keys`). Tables matched by neither become observed warehouse assets of their own."""
 
 import dagster as dg
+from pydantic import Field
 
 from orchestration_utils.components.attach import (
     attached_assets,
@@ -21,9 +22,9 @@ class HealthChecksComponent(dg.Component, dg.Model, dg.Resolvable):
     config: str | None = None
     """The health config file (JSON or YAML), relative to this `defs.yaml`; unset: the
     `ORCHESTRATION_UTILS_HEALTH_CONFIG` setting (the demo's config on the demo project)."""
-    assets_from: list[str] = []
+    assets_from: list[str] = Field(default_factory=list)
     """Defs folders (relative to the defs root) whose assets get the checks of the tables they hold."""
-    asset_keys: dict[str, str] = {}
+    asset_keys: dict[str, str] = Field(default_factory=dict)
     """Table id -> asset key (`a/b`), for assets defined anywhere (plain Python files too)."""
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
@@ -37,7 +38,9 @@ class HealthChecksComponent(dg.Component, dg.Model, dg.Resolvable):
             return health
         return dg.Definitions.merge(
             health,
-            dg.Definitions(resources={"artifacts": artifacts_resource(str(settings.artifacts_dir))}),
+            dg.Definitions(
+                resources={"artifacts": artifacts_resource(str(settings.artifacts_dir))}
+            ),
         )
 
 
@@ -48,9 +51,9 @@ class SlaComponent(dg.Component, dg.Model, dg.Resolvable):
 
     config: str | None = None
     """The SLA config file, relative to this `defs.yaml`; unset: `ORCHESTRATION_UTILS_SLA_CONFIG`."""
-    assets_from: list[str] = []
+    assets_from: list[str] = Field(default_factory=list)
     """Defs folders whose assets get the SLAs of the tables they hold."""
-    asset_keys: dict[str, str] = {}
+    asset_keys: dict[str, str] = Field(default_factory=dict)
     """Table id -> asset key (`a/b`), for assets defined anywhere."""
     health: str | None = None
     """The defs folder of a health-checks component: the warehouse tables it already observes are
@@ -69,5 +72,7 @@ class SlaComponent(dg.Component, dg.Model, dg.Resolvable):
             return sla
         return dg.Definitions.merge(
             sla,
-            dg.Definitions(resources={"artifacts": artifacts_resource(str(settings.artifacts_dir))}),
+            dg.Definitions(
+                resources={"artifacts": artifacts_resource(str(settings.artifacts_dir))}
+            ),
         )

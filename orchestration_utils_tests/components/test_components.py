@@ -56,12 +56,12 @@ def test_defs_folder_builds_what_definitions_py_builds():
 
 def test_dg_check_and_list_defs_on_the_product(tmp_path):
     env = _dg_env(tmp_path)
-    check = subprocess.run(
+    check = subprocess.run(  # noqa: PLW1510 (the return code is asserted, with the output)
         [str(BIN / "dg"), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "All definitions loaded successfully" in check.stdout
-    listed = subprocess.run(
+    listed = subprocess.run(  # noqa: PLW1510 (the return code is asserted, with the output)
         [str(BIN / "dg"), "list", "defs", "--json"],
         cwd=REPO,
         env=env,
@@ -73,20 +73,22 @@ def test_dg_check_and_list_defs_on_the_product(tmp_path):
     from orchestration_utils import definitions
 
     expected = _shape(definitions.defs())
-    assert sorted(j["name"] for j in shown["jobs"] if not j["name"].startswith("__")) == expected[
-        "jobs"
-    ]
+    assert (
+        sorted(j["name"] for j in shown["jobs"] if not j["name"].startswith("__"))
+        == expected["jobs"]
+    )
     assert sorted(s["name"] for s in shown["sensors"]) == expected["sensors"]
-    assert sorted(f"{s['name']} {s['cron_schedule']}" for s in shown["schedules"]) == expected[
-        "schedules"
-    ]
+    assert (
+        sorted(f"{s['name']} {s['cron_schedule']}" for s in shown["schedules"])
+        == expected["schedules"]
+    )
     assert len(shown["assets"]) == len(expected["assets"])
     assert len(shown["asset_checks"]) == len(expected["checks"])
 
 
 def _readme_example() -> str:
     readme = (REPO / "README.md").read_text()
-    found = re.search(r"<!-- components-example:[^\n]*\n```bash\n(.*?)\n```", readme, re.S)
+    found = re.search(r"<!-- components-example:[^\n]*\n```bash\n(.*?)\n```", readme, re.DOTALL)
     assert found, "README lost its components example"
     return found.group(1)
 
@@ -96,7 +98,7 @@ def shop_project(tmp_path_factory) -> Path:
     """The README's block, run by bash in an empty directory (`dg scaffold defs`, `dg check defs`)."""
     root = tmp_path_factory.mktemp("shop")
     home = tmp_path_factory.mktemp("home")
-    run = subprocess.run(
+    run = subprocess.run(  # noqa: PLW1510 (the return code is asserted, with the output)
         ["bash", "-euo", "pipefail", "-c", _readme_example()],
         cwd=root,
         env=_dg_env(home),
@@ -139,3 +141,48 @@ def test_readme_components_attach_to_the_projects_own_dbt_assets(shop_project, m
         assert verdict.asset_key == orders, name
         assert verdict.passed, (name, verdict.description)
     assert verdicts["row_count"].metadata["row_count"].value == 1
+
+
+def test_dbt_project_component_carries_this_projects_translation(tmp_path, monkeypatch):
+    """dagster-dbt's DbtProjectComponent, subclassed: its assets are the code location's (groups,
+    owners, partitions, freshness, automation, op groups), read from the same manifest."""
+    import shutil
+
+    from orchestration_utils.dagster_defs.dbt import build_dbt_assets
+    from orchestration_utils_tests.conftest import dbt_parse
+
+    shutil.copytree(
+        REPO / "orchestration_utils" / "demo" / "dbt_project",
+        tmp_path / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs"),
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "meta_shop"\nversion = "0"\n'
+        '[tool.dg]\ndirectory_type = "project"\n[tool.dg.project]\nroot_module = "meta_shop"\n'
+    )
+    (tmp_path / "meta_shop" / "defs" / "dbt").mkdir(parents=True)
+    (tmp_path / "meta_shop" / "__init__.py").touch()
+    (tmp_path / "meta_shop" / "defs" / "__init__.py").touch()
+    (tmp_path / "meta_shop" / "defs" / "dbt" / "defs.yaml").write_text(
+        "type: orchestration_utils.components.DbtProjectWithMetadataComponent\n"
+        "attributes:\n"
+        '  project: "{{ project_root }}/dbt_project"\n'
+        "  default_schedule: '@hourly'\n"
+    )
+    manifest = dbt_parse(tmp_path / "dbt_project", tmp_path / "dbt_project" / "target")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    defs = dg.load_from_defs_folder(path_within_project=tmp_path / "meta_shop")
+
+    def specs(assets) -> dict:
+        return {
+            s.key: (s.group_name, s.owners, s.partitions_def, s.freshness_policy, s.tags)
+            for a in assets
+            for s in a.specs
+        }
+
+    expected = build_dbt_assets(manifest, "@hourly")
+    built = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+    assert specs(built) == specs(expected)
+    assert sorted(a.op.name for a in built) == sorted(a.op.name for a in expected)
+    assert any(s.partitions_def for a in built for s in a.specs)  # the demo's daily marts
+    assert "dbt" in defs.resources
