@@ -13,6 +13,7 @@ from orchestration_utils.components.attach import (
 from orchestration_utils.dagster_defs.codegen import artifacts_resource
 from orchestration_utils.dagster_defs.health import build_health_defs
 from orchestration_utils.dagster_defs.sla import build_sla_defs
+from orchestration_utils.settings import Settings
 
 
 class HealthChecksComponent(dg.Component, dg.Model, dg.Resolvable):
@@ -34,14 +35,7 @@ class HealthChecksComponent(dg.Component, dg.Model, dg.Resolvable):
         health = build_health_defs(
             settings, attached_assets(context, self.assets_from, self.asset_keys)
         )
-        if not health.jobs:
-            return health
-        return dg.Definitions.merge(
-            health,
-            dg.Definitions(
-                resources={"artifacts": artifacts_resource(str(settings.artifacts_dir))}
-            ),
-        )
+        return _with_artifacts(health, settings)
 
 
 class SlaComponent(dg.Component, dg.Model, dg.Resolvable):
@@ -68,11 +62,12 @@ class SlaComponent(dg.Component, dg.Model, dg.Resolvable):
             attached_assets(context, self.assets_from, self.asset_keys),
             context.build_defs(self.health) if self.health else dg.Definitions(),
         )
-        if not sla.jobs:
-            return sla
-        return dg.Definitions.merge(
-            sla,
-            dg.Definitions(
-                resources={"artifacts": artifacts_resource(str(settings.artifacts_dir))}
-            ),
-        )
+        return _with_artifacts(sla, settings)
+
+
+def _with_artifacts(defs: dg.Definitions, settings: Settings) -> dg.Definitions:
+    """The report jobs write through `artifacts` (the one resource object every part binds)."""
+    if not defs.jobs:
+        return defs
+    resource = artifacts_resource(str(settings.artifacts_dir), settings.artifacts_url)
+    return dg.Definitions.merge(defs, dg.Definitions(resources={"artifacts": resource}))

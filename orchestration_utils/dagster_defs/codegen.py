@@ -7,25 +7,44 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
+from orchestration_utils.dagster_defs.artifact_store import ArtifactStore
 from orchestration_utils.dagster_defs.dbt import ensure_manifest
 from orchestration_utils.project.schedule import normalize_schedule
 from orchestration_utils.settings import Settings
 
 
 class ArtifactsResource(dg.ConfigurableResource):
-    """Where generated code goes; `ORCHESTRATION_UTILS_ARTIFACTS_DIR` or `<home>/artifacts`."""
+    """Where runs write: generated code into `output_dir` (`ORCHESTRATION_UTILS_ARTIFACTS_DIR` or
+    `<home>/artifacts`), reports into the store, which is `url` when set
+    (`ORCHESTRATION_UTILS_ARTIFACTS_URL`: object storage, so files outlive the run pod; generated
+    code is mirrored there too) and `output_dir` otherwise."""
 
     output_dir: str
+    url: str | None = None
 
     def subdir(self, *parts: str) -> Path:
         return Path(self.output_dir).joinpath(*parts)
 
+    def store(self) -> ArtifactStore:
+        return ArtifactStore(self.url or self.output_dir)
+
 
 @functools.cache
-def artifacts_resource(output_dir: str) -> ArtifactsResource:
-    """One resource object per directory: the code location's parts each bind `artifacts`, and
+def artifacts_resource(output_dir: str, url: str | None = None) -> ArtifactsResource:
+    """One resource object per place: the code location's parts each bind `artifacts`, and
     Dagster merges definitions only when a key's resource is the very same object."""
-    return ArtifactsResource(output_dir=output_dir)
+    return ArtifactsResource(output_dir=output_dir, url=url)
+
+
+def publish(artifacts: ArtifactsResource, out: Path, name: str) -> dict[str, dg.MetadataValue]:
+    """Generated files mirrored into the store when it is not the local directory."""
+    if not artifacts.url:
+        return {}
+    names = artifacts.store().mirror(out, name)
+    return {
+        "stored_at": dg.MetadataValue.path(str(artifacts.store().target(name))),
+        "files_stored": len(names),
+    }
 
 
 class DagsterGenConfig(dg.Config):
@@ -67,6 +86,7 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
                 "files_removed": dg.MetadataValue.json(result.removed),
                 "dag_count": len(plan.dags),
                 "task_count": sum(len(d.tasks) for d in plan.dags),
+                **publish(artifacts, out, f"airflow_dags/{config.project_type}"),
             }
         )
         return str(out)
@@ -109,6 +129,7 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
                 "files_unchanged": dg.MetadataValue.json(result.unchanged),
                 "files_removed": dg.MetadataValue.json(result.removed),
                 "asset_count": sum(len(g.assets) for g in plan.groups),
+                **publish(artifacts, out, f"dagster_package/{config.project_type}"),
             }
         )
         return str(out)
@@ -122,7 +143,9 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
 
     return dg.Definitions(
         jobs=[generate_airflow_dags_job, generate_dagster_package_job],
-        resources={"artifacts": artifacts_resource(str(settings.artifacts_dir))},
+        resources={
+            "artifacts": artifacts_resource(str(settings.artifacts_dir), settings.artifacts_url)
+        },
     )
 
 
