@@ -133,3 +133,27 @@ def test_sla_report_goes_to_a_file_url_with_markdown(tmp_path, warehouse):
     metadata = _output_metadata(result)
     assert isinstance(metadata["report"], dg.MarkdownMetadataValue)
     assert metadata["report"].value == written
+
+
+def test_generated_dags_are_mirrored_into_the_store(demo_manifest, tmp_path, monkeypatch):
+    from orchestration_utils.dagster_defs.codegen import build_codegen_defs
+
+    url = f"file://{tmp_path}/bucket"
+    monkeypatch.setenv("ORCHESTRATION_UTILS_ARTIFACTS_URL", url)
+    settings = dataclasses.replace(
+        load_settings(), dbt_manifest_path=demo_manifest, artifacts_dir=tmp_path / "local"
+    )
+    stale = tmp_path / "bucket" / "airflow_dags" / "dbt" / "dropped_dag.py"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("# a DAG the project no longer has")
+    job = build_codegen_defs(settings).resolve_job_def("generate_airflow_dags_job")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance)
+    assert result.success
+    local = tmp_path / "local" / "airflow_dags" / "dbt"
+    stored = tmp_path / "bucket" / "airflow_dags" / "dbt"
+    files = {p.relative_to(local): p.read_bytes() for p in local.rglob("*") if p.is_file()}
+    assert files and files == {
+        p.relative_to(stored): p.read_bytes() for p in stored.rglob("*") if p.is_file()
+    }
+    assert _output_metadata(result)["files_stored"].value == len(files)
