@@ -33,6 +33,12 @@ def attached_assets(
     """The assets checks may attach to, for lookup only (never returned as definitions): those the
     `assets_from` defs folders build, matched to configured tables by their `dagster/table_name`,
     and the `asset_keys` named in `defs.yaml` (table id -> asset key), which win over a match."""
+    for path in assets_from:
+        if not (context.defs_module_path / path).exists():
+            raise ProjectError(
+                context.path / "defs.yaml",
+                f"assets_from: {path!r} is no folder or file under {context.defs_module_path}",
+            )
     parts = [context.build_defs(path) for path in assets_from]
     named = []
     for table_id, key in asset_keys.items():

@@ -21,7 +21,7 @@ class HealthChecksComponent(dg.Component, dg.Model, dg.Resolvable):
     assets holding its tables, a schedule per criticality and `health_report_job`."""
 
     config: str | None = None
-    """The health config file (JSON or YAML), relative to this `defs.yaml`; unset: the
+    """The health config file (JSON), relative to this `defs.yaml`; unset: the
     `ORCHESTRATION_UTILS_HEALTH_CONFIG` setting (the demo's config on the demo project)."""
     assets_from: list[str] = Field(default_factory=list)
     """Defs folders (relative to the defs root) whose assets get the checks of the tables they hold."""
