@@ -208,3 +208,43 @@ def test_assets_from_a_missing_folder_says_which(tmp_path, monkeypatch):
     assert "assets_from: 'dbt_assetz' is no folder or file under" in str(err.value) + str(
         err.value.__cause__
     )
+
+
+def test_sqlmesh_project_component_reads_the_project_beside_its_defs_yaml(
+    demo_sqlmesh_project, tmp_path, monkeypatch
+):
+    """`project_dir` relative to the `defs.yaml`; the assets are the code location's SQLMesh ones."""
+    import shutil
+
+    from orchestration_utils.dagster_defs.sqlmesh import build_sqlmesh_assets
+    from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "mesh_shop"\nversion = "0"\n'
+        '[tool.dg]\ndirectory_type = "project"\n[tool.dg.project]\nroot_module = "mesh_shop"\n'
+    )
+    folder = tmp_path / "mesh_shop" / "defs" / "models"
+    folder.mkdir(parents=True)
+    (tmp_path / "mesh_shop" / "__init__.py").touch()
+    (tmp_path / "mesh_shop" / "defs" / "__init__.py").touch()
+    shutil.copytree(demo_sqlmesh_project, folder / "sqlmesh_project")
+    (folder / "defs.yaml").write_text(
+        "type: orchestration_utils.components.SqlmeshProjectComponent\n"
+        "attributes: {project_dir: sqlmesh_project, default_schedule: '@hourly'}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    defs = dg.load_from_defs_folder(path_within_project=tmp_path / "mesh_shop")
+    expected = build_sqlmesh_assets(
+        load_sqlmesh_project(demo_sqlmesh_project), demo_sqlmesh_project, "@hourly"
+    )
+
+    def specs(assets) -> dict:
+        return {
+            s.key: (s.group_name, s.owners, s.partitions_def, s.tags)
+            for a in assets
+            for s in getattr(a, "specs", ())
+        }
+
+    built = specs(defs.assets)
+    assert dg.AssetKey(["shop_marts", "fct_orders_daily"]) in built
+    assert built == specs(expected)
