@@ -14,12 +14,17 @@ import orjson
 
 def emit_json(document: object, output: Path | None) -> None:
     """JSON to `output` (written whole or not at all) or to stdout."""
-    data = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+    data = json_bytes(document)
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
     write_atomic(output, data)
+
+
+def json_bytes(document: object) -> bytes:
+    """The reports' JSON: indented, one trailing newline."""
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
 
 
 def write_atomic(output: Path, data: bytes) -> None:

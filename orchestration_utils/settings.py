@@ -36,6 +36,12 @@ class Settings:
         return os.environ.get("ORCHESTRATION_UTILS_WAREHOUSE") or f"duckdb://{self.dbt_duckdb_path}"
 
     @property
+    def artifacts_url(self) -> str | None:
+        """Object storage for what runs write (`s3://bucket/prefix`, `gs://...`, any fsspec URL);
+        unset: the local `artifacts_dir`."""
+        return os.environ.get("ORCHESTRATION_UTILS_ARTIFACTS_URL") or None
+
+    @property
     def dbt_profiles_dir(self) -> Path:
         """dbt's `DBT_PROFILES_DIR` when set, else the project directory."""
         return Path(os.environ.get("DBT_PROFILES_DIR") or self.dbt_project_dir or ".")

@@ -26,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"codegen"},
     {"dagster_defs"},
     {"definitions"},
+    {"components", "defs"},  # the dg project's entry point reuses the location's build
     {"cli"},  # the demo CLI runs the location's definitions
 ]
 

@@ -7,7 +7,11 @@ import dagster as dg
 
 from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
 from orchestration_utils.dagster_defs.projects import ensure_manifest
-from orchestration_utils.dagster_defs.resources import ArtifactsResource
+from orchestration_utils.dagster_defs.resources import (
+    ArtifactsResource,
+    artifacts_resource,
+    publish,
+)
 from orchestration_utils.project.model import ProjectKind
 from orchestration_utils.project.schedule import normalize_schedule
 from orchestration_utils.settings import Settings
@@ -52,6 +56,7 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
                 "files_removed": dg.MetadataValue.json(result.removed),
                 "dag_count": len(plan.dags),
                 "task_count": sum(len(d.tasks) for d in plan.dags),
+                **publish(artifacts, out, f"airflow_dags/{config.project_type}"),
             }
         )
         return str(out)
@@ -94,6 +99,7 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
                 "files_unchanged": dg.MetadataValue.json(result.unchanged),
                 "files_removed": dg.MetadataValue.json(result.removed),
                 "asset_count": sum(len(g.assets) for g in plan.groups),
+                **publish(artifacts, out, f"dagster_package/{config.project_type}"),
             }
         )
         return str(out)
@@ -107,7 +113,9 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
 
     return dg.Definitions(
         jobs=[generate_airflow_dags_job, generate_dagster_package_job],
-        resources={"artifacts": ArtifactsResource(output_dir=str(settings.artifacts_dir))},
+        resources={
+            "artifacts": artifacts_resource(str(settings.artifacts_dir), settings.artifacts_url)
+        },
     )
 
 

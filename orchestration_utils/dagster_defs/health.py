@@ -6,7 +6,6 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 
@@ -524,6 +523,13 @@ def _observe_external(tables: Sequence[TableConfig]) -> dg.AssetsDefinition:
     return _observe
 
 
+def summary_markdown(lines: Sequence[str], path: str) -> str:
+    """The report's summary as Markdown, which the UI renders in the run's output metadata."""
+    head, *rest = lines
+    items = "\n".join(f"- `{line.strip()}`" for line in rest)
+    return f"### Health report\n\n**{head}**\n\n{items}\n\nEvery check: `{path}`\n"
+
+
 class HealthReportConfig(dg.Config):
     file_name: str = "health-report.json"
 
@@ -538,7 +544,7 @@ def _report_job(health: HealthConfig, expectations: dict[str, Expectation]) -> d
         warehouse: WarehouseResource,
         artifacts: ArtifactsResource,
     ):
-        from orchestration_utils.files import emit_json
+        from orchestration_utils.files import json_bytes
 
         now = datetime.now(UTC)
         with warehouse.open() as wh:
@@ -550,21 +556,22 @@ def _report_job(health: HealthConfig, expectations: dict[str, Expectation]) -> d
                 failed_runs=lambda since: failed_runs(context.instance, since),
             )
             report = build_report(results, now, wh.url, wh.usage, health.usd_per_tib)
-        path = Path(artifacts.subdir("health")) / config.file_name
-        emit_json(report, path)
-        for line in human_summary(report):
+        path = artifacts.store().write(f"health/{config.file_name}", json_bytes(report))
+        lines = human_summary(report)
+        for line in lines:
             context.log.info(line)
         summary = report["summary"]
         context.add_output_metadata(
             {
-                "path": dg.MetadataValue.path(str(path)),
+                "path": dg.MetadataValue.path(path),
+                "report": dg.MetadataValue.md(summary_markdown(lines, path)),
                 "health_score": dg.MetadataValue.float(summary["health_score"]),
                 "failed": dg.MetadataValue.int(summary["failed"]),
                 "errors": dg.MetadataValue.int(summary["errors"]),
                 "bytes_billed": dg.MetadataValue.int(report["monitoring"]["bytes_billed"]),
             }
         )
-        return str(path)
+        return path
 
     @dg.job(
         name="health_report_job",

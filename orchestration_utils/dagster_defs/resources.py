@@ -5,6 +5,7 @@ resource), and the SLAs' alert channels and Airflow credentials, whose secrets c
 dagster-gcp and google-cloud-bigquery are imported only when a BigQuery warehouse is opened:
 importing them costs seconds on every code location load, and the embedded default is DuckDB."""
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from dagster_slack import SlackResource
 from orchestration_utils.alerts.notify import Channels
 from orchestration_utils.alerts.pagerduty import EVENTS_URL, PagerDutySettings
 from orchestration_utils.alerts.slack import API_URL, SlackSettings
+from orchestration_utils.dagster_defs.artifact_store import ArtifactStore
 from orchestration_utils.runs.airflow import AirflowCredentials
 from orchestration_utils.warehouse.base import Warehouse
 from orchestration_utils.warehouse.connect import connect
@@ -23,12 +25,37 @@ from orchestration_utils.warehouse.url import parse_warehouse_url
 
 
 class ArtifactsResource(dg.ConfigurableResource):
-    """Where generated code goes; `ORCHESTRATION_UTILS_ARTIFACTS_DIR` or `<home>/artifacts`."""
+    """Where runs write: generated code into `output_dir` (`ORCHESTRATION_UTILS_ARTIFACTS_DIR` or
+    `<home>/artifacts`), reports into the store, which is `url` when set
+    (`ORCHESTRATION_UTILS_ARTIFACTS_URL`: object storage, so files outlive the run pod; generated
+    code is mirrored there too) and `output_dir` otherwise."""
 
     output_dir: str
+    url: str | None = None
 
     def subdir(self, *parts: str) -> Path:
         return Path(self.output_dir).joinpath(*parts)
+
+    def store(self) -> ArtifactStore:
+        return ArtifactStore(self.url or self.output_dir)
+
+
+@functools.cache
+def artifacts_resource(output_dir: str, url: str | None = None) -> ArtifactsResource:
+    """One resource object per place: the code location's parts each bind `artifacts`, and
+    Dagster merges definitions only when a key's resource is the very same object."""
+    return ArtifactsResource(output_dir=output_dir, url=url)
+
+
+def publish(artifacts: ArtifactsResource, out: Path, name: str) -> dict[str, dg.MetadataValue]:
+    """Generated files mirrored into the store when it is not the local directory."""
+    if not artifacts.url:
+        return {}
+    names = artifacts.store().mirror(out, name)
+    return {
+        "stored_at": dg.MetadataValue.path(str(artifacts.store().target(name))),
+        "files_stored": len(names),
+    }
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import orjson
@@ -396,15 +395,17 @@ def build_sla_defs(
                 run_source(config, context.instance, airflow_api.credentials()),
                 store,
             )
-        folder = Path(artifacts.subdir("sla"))
-        from orchestration_utils.files import emit_json, write_atomic
+        from orchestration_utils.files import json_bytes
 
-        write_atomic(folder / "sla-report.md", markdown_report(results, now).encode())
-        emit_json(json_report(results, now), folder / "sla-report.json")
+        store = artifacts.store()
+        markdown = markdown_report(results, now)
+        path = store.write("sla/sla-report.md", markdown.encode())
+        store.write("sla/sla-report.json", json_bytes(json_report(results, now)))
         summary = summarize(results)
         context.add_output_metadata(
             {
-                "path": dg.MetadataValue.path(str(folder / "sla-report.md")),
+                "path": dg.MetadataValue.path(path),
+                "report": dg.MetadataValue.md(markdown),
                 **{
                     k: dg.MetadataValue.float(v)
                     if isinstance(v, float)

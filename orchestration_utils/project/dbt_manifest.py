@@ -189,7 +189,9 @@ class _NodeReader:
             materialization=config.get("materialized"),
             schedule=self._schedule(uid, meta),
             sla_hours=self._hours(uid, meta, "sla_hours"),
-            freshness_hours=self._hours(uid, meta, "freshness_hours"),
+            freshness_hours=self._hours(uid, meta, "freshness_hours")
+            if meta.get("freshness_hours") is not None or rtype != ResourceType.MODEL
+            else self._build_after_hours(uid, props, config),
             critical=self._flag(uid, meta, "critical"),
             owner=self._owner(uid, meta),
             tags=tuple(
@@ -238,6 +240,29 @@ class _NodeReader:
             return normalize_schedule(value)
         except ValueError as exc:
             raise self._fail(uid, "meta.schedule", str(exc)) from None
+
+    def _build_after_hours(
+        self, uid: str, props: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> float | None:
+        """dbt 1.10+'s model freshness, `freshness.build_after: {count, period, updates_on}`
+        (in `config`, else at the node's top level): the data is due again after count periods,
+        so that is its maximum age. `updates_on` says which upstream updates trigger a build, not
+        how old the data may be. A count of 0 (build on every upstream update) sets no age."""
+        freshness = config.get("freshness") if "freshness" in config else props.get("freshness")
+        build_after = freshness.get("build_after") if isinstance(freshness, Mapping) else None
+        if not isinstance(build_after, Mapping) or build_after.get("count") == 0:
+            return None
+        after = _after(self.path, uid, "build_after", build_after)
+        if after is None:
+            return None
+        hours = after.total_seconds() / 3600
+        if hours > MAX_HOURS:
+            raise self._fail(
+                uid,
+                "config.freshness.build_after",
+                f"expected at most {MAX_HOURS:g} hours, got {dict(build_after)}",
+            )
+        return hours
 
     def _hours(self, uid: str, meta: Mapping[str, Any], key: str) -> float | None:
         value = meta.get(key)

@@ -1,0 +1,54 @@
+"""dbt projects as components: dagster-dbt's `DbtProjectComponent` with this project's
+translation, and the dbt part of the product's own code location."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProjectComponent
+
+from orchestration_utils.components.attach import component_settings
+from orchestration_utils.dagster_assets.dbt import build_dbt_assets, source_freshness_specs
+from orchestration_utils.dagster_defs.projects import DBT_EXECUTABLE, load_dbt_defs
+from orchestration_utils.project.dbt_manifest import read_manifest
+from orchestration_utils.settings import export_project_env
+
+
+@dataclass
+class DbtProjectWithMetadataComponent(DbtProjectComponent):
+    """dagster-dbt's `DbtProjectComponent` (same `project`, preparation and state), whose assets
+    carry what this project reads from each node's `meta` and config: layer groups, owners,
+    partitions, freshness policies, automation conditions, schedules, dbt tests as checks, and
+    sources' dbt freshness for the health checks. One `@dbt_assets` per layer, schedule and
+    partitioning; each run builds its selected nodes with `dbt build`, so `cli_args`, `select`,
+    `exclude` and `translation` of the base component are not read (the project's `meta` is)."""
+
+    default_schedule: str = "@daily"
+    """The schedule of nodes whose `meta` names none."""
+
+    def build_defs_from_state(
+        self, context: dg.ComponentLoadContext, state_path: Path | None
+    ) -> dg.Definitions:
+        project = self._project_manager.get_project(state_path)
+        manifest_path = Path(project.manifest_path)
+        manifest = read_manifest(manifest_path)
+        return dg.Definitions(
+            assets=[
+                *build_dbt_assets(manifest_path, self.default_schedule, manifest),
+                *source_freshness_specs(manifest, manifest_path),
+            ],
+            resources={"dbt": DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)},
+        )
+
+
+class LocationDbtComponent(dg.Component, dg.Model, dg.Resolvable):
+    """The dbt project the `ORCHESTRATION_UTILS_*` settings name (the embedded demo's by default),
+    exactly as `orchestration_utils.definitions` builds it: the manifest read once per process,
+    refused with one line when it comes from another project."""
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        settings = component_settings()
+        export_project_env(settings)
+        if not (settings.dbt_project_dir or settings.dbt_manifest_path):
+            return dg.Definitions()
+        return load_dbt_defs(settings)

@@ -1,0 +1,16 @@
+"""The product's code location as a `dg` project: the components of `orchestration_utils/defs/`
+(`dg check defs`, `dg dev`, `dg list defs`). `orchestration_utils.definitions` builds the same
+assets, checks, jobs, schedules and sensors from the same functions, for installs without the
+project's `pyproject.toml` (run pods, `workspace.yaml`)."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration_utils.definitions import _build_then_freeze
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    with _build_then_freeze():
+        return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

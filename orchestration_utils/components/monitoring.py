@@ -1,0 +1,73 @@
+"""Health checks and SLAs as components that attach to assets defined anywhere in the project:
+by table name (the `dagster/table_name` of the assets that `assets_from` folders build) or by key
+(`asset_keys`). Tables matched by neither become observed warehouse assets of their own."""
+
+import dagster as dg
+from pydantic import Field
+
+from orchestration_utils.components.attach import (
+    attached_assets,
+    component_path,
+    component_settings,
+)
+from orchestration_utils.dagster_defs.health import build_health_defs
+from orchestration_utils.dagster_defs.resources import artifacts_resource
+from orchestration_utils.dagster_defs.sla import build_sla_defs
+from orchestration_utils.settings import Settings
+
+
+class HealthChecksComponent(dg.Component, dg.Model, dg.Resolvable):
+    """Health checks of a health config (`pipeline-health-monitor`'s file): asset checks on the
+    assets holding its tables, a schedule per criticality and `health_report_job`."""
+
+    config: str | None = None
+    """The health config file (JSON), relative to this `defs.yaml`; unset: the
+    `ORCHESTRATION_UTILS_HEALTH_CONFIG` setting (the demo's config on the demo project)."""
+    assets_from: list[str] = Field(default_factory=list)
+    """Defs folders (relative to the defs root) whose assets get the checks of the tables they hold."""
+    asset_keys: dict[str, str] = Field(default_factory=dict)
+    """Table id -> asset key (`a/b`), for assets defined anywhere (plain Python files too)."""
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        settings = component_settings(
+            health_config_path=component_path(context, self.config) if self.config else None
+        )
+        health = build_health_defs(
+            settings, attached_assets(context, self.assets_from, self.asset_keys)
+        )
+        return _with_artifacts(health, settings)
+
+
+class SlaComponent(dg.Component, dg.Model, dg.Resolvable):
+    """SLAs of an SLA config (`sla-tracker`'s file): a check per SLA on its table's asset (or a
+    `pipelines/<job>` asset), `sla_sensor` with `sla_evaluation_job` (evaluate, record, alert), the
+    run-failure alert sensor and the scheduled `sla_report_job`."""
+
+    config: str | None = None
+    """The SLA config file, relative to this `defs.yaml`; unset: `ORCHESTRATION_UTILS_SLA_CONFIG`."""
+    assets_from: list[str] = Field(default_factory=list)
+    """Defs folders whose assets get the SLAs of the tables they hold."""
+    asset_keys: dict[str, str] = Field(default_factory=dict)
+    """Table id -> asset key (`a/b`), for assets defined anywhere."""
+    health: str | None = None
+    """The defs folder of a health-checks component: the warehouse tables it already observes are
+    reused, not defined twice."""
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        settings = component_settings(
+            sla_config_path=component_path(context, self.config) if self.config else None
+        )
+        sla = build_sla_defs(
+            settings,
+            attached_assets(context, self.assets_from, self.asset_keys),
+            context.build_defs(self.health) if self.health else dg.Definitions(),
+        )
+        return _with_artifacts(sla, settings)
+
+
+def _with_artifacts(defs: dg.Definitions, settings: Settings) -> dg.Definitions:
+    """The report jobs write through `artifacts` (the one resource object every part binds)."""
+    if not defs.jobs:
+        return defs
+    resource = artifacts_resource(str(settings.artifacts_dir), settings.artifacts_url)
+    return dg.Definitions.merge(defs, dg.Definitions(resources={"artifacts": resource}))

@@ -1,0 +1,1 @@
+"""The product's code location as components (see orchestration_utils/components/)."""
