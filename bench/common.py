@@ -61,7 +61,13 @@ def synthetic_project(models: int) -> Path:
 
 def bench_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", type=int, default=5000, help="size of the synthetic dbt project")
+    ap.add_argument(
+        "--models",
+        type=int,
+        nargs="+",
+        default=[5000],
+        help="sizes of the synthetic dbt project (100 1000 5000 10000 draws the curve)",
+    )
     ap.add_argument("--runs", type=int, default=3, help="fresh processes per measurement (median)")
     return ap.parse_args()
 
@@ -85,7 +91,9 @@ def timed(
     wall = re.search(r"Elapsed \(wall clock\) time .*: (?:(\d+):)?(\d+):([\d.]+)", report)
     h, m, s = (float(x or 0) for x in wall.groups())
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report).group(1)) / 1024
-    return {"wall_s": h * 3600 + m * 60 + s, "rss_mib": rss, "stdout": result.stdout}
+    # User + system seconds: steadier than wall time on a machine others are loading.
+    cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", report))
+    return {"wall_s": h * 3600 + m * 60 + s, "cpu_s": cpu, "rss_mib": rss, "stdout": result.stdout}
 
 
 def median_runs(runs: int, fn) -> dict:
@@ -100,5 +108,6 @@ def timed_json(cmd: list[str], env: dict | None = None) -> dict:
     return {
         **json.loads(r["stdout"].strip().splitlines()[-1]),
         "wall_s": r["wall_s"],
+        "cpu_s": r["cpu_s"],
         "rss_mib": r["rss_mib"],
     }
