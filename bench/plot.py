@@ -77,8 +77,12 @@ def _plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), squeeze=False)
     series = sorted({r["series"] for r in rows})
+    # One colour per series in every panel, one legend under them all.
+    colours = dict(zip(series, plt.get_cmap("tab10").colors, strict=False))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.6 * len(panels), 4.2 + 0.25 * len(series)), squeeze=False
+    )
     for ax, (key, label) in zip(axes[0], panels.items(), strict=True):
         for s in series:
             mine = [r for r in rows if r["series"] == s and key in r["values"]]
@@ -87,13 +91,16 @@ def _plot(
                     [r["size"] for r in mine],
                     [r["values"][key] for r in mine],
                     marker="o",
+                    color=colours.get(s),
                     label=s,
                 )
         ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
         ax.set_xlabel(size_label)
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    handles = [plt.Line2D([], [], color=colours.get(s), marker="o", label=s) for s in series]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(series), 3), fontsize=9)
     loads = [r["load_avg"] for r in rows]
     dates = sorted(r["at"][:10] for r in rows)
     fig.suptitle(
@@ -101,6 +108,6 @@ def _plot(
         f"load average {min(loads):.1f}-{max(loads):.1f} on 2 cores)",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(series) - 1) // 3), 1, 1))
     fig.savefig(png, dpi=90)
     plt.close(fig)
