@@ -437,7 +437,8 @@ def _view_meta(ref: TableRef, rows: list) -> TableMeta | None:
     kind = _VIEW_KIND.get(first["table_type"])
     if kind is None:
         return None
-    partitioning = _ddl_partitioning(first["ddl"] or "")
+    # A view's DDL is its user's query (`OVER (PARTITION BY ...)` may start a line); it has no partitions.
+    partitioning = (None, None) if kind == "VIEW" else _ddl_partitioning(first["ddl"] or "")
     if partitioning is None:
         return None
     schema = []

@@ -10,13 +10,14 @@ import pytest
 
 from orchestration_utils.health.config import HealthConfig, TableConfig
 from orchestration_utils.health.monitor import run_health_checks
-from orchestration_utils.warehouse.base import Field
+from orchestration_utils.warehouse.base import Field, TableRef
 from orchestration_utils.warehouse.bigquery import (
     _PARTITIONS_BATCH,
     _UNION_BATCH,
     BigQueryWarehouse,
     _column_field,
     _ddl_partitioning,
+    _view_meta,
 )
 from orchestration_utils_tests.health.bigquery_servers import RecordedBigQuery, serve_scale
 
@@ -161,3 +162,51 @@ def test_columns_from_the_view():
     # Nested modes are not in the view: such a table is read with tables.get.
     assert _column_field("s", "STRUCT<a INT64 NOT NULL>", "YES") is None
     assert _column_field("r", "ARRAY<STRUCT<a INT64>>", "NO") is None
+
+
+def _rows(table_type: str, ddl: str, columns: list[tuple[str, str, str]], row_count="7"):
+    head = {
+        "table_name": "t",
+        "table_type": table_type,
+        "ddl": ddl,
+        "row_count": row_count,
+        "last_modified_time": str(int(NOW.timestamp() * 1000)),
+    }
+    return [
+        {**head, "column_name": n, "data_type": t, "is_nullable": nullable}
+        for n, t, nullable in columns
+    ]
+
+
+def test_the_views_answer_read_as_tables_get_would_or_not_at_all():
+    ref = TableRef("p", "d", "t")
+    table = _view_meta(
+        ref,
+        _rows(
+            "BASE TABLE",
+            "CREATE TABLE t\n(\n)\nPARTITION BY DATE(ts);",
+            [("ts", "TIMESTAMP", "YES")],
+        ),
+    )
+    assert (table.kind, table.row_count, table.modified) == ("TABLE", 7, NOW)
+    assert (table.partition_column, table.partition_granularity) == ("ts", "day")
+    # A view's query may start a line with PARTITION BY; views have no partitions and no row count.
+    view = _view_meta(
+        ref,
+        _rows(
+            "VIEW",
+            "CREATE VIEW t AS SELECT SUM(x) OVER (\nPARTITION BY y) AS s FROM u",
+            [("s", "INT64", "YES")],
+            row_count="0",
+        ),
+    )
+    assert (view.kind, view.row_count, view.partition_column) == ("VIEW", None, None)
+    # What tables.get alone knows: a materialized view's refresh, an external table's own count,
+    # nested fields' modes, a partitioning this code cannot read.
+    assert _view_meta(ref, _rows("MATERIALIZED VIEW", "", [("x", "INT64", "YES")])) is None
+    assert _view_meta(ref, _rows("EXTERNAL", "", [("x", "INT64", "YES")])) is None
+    assert _view_meta(ref, _rows("BASE TABLE", "", [("s", "STRUCT<a INT64>", "YES")])) is None
+    assert (
+        _view_meta(ref, _rows("BASE TABLE", "x\nPARTITION BY NEW_FN(a);", [("a", "INT64", "NO")]))
+        is None
+    )
