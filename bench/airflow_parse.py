@@ -1,9 +1,10 @@
 """Issue #3: our static DAGs against astronomer-cosmos and a hand-written static DAG, same manifest.
 
-    .venv/bin/python bench/airflow_parse.py [--models 5000] [--runs 3]
+    .venv/bin/python bench/airflow_parse.py [--models 100 1000 5000 10000] [--runs 3]
 
 Each folder is parsed by a fresh Airflow 3.3.2 process (DagBag, then DagSerialization as the
 dag-processor does); wall time and peak RSS come from /usr/bin/time -v.
+Points: bench/results/airflow_parse.json and .png.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from common import (
     timed,
     timed_json,
 )
+from plot import Point, write_results
 
 PARSE = """
 import importlib, json, pathlib, resource, sys, time
@@ -97,9 +99,28 @@ def hand_written_static(manifest: Path, out: Path) -> None:
 
 def main() -> None:
     args = bench_args()
-    project = synthetic_project(args.models)
+    points = []
+    for models in args.models:
+        points += measure(models, args.runs)
+    json_path, png = write_results(
+        "airflow_parse",
+        "dbt models",
+        points,
+        {
+            "parse_s": "DagBag parse (s)",
+            "serialize_s": "serialize (s)",
+            "cpu_s": "process CPU (s)",
+            "parse_mib": "RSS growth in parse + serialize (MiB)",
+        },
+        title="Airflow DAG folder parse",
+    )
+    print(f"\npoints: {json_path}; plot: {png}")
+
+
+def measure(models: int, runs: int) -> list[Point]:
+    project = synthetic_project(models)
     manifest = project / "target" / "manifest.json"
-    root = WORK / f"airflow_{args.models}"
+    root = WORK / f"airflow_{models}"
     shutil.rmtree(root, ignore_errors=True)
     ours = root / "ours"
 
@@ -121,7 +142,7 @@ def main() -> None:
         )
         return {"wall_s": r["wall_s"], "rss_mib": r["rss_mib"]}
 
-    gen = median_runs(args.runs, generate)
+    gen = median_runs(runs, generate)
     (root / "cosmos").mkdir(parents=True)
     (root / "cosmos" / "cosmos_dag.py").write_text(
         COSMOS.format(
@@ -146,9 +167,9 @@ def main() -> None:
         def run(name=name):
             return timed_json([str(AIRFLOW_PY), "-c", PARSE, str(root / name)], env=env)
 
-        results[name] = median_runs(args.runs, run)
+        results[name] = median_runs(runs, run)
     print(
-        f"N={args.models} models, median of {args.runs} fresh processes; generation: {gen['wall_s']:.2f} s wall, {gen['rss_mib']:.0f} MiB\n"
+        f"N={models} models, median of {runs} fresh processes; generation: {gen['wall_s']:.2f} s wall, {gen['rss_mib']:.0f} MiB\n"
     )
     print(
         "| DAG folder | DAGs | tasks | DagBag parse | serialize | peak RSS growth in parse+serialize | process wall | process peak RSS |"
@@ -168,6 +189,7 @@ def main() -> None:
         f"\ncosmos parse / ours: {c['parse_s'] / o['parse_s']:.1f}x; ours / hand-written static: {o['parse_s'] / s['parse_s']:.2f}x; "
         f"parse memory ours / cosmos: {o['parse_mib'] / c['parse_mib']:.2f}"
     )
+    return [Point(labels[name], models, r) for name, r in results.items()]
 
 
 if __name__ == "__main__":

@@ -1,5 +1,10 @@
 """Code location load with a large health config (issue #16.3): `dagster definitions validate`
-on a location holding only the health checks of N generated tables, in a fresh process."""
+on a location holding only the health checks of N generated tables, in a fresh process.
+
+    .venv/bin/python bench/health_location_load.py --tables 100 1000 5000 10000
+
+Points: bench/results/health_location_load.json and .png (one series: no anchor defines these
+checks; earlier shapes are measured by running this from their revision)."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import subprocess
 import tempfile
 
 from common import VENV_BIN, WORK
+from plot import Point, write_results
 
 TABLES_PER_DATASET = 50
 
@@ -95,9 +101,20 @@ if __name__ == "__main__":
     ap.add_argument("--tables", type=int, nargs="+", default=[2000, 10000])
     ap.add_argument("--config-only", action="store_true", help="write the configs and stop")
     args = ap.parse_args()
+    points = []
     for n in args.tables:
         if args.config_only:
             print(health_config(n))
             continue
         r = validate(n)
+        points.append(Point("orchestration-utils code location", n, r))
         print(json.dumps({**r, "cpu_ms_per_table": round(r["cpu_s"] * 1000 / n, 2)}))
+    if points:
+        paths = write_results(
+            "health_location_load",
+            "tables (x 4 checks)",
+            points,
+            {"cpu_s": "validate, process CPU (s)", "wall_s": "validate, process wall (s)"},
+            title="dagster definitions validate, health checks only",
+        )
+        print("points: {}; plot: {}".format(*paths))

@@ -8,7 +8,7 @@ health (7-day spine) and schema drift (an expected schema), over 20 datasets. Ea
 is a fresh `pipeline-health-monitor --config ... --output` process (the whole CLI, imports
 included; median of --runs). `--baseline REV` runs the same CLI from that git revision's source
 (extracted under bench/.work, put first on PYTHONPATH) in the same run, alternating with ours.
-Points go to bench/.work/health_monitor.json, and to health_monitor.png when matplotlib imports.
+Points: bench/results/health_monitor.json and .png.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 from common import REPO, VENV_BIN, WORK, median_runs, timed
+from plot import Point, write_results
 
 AS_OF = "2026-03-01T10:30:00+00:00"
 DATASETS = 20
@@ -113,27 +114,6 @@ def measure(config: Path, source: Path | None) -> dict:
     }
 
 
-def plot(points: list[dict], path: Path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    fig, (wall, rss) = plt.subplots(1, 2, figsize=(10, 4))
-    for code in sorted({p["code"] for p in points}):
-        mine = [p for p in points if p["code"] == code]
-        wall.plot([p["tables"] for p in mine], [p["wall_s"] for p in mine], marker="o", label=code)
-        rss.plot([p["tables"] for p in mine], [p["rss_mib"] for p in mine], marker="o", label=code)
-    wall.set(xlabel="tables (x 4 checks)", ylabel="process wall (s)")
-    rss.set(xlabel="tables (x 4 checks)", ylabel="peak RSS (MiB)")
-    wall.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    return True
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tables", type=int, nargs="+", default=[100, 1000, 5000, 10000])
@@ -155,18 +135,21 @@ def main() -> None:
             result = median_runs(
                 args.runs, lambda config=config, source=source: measure(config, source)
             )
-            point = {"tables": tables, "code": code, **result, "load_avg": os.getloadavg()[0]}
+            point = Point(code, tables, result)
             points.append(point)
             print(
                 f"| {tables} | {code} | {result['checks']:.0f} | {result['queries']:.0f} | {result['wall_s']:.2f} s | "
-                f"{result['cpu_s']:.2f} s | {result['rss_mib']:.0f} MiB | {result['report_mib']:.1f} MiB | {point['load_avg']:.2f} |",
+                f"{result['cpu_s']:.2f} s | {result['rss_mib']:.0f} MiB | {result['report_mib']:.1f} MiB | {point.load_avg:.2f} |",
                 flush=True,
             )
-    (WORK / "health_monitor.json").write_text(json.dumps(points, indent=2))
-    png = WORK / "health_monitor.png"
-    print(
-        f"points: {WORK / 'health_monitor.json'}; plot: {png if plot(points, png) else 'skipped (no matplotlib)'}"
+    json_path, png = write_results(
+        "health_monitor",
+        "tables (x 4 checks)",
+        points,
+        {"wall_s": "process wall (s)", "cpu_s": "process CPU (s)", "rss_mib": "peak RSS (MiB)"},
+        title="pipeline-health-monitor on DuckDB",
     )
+    print(f"points: {json_path}; plot: {png}")
 
 
 if __name__ == "__main__":

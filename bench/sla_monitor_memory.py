@@ -2,6 +2,8 @@
 evaluation count grows (freshness, quality and availability SLAs on DuckDB, no alerts sent).
 
     .venv/bin/python bench/sla_monitor_memory.py --evaluations 2000
+
+Points: bench/results/sla_monitor_memory.json and .png (x: evaluations, one process).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 from common import VENV_BIN, WORK
+from plot import Point, write_results
 
 
 def main() -> None:
@@ -84,6 +87,7 @@ def main() -> None:
     marks = sorted({10, 100, args.evaluations // 4, args.evaluations // 2, args.evaluations})
     print("| evaluations | RSS | history rows kept |")
     print("|---|---|---|")
+    points = []
     try:
         for mark in marks:
             while _evaluations(state) < mark * 3:
@@ -93,9 +97,18 @@ def main() -> None:
                 / 1024
             )
             print(f"| {mark} | {rss:.0f} MiB | {_evaluations(state)} |", flush=True)
+            points.append(Point("sla-tracker --monitor", mark, {"rss_mib": rss}))
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
+    paths = write_results(
+        "sla_monitor_memory",
+        "evaluations (x 3 SLAs)",
+        points,
+        {"rss_mib": "RSS (MiB)"},
+        title="sla-tracker --monitor memory",
+    )
+    print("points: {}; plot: {}".format(*paths))
 
 
 def _evaluations(state) -> int:

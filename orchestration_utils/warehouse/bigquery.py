@@ -1,12 +1,15 @@
-"""BigQuery through `google-cloud-bigquery`: free `tables.get` for metadata, one capped query per
-dataset for partitions and latest timestamps, one `INFORMATION_SCHEMA.JOBS` query for jobs."""
+"""BigQuery through `google-cloud-bigquery`: table metadata in one capped query per dataset
+(`INFORMATION_SCHEMA.TABLES` and `COLUMNS` joined with `__TABLES__`), with a free `tables.get` only
+for the tables whose facts those views do not hold; one capped query per dataset for partitions and
+latest timestamps, one `INFORMATION_SCHEMA.JOBS` query for jobs."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import requests
 from google.api_core import exceptions as gexc
@@ -16,6 +19,7 @@ from google.cloud import bigquery
 from orchestration_utils.errors import WarehouseError
 from orchestration_utils.warehouse.base import (
     PARTITION_ID_FORMAT,
+    Field,
     Job,
     LatestRequest,
     PartitionRequest,
@@ -25,7 +29,7 @@ from orchestration_utils.warehouse.base import (
     chunked,
     with_retries,
 )
-from orchestration_utils.warehouse.types import bigquery_field
+from orchestration_utils.warehouse.types import bigquery_field, canonical_type
 from orchestration_utils.warehouse.url import WarehouseUrl
 
 _GRANULARITY = {"HOUR": "hour", "DAY": "day", "MONTH": "month", "YEAR": "year"}
@@ -37,6 +41,21 @@ _UNION_BATCH = 200
 # 403s that mean "too fast" (or "try again"), not "not allowed"; the client library retries the same reasons.
 _RATE_LIMIT_REASONS = {"rateLimitExceeded", "backendError", "internalError", "badGateway"}
 _METADATA_WORKERS = 16
+# Rows stay in the legacy streaming buffer for minutes to about 90; a table that streamed within
+# this window may still have some there, which only `tables.get` reports.
+_STREAMING_WINDOW = timedelta(hours=24)
+# INFORMATION_SCHEMA.TABLES.table_type as tables.get names it; kinds not here (MATERIALIZED VIEW:
+# its last refresh; EXTERNAL: no row count of its own) are read with tables.get.
+_VIEW_KIND = {"BASE TABLE": "TABLE", "CLONE": "TABLE", "SNAPSHOT": "SNAPSHOT", "VIEW": "VIEW"}
+_TRUNC_UNIT = {"HOUR": "hour", "DAY": "day", "MONTH": "month", "YEAR": "year"}
+# The `PARTITION BY` expressions of BigQuery's DDL: `_PARTITIONDATE`, `DATE(ts)`, `d`,
+# `TIMESTAMP_TRUNC(ts, HOUR)` (also DATETIME_ and DATE_TRUNC), `RANGE_BUCKET(id, GENERATE_ARRAY(...))`.
+_PARTITION_BY = re.compile(r"^PARTITION BY (.+)$", re.MULTILINE)
+_TRUNC = re.compile(r"(?:TIMESTAMP|DATETIME|DATE)_TRUNC\(`?(\w+)`?,\s*(\w+)\)")
+_DATE_OF = re.compile(r"DATE\(`?(\w+)`?\)")
+_RANGE = re.compile(r"RANGE_BUCKET\(`?(\w+)`?\s*,")
+_BARE = re.compile(r"`?(\w+)`?")
+_log = logging.getLogger(__name__)
 _LABELS = {"orchestration_utils": "health_monitor"}
 _REQUEST_LINE = re.compile(
     r"^(GET|POST|PUT|PATCH|DELETE) \S+: "
@@ -137,6 +156,7 @@ class BigQueryWarehouse:
         self.timeout_seconds = timeout_seconds
         self.usage = Usage()
         self._client = client
+        self._streaming: dict[str, set[tuple[str, str]] | None] = {}
 
     @property
     def client(self) -> bigquery.Client:
@@ -191,6 +211,81 @@ class BigQueryWarehouse:
         return [dict(row.items()) for row in self._query(sql, [])]
 
     def describe(
+        self, dataset: tuple[str, str], tables: Sequence[str]
+    ) -> dict[str, TableMeta | WarehouseError]:
+        """One metadata query for the dataset; `tables.get` for what it leaves out (a table that may
+        hold streamed rows, a materialized view, an external table, nested or unparsed columns), or
+        for every table when the views are not allowed (403 accessDenied: they need
+        `bigquery.tables.list` on the dataset, where `tables.get` needs only `bigquery.tables.get`)
+        or do not answer (404/400, as on an emulator without them)."""
+        found: dict[str, TableMeta | None] = {}
+        streamed = self._streamed(dataset[0])
+        if streamed is not None:
+            try:
+                found = self._dataset_metadata(dataset, tables)
+            except WarehouseError as exc:
+                _log.warning(
+                    "%s.%s: metadata views not used (%s); one tables.get per table", *dataset, exc
+                )
+        results: dict[str, TableMeta | WarehouseError] = {
+            t: meta
+            for t, meta in found.items()
+            if meta is not None and (dataset[1], t) not in (streamed or ())
+        }
+        rest = [t for t in tables if t not in results]
+        return {**results, **self._get_tables(dataset, rest)} if rest else results
+
+    def _streamed(self, project: str) -> set[tuple[str, str]] | None:
+        """(dataset, table) that streamed rows with `insertAll` lately, from one query per project
+        and run; None when the view cannot be read (every table then goes through tables.get)."""
+        if project not in self._streaming:
+            try:
+                rows = self._query(
+                    "SELECT DISTINCT dataset_id, table_id "
+                    f"FROM {quote(project, f'region-{self.location.lower()}')}.INFORMATION_SCHEMA.STREAMING_TIMELINE "
+                    "WHERE start_timestamp >= @since",
+                    [
+                        bigquery.ScalarQueryParameter(
+                            "since", "TIMESTAMP", datetime.now(UTC) - _STREAMING_WINDOW
+                        )
+                    ],
+                )
+                self._streaming[project] = {(row[0], row[1]) for row in rows}
+            except WarehouseError as exc:
+                _log.warning(
+                    "%s: streaming timeline not readable (%s); one tables.get per table",
+                    project,
+                    exc,
+                )
+                self._streaming[project] = None
+        return self._streaming[project]
+
+    def _dataset_metadata(
+        self, dataset: tuple[str, str], tables: Sequence[str]
+    ) -> dict[str, TableMeta | None]:
+        """Each listed table's metadata from one query, or None where the views do not hold it."""
+        rows = self._query(
+            "SELECT t.table_name, t.table_type, t.ddl, s.row_count, s.last_modified_time, "
+            "c.column_name, c.data_type, c.is_nullable, c.is_partitioning_column "
+            f"FROM {quote(*dataset)}.INFORMATION_SCHEMA.TABLES AS t "
+            f"LEFT JOIN {quote(*dataset, '__TABLES__')} AS s ON s.table_id = t.table_name "
+            f"LEFT JOIN {quote(*dataset)}.INFORMATION_SCHEMA.COLUMNS AS c ON c.table_name = t.table_name "
+            "WHERE t.table_name IN UNNEST(@tables) ORDER BY t.table_name, c.ordinal_position",
+            [bigquery.ArrayQueryParameter("tables", "STRING", list(tables))],
+        )
+        by_table: dict[str, list] = {}
+        try:
+            for row in rows:
+                by_table.setdefault(row["table_name"], []).append(row)
+            return {
+                t: _view_meta(TableRef(*dataset, t), by_table[t]) for t in tables if t in by_table
+            }
+        except (KeyError, TypeError, ValueError) as exc:  # an answer of another shape
+            raise WarehouseError(
+                f"unreadable metadata answer: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _get_tables(
         self, dataset: tuple[str, str], tables: Sequence[str]
     ) -> dict[str, TableMeta | WarehouseError]:
         def get(table: str) -> TableMeta | WarehouseError:
@@ -333,3 +428,68 @@ def _table_meta(ref: TableRef, table: bigquery.Table) -> TableMeta:
         streaming_rows=int(buffer.estimated_rows or 0) if buffer else 0,
         streaming_oldest=buffer.oldest_entry_time if buffer else None,
     )
+
+
+def _view_meta(ref: TableRef, rows: list) -> TableMeta | None:
+    """A table's metadata from its rows of the dataset query (one per column), as `_table_meta`
+    would read it from tables.get; None where the views do not hold the same facts."""
+    first = rows[0]
+    kind = _VIEW_KIND.get(first["table_type"])
+    if kind is None:
+        return None
+    # A view's DDL is its user's query (`OVER (PARTITION BY ...)` may start a line); it has no partitions.
+    partitioning = (None, None) if kind == "VIEW" else _ddl_partitioning(first["ddl"] or "")
+    if partitioning is None:
+        return None
+    schema = []
+    for row in rows:
+        if row["column_name"] is None:
+            continue
+        field = _column_field(row["column_name"], row["data_type"], row["is_nullable"])
+        if field is None:
+            return None
+        schema.append(field)
+    modified = first["last_modified_time"]
+    return TableMeta(
+        ref=ref,
+        kind=kind,
+        schema=tuple(schema),
+        # A view's __TABLES__ row_count is 0, where tables.get reports none.
+        row_count=None if kind == "VIEW" or first["row_count"] is None else int(first["row_count"]),
+        modified=None if modified is None else datetime.fromtimestamp(int(modified) / 1000, UTC),
+        partition_column=partitioning[0],
+        partition_granularity=partitioning[1],
+    )
+
+
+def _column_field(name: str, data_type: str, is_nullable: str) -> Field | None:
+    """A top-level column; None for a STRUCT (its nested modes are in tables.get only) or any
+    parameterised type but `ARRAY<scalar>`."""
+    if data_type.startswith("ARRAY<") and data_type.endswith(">") and "<" not in data_type[6:-1]:
+        return Field(name, canonical_type(data_type[6:-1]), "REPEATED")
+    if "<" in data_type:
+        return None
+    return Field(
+        name, canonical_type(data_type), "NULLABLE" if is_nullable == "YES" else "REQUIRED"
+    )
+
+
+def _ddl_partitioning(ddl: str) -> tuple[str | None, str | None] | None:
+    """(column, granularity) from a table's DDL, (None, None) when it is not partitioned,
+    None for an expression this does not know (tables.get then says)."""
+    match = _PARTITION_BY.search(ddl)
+    if match is None:
+        return None, None
+    expr = match.group(1).strip().removesuffix(";").strip()
+    if expr == "_PARTITIONDATE":
+        return "_PARTITIONTIME", "day"
+    if m := _TRUNC.fullmatch(expr):
+        unit = _TRUNC_UNIT.get(m.group(2).upper())
+        return (m.group(1), unit) if unit else None
+    if m := _DATE_OF.fullmatch(expr):
+        return m.group(1), "day"
+    if m := _RANGE.match(expr):
+        return m.group(1), "integer_range"
+    if m := _BARE.fullmatch(expr):
+        return m.group(1), "day"
+    return None

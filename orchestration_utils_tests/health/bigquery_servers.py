@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -195,3 +197,147 @@ class RecordedBigQuery:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+RATE_LIMITED = {
+    "error": {
+        "code": 403,
+        "message": "Exceeded rate limits: too many api requests per user per method",
+        "errors": [{"reason": "rateLimitExceeded", "domain": "usageLimits"}],
+    }
+}
+ACCESS_DENIED = {
+    "error": {
+        "code": 403,
+        "message": "Access Denied: Table p:d0.INFORMATION_SCHEMA.TABLES: User does not have "
+        "permission to query table p:d0.INFORMATION_SCHEMA.TABLES, or perhaps it does not exist.",
+        "errors": [{"reason": "accessDenied", "domain": "global"}],
+    }
+}
+_VIEWS_DATASET = re.compile(r"`p`\.`(\w+)`\.INFORMATION_SCHEMA\.TABLES")
+
+
+def serve_scale(
+    server: RecordedBigQuery,
+    now: datetime,
+    days: list[str],
+    renamed: str | None = None,
+    streamed: tuple[str, str] | None = None,
+    views_allowed: bool = True,
+) -> None:
+    """Project `p`, any number of datasets `dN` of tables `tM` (`id INT64 NOT NULL`, `ts TIMESTAMP`,
+    700 rows, day-partitioned on `ts`, modified at `now`); `renamed` ("d0.t7") has `ts` renamed
+    `loaded_at`, `streamed` is listed in the streaming timeline. Answers tables.get, the metadata
+    views (or 403 accessDenied), STREAMING_TIMELINE, MAX() and PARTITIONS queries from their own
+    parameters. The first tables.get and the first query are refused with 403 rateLimitExceeded."""
+    lock = threading.Lock()
+    jobs: dict[str, tuple[list[dict], list[list]]] = {}
+    first = {"get": True, "query": True}
+    modified_ms = str(int(now.timestamp() * 1000))
+    string = {"type": "STRING", "mode": "NULLABLE"}
+    integer = {"type": "INTEGER", "mode": "NULLABLE"}
+
+    def limited(kind: str) -> bool:
+        with lock:
+            was, first[kind] = first[kind], False
+        return was
+
+    def column(dataset: str, table: str) -> str:
+        return "loaded_at" if f"{dataset}.{table}" == renamed else "ts"
+
+    def table(method, path, body):
+        if limited("get"):
+            return 403, RATE_LIMITED
+        dataset, name = path.split("/")[4], path.split("/")[6]
+        ts = column(dataset, name)
+        return 200, {
+            "kind": "bigquery#table",
+            "type": "TABLE",
+            "numRows": "700",
+            "tableReference": {"projectId": "p", "datasetId": dataset, "tableId": name},
+            "schema": {
+                "fields": [
+                    {"name": "id", "type": "INTEGER", "mode": "REQUIRED"},
+                    {"name": ts, "type": "TIMESTAMP", "mode": "NULLABLE"},
+                ]
+            },
+            "timePartitioning": {"type": "DAY", "field": ts},
+            "lastModifiedTime": modified_ms,
+        }
+
+    def answer(query: dict) -> tuple[int, tuple[list[dict], list[list]] | dict]:
+        sql = query["query"]
+        params = {p["name"]: p["parameterValue"] for p in query.get("queryParameters", ())}
+        if "STREAMING_TIMELINE" in sql:
+            schema = [{"name": "dataset_id", **string}, {"name": "table_id", **string}]
+            return 200, (schema, [list(streamed)] if streamed else [])
+        if views := _VIEWS_DATASET.search(sql):
+            if not views_allowed:
+                return 403, ACCESS_DENIED
+            dataset = views.group(1)
+            names = ("table_name", "table_type", "ddl", "row_count", "last_modified_time")
+            names += ("column_name", "data_type", "is_nullable", "is_partitioning_column")
+            schema = [{"name": n, **string} for n in names]
+            rows = []
+            for v in params["tables"]["arrayValues"]:
+                name, ts = v["value"], column(dataset, v["value"])
+                ddl = (
+                    f"CREATE TABLE `p.{dataset}.{name}`\n(\n  id INT64 NOT NULL,\n  {ts} TIMESTAMP\n)\n"
+                    f"PARTITION BY DATE({ts});"
+                )
+                head = [name, "BASE TABLE", ddl, "700", modified_ms]
+                rows.append([*head, "id", "INT64", "NO", "NO"])
+                rows.append([*head, ts, "TIMESTAMP", "YES", "YES"])
+            return 200, (schema, rows)
+        if "INFORMATION_SCHEMA.PARTITIONS" in sql:
+            schema = [
+                {"name": "table_name", **string},
+                {"name": "partition_id", **string},
+                {"name": "total_rows", **integer},
+            ]
+            return 200, (
+                schema,
+                [[v["value"], d, "100"] for v in params["tables"]["arrayValues"] for d in days],
+            )
+        fresh = (now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S+00")
+        schema = [{"name": "t", **string}, {"name": "m", **string}]
+        return 200, (
+            schema,
+            [[v["value"], fresh] for k, v in params.items() if k.startswith("table")],
+        )
+
+    def insert(method, path, body):
+        if limited("query"):
+            return 403, RATE_LIMITED
+        status, result = answer(body["configuration"]["query"])
+        if status != 200:
+            return status, result
+        job_id = body["jobReference"]["jobId"]
+        with lock:
+            jobs[job_id] = result
+        return 200, {
+            "kind": "bigquery#job",
+            "jobReference": {"projectId": "p", "jobId": job_id, "location": "US"},
+            "configuration": body["configuration"],
+            "status": {"state": "DONE"},
+            "statistics": {
+                "creationTime": "1",
+                "query": {"totalBytesBilled": "0", "totalBytesProcessed": "0"},
+            },
+        }
+
+    def results(method, path, body):
+        job_id = path.rsplit("/", 1)[1]
+        schema, rows = jobs[job_id]
+        return 200, {
+            "kind": "bigquery#getQueryResultsResponse",
+            "jobComplete": True,
+            "jobReference": {"projectId": "p", "jobId": job_id, "location": "US"},
+            "schema": {"fields": schema},
+            "totalRows": str(len(rows)),
+            "rows": [{"f": [{"v": v} for v in row]} for row in rows],
+        }
+
+    server.on("GET", "/projects/p/datasets/", table)
+    server.on("POST", "/projects/p/jobs", insert)
+    server.on("GET", "/projects/p/queries/", results)
