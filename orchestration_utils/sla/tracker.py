@@ -4,14 +4,20 @@ alert. Only where the history and alert state live differs: the CLI's state dire
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from orchestration_utils.alerts.notify import AlertState, Channels, NotifyReport, notify
 from orchestration_utils.sla.config import CompletionSla, SlaConfig
-from orchestration_utils.sla.evaluate import History, RunSource, SlaResult, evaluate_slas
+from orchestration_utils.sla.evaluate import (
+    FreshnessObservation,
+    History,
+    RunSource,
+    SlaResult,
+    evaluate_slas,
+)
 from orchestration_utils.sla.runs import AirflowCredentials, AirflowRuns, PipelineRun, dagster_runs
 from orchestration_utils.sla.state import AlertStateBusy
 from orchestration_utils.warehouse.base import Warehouse, WarehouseError
@@ -67,10 +73,12 @@ def track_once(
     runs: RunSource,
     store: SlaStore,
     channels: Channels | None,
+    observed: Mapping[str, FreshnessObservation] | None = None,
     **delivery_options,
 ) -> tuple[list[SlaResult], NotifyReport | None]:
-    """`channels` None: evaluate and record, send nothing."""
-    results = evaluate_slas(config, now, warehouse, runs, store)
+    """`channels` None: evaluate and record, send nothing. `observed`: the health checks'
+    freshness observations by SLA name (`evaluate_slas`)."""
+    results = evaluate_slas(config, now, warehouse, runs, store, observed)
     store.record(results, now, retention(config))
     if channels is None:
         return results, None
