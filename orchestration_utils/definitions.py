@@ -9,6 +9,7 @@ import dagster as dg
 
 from orchestration_utils.dagster_defs.codegen import build_codegen_defs
 from orchestration_utils.dagster_defs.dbt import load_dbt_defs
+from orchestration_utils.dagster_defs.freshness_notes import with_freshness_notes
 from orchestration_utils.dagster_defs.health import build_health_defs
 from orchestration_utils.dagster_defs.jobs import build_jobs
 from orchestration_utils.dagster_defs.schedules import build_schedules
@@ -51,11 +52,12 @@ def _build() -> dg.Definitions:
         parts.append(load_sqlmesh_defs(settings))
     assets = dg.Definitions.merge(*parts)
     health = build_health_defs(settings, assets)
+    sla = build_sla_defs(settings, assets, health)
     return dg.Definitions.merge(
-        assets,
+        with_freshness_notes(assets, [*(health.asset_checks or ()), *(sla.asset_checks or ())]),
         build_jobs(assets),
         build_schedules(assets),
         build_codegen_defs(settings),
         health,
-        build_sla_defs(settings, assets, health),
+        sla,
     )

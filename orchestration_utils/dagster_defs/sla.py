@@ -21,6 +21,7 @@ from orchestration_utils.alerts import slack as slack_messages
 from orchestration_utils.alerts.delivery import OutboxItem, deliver
 from orchestration_utils.alerts.notify import AlertState, Channels, NotifyReport, senders
 from orchestration_utils.dagster_defs.codegen import ArtifactsResource
+from orchestration_utils.dagster_defs.freshness_notes import FRESHNESS_NOTE_KEY, PAGES_KEY
 from orchestration_utils.dagster_defs.health import check_metadata, external_key, project_table_keys
 from orchestration_utils.dagster_defs.resources import (
     AirflowApiResource,
@@ -32,7 +33,13 @@ from orchestration_utils.dagster_defs.resources import (
 )
 from orchestration_utils.settings import Settings
 from orchestration_utils.sla.budget import Sample, budget_text
-from orchestration_utils.sla.config import CompletionSla, FreshnessSla, SlaConfig, load_sla_config
+from orchestration_utils.sla.config import (
+    AvailabilitySla,
+    CompletionSla,
+    FreshnessSla,
+    SlaConfig,
+    load_sla_config,
+)
 from orchestration_utils.sla.evaluate import (
     FreshnessObservation,
     SlaResult,
@@ -265,6 +272,18 @@ def sla_description(sla, judged_from_health: bool) -> str:
     return f"SLA {sla.name} ({sla.type.replace('_', ' ')}); {pages}."
 
 
+def sla_freshness_note(sla, judged_from_health: bool) -> dict[str, object]:
+    """What a freshness (or availability) SLA says, for the asset's description (freshness_notes.py)."""
+    if isinstance(sla, FreshnessSla):
+        basis = ", judged from the health `freshness` check" if judged_from_health else ""
+        what = f"SLA {sla.name}, newest data at most {sla.max_age_hours:g} h old{basis}"
+    elif isinstance(sla, AvailabilitySla):
+        what = f"SLA {sla.name}, fresh at least {sla.target_availability:g}% of {sla.lookback_hours:g} h"
+    else:
+        return {}
+    return {FRESHNESS_NOTE_KEY: what, **({PAGES_KEY: True} if sla.critical else {})}
+
+
 def build_sla_defs(
     settings: Settings, project_defs: dg.Definitions, health_defs: dg.Definitions
 ) -> dg.Definitions:
@@ -333,6 +352,7 @@ def build_sla_defs(
                 key.name,
                 asset=key.asset_key,
                 description=sla_description(sla, sla.name in health_freshness),
+                metadata=sla_freshness_note(sla, sla.name in health_freshness),
             )
             for sla in config.slas
             for key in (keys[sla.name],)
