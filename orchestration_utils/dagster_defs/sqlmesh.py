@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration_utils.dagster_defs import policy
+from orchestration_utils.dagster_defs.check_partitions import partitioned_check
 from orchestration_utils.dagster_defs.jobs import partitions_names
 from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
 from orchestration_utils.dagster_defs.specs import (
@@ -120,7 +121,7 @@ def build_sqlmesh_assets(
                 project_dir,
                 f"sqlmesh_{names[partitions]}",
                 group,
-                [c for c in checks if c.asset_key in keys],
+                [partitioned_check(c, partitions) for c in checks if c.asset_key in keys],
                 nodes,
                 check_name_of,
                 project_tags("sqlmesh", project.name),
