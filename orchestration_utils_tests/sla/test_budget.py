@@ -98,3 +98,22 @@ def test_budget_reads_as_left_or_times_overspent(remaining, text):
 def test_budget_text_of_a_missed_objective_says_how_many_budgets_went():
     compliance = count_compliance([(T0, False)], T0, timedelta(hours=24), 99.0)
     assert budget_text(compliance.budget_remaining_percent) == "overspent 100x"
+
+
+def test_the_markdown_report_says_an_overspent_budget_in_times_not_minus_9900_percent():
+    from orchestration_utils.sla.evaluate import SlaResult, SlaStatus
+    from orchestration_utils.sla.report import markdown_report
+
+    missed = count_compliance([(T0, False)], T0, timedelta(hours=24), 99.0)
+    result = SlaResult(
+        "nightly_on_time",
+        "completion_time",
+        "nightly",
+        False,
+        SlaStatus.FAIL,
+        "late",
+        "10 min",
+        compliance=missed,
+    )
+    text = markdown_report([result], T0)
+    assert "| overspent 100x |" in text and "-9900" not in text
