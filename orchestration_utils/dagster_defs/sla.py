@@ -188,9 +188,14 @@ def _evaluation(result: SlaResult, key: dg.AssetCheckKey) -> dg.AssetCheckEvalua
     return dg.AssetCheckEvaluation(
         asset_key=key.asset_key,
         check_name=key.name,
-        passed=result.status != SlaStatus.FAIL,
-        severity=dg.AssetCheckSeverity.ERROR if result.critical else dg.AssetCheckSeverity.WARN,
-        description=result.message,
+        # ERROR (not evaluated) is no green: it fails as a warning that says why.
+        passed=result.status == SlaStatus.PASS,
+        severity=dg.AssetCheckSeverity.ERROR
+        if result.critical and result.status == SlaStatus.FAIL
+        else dg.AssetCheckSeverity.WARN,
+        description=result.message
+        if result.status != SlaStatus.ERROR
+        else f"not evaluated: {result.message}",
         metadata={
             "sla_status": dg.MetadataValue.text(result.status.value),
             "message": result.message,
