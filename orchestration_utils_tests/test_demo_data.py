@@ -83,3 +83,61 @@ def test_payments_follow_their_orders():
         for r in csv.DictReader(f):
             paid = datetime.fromisoformat(r["paid_at"])
             assert timedelta(0) <= paid - orders[r["order_id"]] <= timedelta(hours=1), r
+
+
+def _compile(tmp_path, pinned: str):
+    import os
+    import shutil
+    import subprocess
+
+    from orchestration_utils_tests.conftest import DBT
+
+    project = tmp_path / "dbt_project"
+    if not project.exists():
+        shutil.copytree(DEMO_DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
+    env = {
+        **os.environ,
+        "ORCHESTRATION_UTILS_DBT_DUCKDB": str(tmp_path / "shop.duckdb"),
+        "ORCHESTRATION_UTILS_DEMO_NOW": pinned,
+    }
+    return subprocess.run(
+        [
+            DBT,
+            "compile",
+            "--select",
+            "stg_orders",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(tmp_path / "target"),
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_a_pinned_now_dates_the_data_and_a_malformed_one_stops_the_build(tmp_path):
+    import duckdb
+
+    result = _compile(tmp_path, "2026-12-07T10:30:00")
+    assert result.returncode == 0, result.stdout[-2000:]
+    sql = next((tmp_path / "target" / "compiled").rglob("stg_orders.sql")).read_text()
+    with duckdb.connect(str(tmp_path / "shop.duckdb")) as con:
+        con.execute("create schema if not exists raw")
+        con.execute(
+            "create table raw.raw_orders as select * from read_csv(?, types={'ordered_at': 'TIMESTAMP'})",
+            [str(SEEDS / "raw_orders.csv")],
+        )
+        newest = con.execute(f"select max(ordered_at) from ({sql})").fetchone()[0]
+    assert newest == datetime(
+        2026, 12, 6, 0, 0
+    )  # yesterday 00:00 of the pinned day: stale on purpose
+    bad = _compile(tmp_path, "2026-12-07'; drop table raw.raw_orders; --")
+    assert bad.returncode != 0
+    assert "ORCHESTRATION_UTILS_DEMO_NOW" in bad.stdout and "is not an ISO time" in bad.stdout
