@@ -7,6 +7,7 @@ import gc
 
 import dagster as dg
 
+from orchestration_utils.dagster_defs.freshness_notes import with_freshness_notes
 from orchestration_utils.dagster_defs.generators import build_codegen_defs
 from orchestration_utils.dagster_defs.health import build_health_defs
 from orchestration_utils.dagster_defs.jobs import build_jobs
@@ -50,11 +51,12 @@ def _build() -> dg.Definitions:
         parts.append(load_sqlmesh_defs(settings))
     assets = dg.Definitions.merge(*parts)
     health = build_health_defs(settings, assets)
+    sla = build_sla_defs(settings, assets, health)
     return dg.Definitions.merge(
-        assets,
+        with_freshness_notes(assets, [*(health.asset_checks or ()), *(sla.asset_checks or ())]),
         build_jobs(assets),
         build_schedules(assets),
         build_codegen_defs(settings),
         health,
-        build_sla_defs(settings, assets, health),
+        sla,
     )

@@ -1,10 +1,14 @@
 """The README's first command, end to end: the demo materializes into DuckDB (`demo`: conftest.py)."""
 
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+
+from orchestration_utils.cli.demo import ON_PURPOSE
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,6 +33,33 @@ def test_demo_materializes_every_asset_into_duckdb(demo):
         "SLAs of the demo (sla-tracker):\n  PASS     marts_on_time (marts_layer)" in result.stdout
     )
     assert (artifacts / "sla" / "sla-report.md").read_text().startswith("# SLA report")
+    # The first look separates good from bad: what fails, fails on purpose, and says why.
+    assert "asset checks: " in result.stdout and "(5 on purpose)" in result.stdout
+    for check in ON_PURPOSE:
+        assert f"  on purpose  {check}: " in result.stdout
+    assert "UNEXPECTED" not in result.stdout, result.stdout[-3000:]
+    report = json.loads((artifacts / "health" / "health-report.json").read_text())
+    not_passing = {
+        (c["table"], c["check"], c["status"]) for c in report["checks"] if c["status"] != "PASS"
+    }
+    assert not_passing == {
+        ("shop.marts.fct_orders", "freshness", "FAIL"),
+        ("shop.marts.dim_products", "schema_drift", "WARN"),
+    }
+    sla = json.loads((artifacts / "sla" / "sla-report.json").read_text())
+    assert {s["name"] for s in sla["slas"] if s["status"] != "PASS"} == {
+        "orders_fresh",
+        "orders_available",
+    }
+    # Each check execution in the UI completed: no planned row left behind (listed as Skipped),
+    # not by a partitioned run, not for the test on two models (fct_orders -> stg_customers).
+    index = tmp_path / "home" / "dagster_home" / "history" / "runs" / "index.db"
+    with sqlite3.connect(index) as db:
+        planned = db.execute(
+            "select asset_key, check_name, partition from asset_check_executions "
+            "where execution_status = 'PLANNED'"
+        ).fetchall()
+    assert planned == []
     with duckdb.connect(
         str(tmp_path / "home" / "warehouse" / "shop_sqlmesh.duckdb"), read_only=True
     ) as con:
@@ -114,3 +145,29 @@ def test_the_demo_runs_belong_to_the_jobs_of_the_code_location(demo):
             assert [r.status for r in listed] == [dg.DagsterRunStatus.SUCCESS], job
         daily = instance.get_runs(dg.RunsFilter(job_name="marts_layer_daily"))[0]
         assert daily.tags.get("dagster/partition"), daily.tags
+
+
+def test_the_verdicts_name_what_failed_on_purpose_and_flag_the_rest():
+    from orchestration_utils.cli.demo import verdict_lines
+
+    statuses = {check: "FAILED" for check in ON_PURPOSE}
+    statuses |= {
+        "marts/fct_orders unique_fct_orders_order_id": "SUCCEEDED",
+        "marts/fct_events freshness": "FAILED",  # not meant to fail: a real problem
+        "marts/fct_orders relationships_x": "PLANNED",  # Skipped in the UI
+        "marts/fct_orders sla_orders_fresh": "SUCCEEDED",  # meant to fail, but passed
+    }
+    lines = verdict_lines(statuses)
+    assert (
+        lines[0]
+        == f"asset checks: 2 passed, {len(ON_PURPOSE)} failed of {len(statuses)} (4 on purpose)"
+    )
+    assert (
+        "  on purpose  marts/fct_orders freshness: " + ON_PURPOSE["marts/fct_orders freshness"]
+        in lines
+    )
+    assert "  UNEXPECTED  marts/fct_events freshness: failed" in lines
+    assert "  UNEXPECTED  marts/fct_orders relationships_x: skipped" in lines
+    assert any(
+        line.startswith("  UNEXPECTED  marts/fct_orders sla_orders_fresh: passed") for line in lines
+    )

@@ -16,6 +16,7 @@ from dagster_dbt import (
 )
 from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY as UNIQUE_ID
 
+from orchestration_utils.dagster_assets.check_partitions import partitioned_check
 from orchestration_utils.dagster_assets.op_groups import OpGroup, op_groups
 from orchestration_utils.dagster_assets.partitions import partitions_def, run_window
 from orchestration_utils.dagster_assets.specs import (
@@ -52,6 +53,15 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
         if unique_id not in self._specs:
             self._specs[unique_id] = self._build_spec(self._manifest, unique_id, project)
         return self._specs[unique_id]
+
+    # The partitions of the `@dbt_assets` being built (set by `_dbt_assets`), given to its checks.
+    check_partitions: dg.PartitionsDefinition | None = None
+
+    def get_asset_check_spec(
+        self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        return partitioned_check(spec, self.check_partitions) if spec else None
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         # dagster-dbt names each output after its key: a model named `fct_s'q` needs a safe key.
@@ -200,12 +210,27 @@ def _dbt_assets(
         props["tags"] = [*props["tags"], mark]
         props["config"]["tags"] = [*(props["config"].get("tags") or ()), mark]
     selectors = {node.unique_id: node.dbt_selector for node in group.members}
+    # A test on two models (relationships) is the check of the model it is attached to. The
+    # project's cautious indirect selection leaves it out unless both models are in the build, so
+    # with its other parent in an earlier layer it was Skipped in every run. Named, it runs in the
+    # run that builds the asset it checks (that other parent was built before).
+    multi_parent = {
+        test: _test_selector(manifest["nodes"][test])
+        for uid in selectors
+        for test in tests.get(uid, ())
+        if test in manifest["nodes"]
+        and manifest["nodes"][test].get("attached_node") == uid
+        and len(set((manifest["nodes"][test].get("depends_on") or {}).get("nodes") or ())) > 1
+    }
+
+    partitions = partitions_def(*group.partition_spec) if group.partition_spec else None
+    translator.check_partitions = partitions
 
     @dbt_assets(
         manifest=manifest_view(manifest, set(selectors), tests),
         select=f"tag:{mark}",
         name=group.name,
-        partitions_def=partitions_def(*group.partition_spec) if group.partition_spec else None,
+        partitions_def=partitions,
         # What dagster-dbt gives time-partitioned groups, on all: a layer job that mixes both
         # backfills a range in one run (one dbt build, the window as vars) instead of one run
         # per partition, each rebuilding the unpartitioned models.
@@ -221,8 +246,14 @@ def _dbt_assets(
         named = sorted(
             selectors[specs[key].metadata[UNIQUE_ID]] for key in context.selected_asset_keys
         )
-        if named:  # a run of checks alone selects no node
-            args += ["--select", " ".join(named)]
+        checks = sorted(
+            multi_parent[uid]
+            for spec in context.assets_def.check_specs
+            if spec.key in context.selected_asset_check_keys
+            and (uid := spec.metadata.get(UNIQUE_ID)) in multi_parent
+        )
+        if named or checks:  # a run of checks alone selects no node
+            args += ["--select", " ".join(named + checks)]
         window = run_window(context)
         if window:
             args += [
@@ -255,6 +286,12 @@ _GRAPH_SECTIONS = (
     "unit_tests",
     "functions",
 )
+
+
+def _test_selector(props: Mapping[str, Any]) -> str:
+    """Selects exactly this test (`Node.dbt_selector`'s rule)."""
+    fqn = props.get("fqn")
+    return "fqn:" + ".".join(fqn) if fqn else str(props["name"])
 
 
 def tests_by_parent(manifest: Mapping[str, Any]) -> dict[str, list[str]]:

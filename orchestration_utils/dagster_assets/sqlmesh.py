@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration_utils.dagster_assets import attributes
+from orchestration_utils.dagster_assets.check_partitions import partitioned_check
 from orchestration_utils.dagster_assets.partitions import (
     partitions_def,
     partitions_names,
@@ -122,7 +123,7 @@ def build_sqlmesh_assets(
                 project_dir,
                 f"sqlmesh_{names[partitions]}",
                 group,
-                [c for c in checks if c.asset_key in keys],
+                [partitioned_check(c, partitions) for c in checks if c.asset_key in keys],
                 nodes,
                 check_name_of,
                 project_tags(ProjectKind.SQLMESH, project.name),

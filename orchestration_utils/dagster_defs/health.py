@@ -11,6 +11,7 @@ import dagster as dg
 
 from orchestration_utils.dagster_assets.dbt import DBT_FRESHNESS_METADATA_KEY
 from orchestration_utils.dagster_assets.specs import KIND_TAG_KEY
+from orchestration_utils.dagster_defs.freshness_notes import FRESHNESS_NOTE_KEY
 from orchestration_utils.dagster_defs.resources import ArtifactsResource, WarehouseResource
 from orchestration_utils.errors import ProjectError, WarehouseError
 from orchestration_utils.health.checks import CheckResult, Status, error_result
@@ -392,6 +393,18 @@ def check_description(check: str, table: TableConfig) -> str:
     return f"{check} of {table.table_id}"
 
 
+def freshness_note(table: TableConfig) -> dict[str, str]:
+    """What the `freshness` check says, for the asset's description (freshness_notes.py)."""
+    f = table.freshness
+    if f is None:
+        return {}
+    source = f"`{f.timestamp_column}`" if f.timestamp_column else "table modification time"
+    return {
+        FRESHNESS_NOTE_KEY: f"health check, age of the newest {source} (newest data), fails beyond "
+        f"{f.max_age_hours:g} h" + (" (a critical table)" if table.critical else "")
+    }
+
+
 def op_name(wanted: str, used: set[str]) -> str:
     """A valid op name, distinct from those already `used` (a short hash of the wanted name
     tells apart two datasets that read alike once cleaned)."""
@@ -420,7 +433,12 @@ def _checks_def(
         for t in tables
     }
     specs = [
-        dg.AssetCheckSpec(key.name, asset=key.asset_key, description=check_description(key.name, t))
+        dg.AssetCheckSpec(
+            key.name,
+            asset=key.asset_key,
+            description=check_description(key.name, t),
+            metadata=freshness_note(t) if key.name == "freshness" else None,
+        )
         for t in tables
         for key in keys[t.table_id]
     ] + [dg.AssetCheckSpec(check, asset=JOBS_ASSET) for check in job_checks]

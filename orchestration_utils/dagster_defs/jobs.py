@@ -58,13 +58,31 @@ def build_jobs(defs: dg.Definitions) -> dg.Definitions:
         jobs=[
             dg.define_asset_job(
                 name,
-                selection=[s.key for s in specs],
+                selection=job_selection(defs, specs),
                 description=f"Materialize the {specs[0].group_name or 'default'} layer.",
                 tags=run_tags_of(defs, {s.key for s in specs}),
             )
             for name, specs in layer_jobs(defs).items()
         ]
     )
+
+
+def job_selection(defs: dg.Definitions, specs: list[dg.AssetSpec]) -> dg.AssetSelection:
+    """The assets with their checks. A partitioned job takes only the checks defined with
+    its assets (dbt tests, SQLMesh audits, partitioned like them): the health and SLA checks on
+    those assets are unpartitioned, so a partitioned run would leave a Skipped row for each
+    (check_partitions.py); their own jobs run them."""
+    keys = {s.key for s in specs}
+    if job_partitions(specs) is None:
+        return dg.AssetSelection.assets(*keys)
+    own = [
+        key
+        for assets_def in defs.assets or []
+        if isinstance(assets_def, dg.AssetsDefinition)
+        for key in assets_def.check_keys
+        if key.asset_key in keys
+    ]
+    return dg.AssetSelection.assets(*keys).without_checks() | dg.AssetSelection.checks(*own)
 
 
 def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDefinition | None]]:

@@ -16,6 +16,7 @@ from orchestration_utils.dagster_assets.specs import (
 from orchestration_utils.dagster_defs.jobs import (
     executable_specs,
     job_partitions,
+    job_selection,
     split_by_partitions,
 )
 from orchestration_utils.project.schedule import (
@@ -53,7 +54,7 @@ def build_schedules(defs: dg.Definitions) -> dg.Definitions:
             partitions = job_partitions(members)
             job = dg.define_asset_job(
                 f"{name}_job",
-                selection=[s.key for s in members],
+                selection=job_selection(defs, members),
                 description=f"Assets whose schedule is {where}.",
                 tags=run_tags_of(defs, {s.key for s in members}),
             )

@@ -23,6 +23,7 @@ from orchestration_utils.alerts.notify import (
     run_failure_alerts,
     senders,
 )
+from orchestration_utils.dagster_defs.freshness_notes import FRESHNESS_NOTE_KEY, PAGES_KEY
 from orchestration_utils.dagster_defs.health import check_metadata, external_key, project_table_keys
 from orchestration_utils.dagster_defs.resources import (
     AirflowApiResource,
@@ -35,10 +36,22 @@ from orchestration_utils.dagster_defs.resources import (
 )
 from orchestration_utils.runs.dagster import runs_of
 from orchestration_utils.settings import Settings
-from orchestration_utils.sla.budget import Sample
-from orchestration_utils.sla.config import CompletionSla, SlaConfig, load_sla_config
+from orchestration_utils.sla.budget import Sample, budget_text
+from orchestration_utils.sla.config import (
+    AvailabilitySla,
+    CompletionSla,
+    FreshnessSla,
+    SlaConfig,
+    load_sla_config,
+)
 from orchestration_utils.sla.cycle import ALERT_STATE_KEY, run_source, track_once
-from orchestration_utils.sla.evaluate import SlaResult, SlaStatus, evaluate_slas, recorded_ok
+from orchestration_utils.sla.evaluate import (
+    FreshnessObservation,
+    SlaResult,
+    SlaStatus,
+    evaluate_slas,
+    recorded_ok,
+)
 from orchestration_utils.sla.history import AlertStateBusy
 from orchestration_utils.sla.report import json_report, markdown_report, summarize
 from orchestration_utils.warehouse.base import parse_table_id
@@ -177,9 +190,14 @@ def _evaluation(result: SlaResult, key: dg.AssetCheckKey) -> dg.AssetCheckEvalua
     return dg.AssetCheckEvaluation(
         asset_key=key.asset_key,
         check_name=key.name,
-        passed=result.status != SlaStatus.FAIL,
-        severity=dg.AssetCheckSeverity.ERROR if result.critical else dg.AssetCheckSeverity.WARN,
-        description=result.message,
+        # ERROR (not evaluated) is no green: it fails as a warning that says why.
+        passed=result.status == SlaStatus.PASS,
+        severity=dg.AssetCheckSeverity.ERROR
+        if result.critical and result.status == SlaStatus.FAIL
+        else dg.AssetCheckSeverity.WARN,
+        description=result.message
+        if result.status != SlaStatus.ERROR
+        else f"not evaluated: {result.message}",
         metadata={
             "sla_status": dg.MetadataValue.text(result.status.value),
             "message": result.message,
@@ -197,11 +215,80 @@ def _evaluation(result: SlaResult, key: dg.AssetCheckKey) -> dg.AssetCheckEvalua
                         "critical",
                         "status",
                         "message",
+                        "budget_remaining_percent",  # as text below: "-9900" reads as nothing
                     )
                 }
             ),
+            **(
+                {
+                    "error_budget": dg.MetadataValue.text(
+                        budget_text(result.compliance.budget_remaining_percent)
+                    )
+                }
+                if result.compliance
+                else {}
+            ),
         },
     )
+
+
+def freshness_observations(
+    instance: dg.DagsterInstance, checks: dict[str, dg.AssetCheckKey]
+) -> dict[str, FreshnessObservation]:
+    """By SLA name, the latest evaluation of its table's health `freshness` check that saw a
+    newest data time (`latest_update`, `source` in its metadata)."""
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        list(checks.values())
+    )
+    observed = {}
+    for name, key in checks.items():
+        record = latest.get(key)
+        evaluation = record.evaluation if record else None
+        if not isinstance(evaluation, dg.AssetCheckEvaluation):
+            continue
+        newest, source = evaluation.metadata.get("latest_update"), evaluation.metadata.get("source")
+        if newest is None or source is None:
+            continue
+        observed[name] = FreshnessObservation(
+            datetime.fromisoformat(str(newest.value)),
+            str(source.value),
+            datetime.fromtimestamp(record.create_timestamp, UTC),
+        )
+    return observed
+
+
+def sla_description(sla, judged_from_health: bool) -> str:
+    """What the SLA check measures and whether it pages (a critical SLA pages through PagerDuty)."""
+    pages = (
+        "critical: a violation pages" if sla.critical else "not critical: a violation goes to Slack"
+    )
+    if isinstance(sla, FreshnessSla):
+        what = (
+            f"newest `{sla.timestamp_column}` value"
+            if sla.timestamp_column
+            else "table's last modification"
+        )
+        basis = (
+            "judged from this asset's health `freshness` check (newest data, not the last materialization)"
+            if judged_from_health
+            else "newest data, not the last materialization"
+        )
+        return (
+            f"SLA {sla.name}: age of the {what} at most {sla.max_age_hours:g} h, {basis}; {pages}."
+        )
+    return f"SLA {sla.name} ({sla.type.replace('_', ' ')}); {pages}."
+
+
+def sla_freshness_note(sla, judged_from_health: bool) -> dict[str, object]:
+    """What a freshness (or availability) SLA says, for the asset's description (freshness_notes.py)."""
+    if isinstance(sla, FreshnessSla):
+        basis = ", judged from the health `freshness` check" if judged_from_health else ""
+        what = f"SLA {sla.name}, newest data at most {sla.max_age_hours:g} h old{basis}"
+    elif isinstance(sla, AvailabilitySla):
+        what = f"SLA {sla.name}, fresh at least {sla.target_availability:g}% of {sla.lookback_hours:g} h"
+    else:
+        return {}
+    return {FRESHNESS_NOTE_KEY: what, **({PAGES_KEY: True} if sla.critical else {})}
 
 
 def build_sla_defs(
@@ -242,6 +329,14 @@ def build_sla_defs(
         max_bytes_billed=config.max_bytes_billed,
         timeout_seconds=config.query_timeout_seconds,
     )
+    health_checks = {key for checks in health_defs.asset_checks or () for key in checks.check_keys}
+    # A freshness SLA judges what its table's health `freshness` check saw (one truth per asset).
+    health_freshness = {
+        sla.name: check
+        for sla in config.slas
+        if isinstance(sla, FreshnessSla)
+        and (check := dg.AssetCheckKey(keys[sla.name].asset_key, "freshness")) in health_checks
+    }
 
     def track(
         store: InstanceStore, airflow_api: AirflowApiResource, channels: Channels | None
@@ -254,13 +349,20 @@ def build_sla_defs(
                 run_source(config, store.instance, airflow_api.credentials()),
                 store,
                 channels,
+                freshness_observations(store.instance, health_freshness),
             )
 
     @dg.multi_asset_check(
         name="sla_checks",
         specs=[
-            dg.AssetCheckSpec(key.name, asset=key.asset_key, description=f"SLA {name}")
-            for name, key in keys.items()
+            dg.AssetCheckSpec(
+                key.name,
+                asset=key.asset_key,
+                description=sla_description(sla, sla.name in health_freshness),
+                metadata=sla_freshness_note(sla, sla.name in health_freshness),
+            )
+            for sla in config.slas
+            for key in (keys[sla.name],)
         ],
         can_subset=True,
         compute_kind="sla",
@@ -394,6 +496,7 @@ def build_sla_defs(
                 wh,
                 run_source(config, context.instance, airflow_api.credentials()),
                 store,
+                freshness_observations(context.instance, health_freshness),
             )
         from orchestration_utils.files import json_bytes
 

@@ -74,6 +74,18 @@ class Compliance:
         }
 
 
+def budget_text(budget_remaining_percent: float | None) -> str:
+    """The error budget as a reader takes it: "62.5% left", or how many times over it was spent
+    ("overspent 100x": a 99% objective fully missed spends the 1% allowed a hundred times), not
+    "-9900%"."""
+    if budget_remaining_percent is None:
+        return "–"
+    if budget_remaining_percent >= 0:
+        return f"{budget_remaining_percent:.1f}% left"
+    spent = 1 - budget_remaining_percent / 100  # times the budget
+    return f"overspent {spent:.3g}x"
+
+
 def _duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"

@@ -4,7 +4,7 @@ alert. Only where the history and alert state live differs: the CLI's state dire
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -15,7 +15,13 @@ from orchestration_utils.runs.airflow import AirflowCredentials, AirflowRuns
 from orchestration_utils.runs.dagster import dagster_runs
 from orchestration_utils.runs.model import PipelineRun
 from orchestration_utils.sla.config import CompletionSla, SlaConfig
-from orchestration_utils.sla.evaluate import History, RunSource, SlaResult, evaluate_slas
+from orchestration_utils.sla.evaluate import (
+    FreshnessObservation,
+    History,
+    RunSource,
+    SlaResult,
+    evaluate_slas,
+)
 from orchestration_utils.sla.history import AlertStateBusy
 from orchestration_utils.warehouse.base import Warehouse
 
@@ -70,10 +76,12 @@ def track_once(
     runs: RunSource,
     store: SlaStore,
     channels: Channels | None,
+    observed: Mapping[str, FreshnessObservation] | None = None,
     **delivery_options,
 ) -> tuple[list[SlaResult], NotifyReport | None]:
-    """`channels` None: evaluate and record, send nothing."""
-    results = evaluate_slas(config, now, warehouse, runs, store)
+    """`channels` None: evaluate and record, send nothing. `observed`: the health checks'
+    freshness observations by SLA name (`evaluate_slas`)."""
+    results = evaluate_slas(config, now, warehouse, runs, store, observed)
     store.record(results, now, retention(config))
     if channels is None:
         return results, None

@@ -3,14 +3,14 @@ history, compliance, error budget and burn rate over its window."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from orchestration_utils.errors import RunHistoryError, WarehouseError
-from orchestration_utils.health.checks import Status
+from orchestration_utils.health.checks import CheckResult, Status, judge_freshness
 from orchestration_utils.health.config import HealthConfig, TableConfig
 from orchestration_utils.health.monitor import run_health_checks
 from orchestration_utils.runs.model import PipelineRun
@@ -83,6 +83,20 @@ class History(Protocol):
 
 
 RunSource = Callable[[CompletionSla, datetime], Sequence[PipelineRun]]
+
+
+@dataclass(frozen=True)
+class FreshnessObservation:
+    """What the health `freshness` check of an SLA's table last saw: the newest data time, read by
+    `source` (`MAX(<column>)` or `table metadata`), at `observed_at`."""
+
+    latest_update: datetime
+    source: str
+    observed_at: datetime
+
+
+# An SLA judges a health check's observation younger than this instead of asking the warehouse again.
+OBSERVATION_MAX_AGE = timedelta(hours=2)
 # Freshness evaluations are good for this long when computing compliance from history.
 _FRESHNESS_GAP = timedelta(minutes=90)
 
@@ -93,8 +107,11 @@ def evaluate_slas(
     warehouse: Warehouse | None,
     runs: RunSource | None,
     history: History,
+    observed: Mapping[str, FreshnessObservation] | None = None,
 ) -> list[SlaResult]:
-    freshness = _freshness(config, now, warehouse)
+    """`observed`: by freshness SLA name, the health check's observation of its table (see
+    `_freshness`)."""
+    freshness = _freshness(config, now, warehouse, observed or {})
     results = []
     for sla in config.slas:
         if isinstance(sla, FreshnessSla):
@@ -113,8 +130,14 @@ def evaluate_slas(
 
 
 def _freshness(
-    config: SlaConfig, now: datetime, warehouse: Warehouse | None
+    config: SlaConfig,
+    now: datetime,
+    warehouse: Warehouse | None,
+    observed: Mapping[str, FreshnessObservation],
 ) -> dict[str, SlaResult]:
+    """One freshness truth per table: an SLA whose table the health `freshness` check observed by
+    the same column (recently) judges that observation's newest data time against its own limit,
+    with the same function (`judge_freshness`); the others read the warehouse as that check does."""
     slas = [s for s in config.slas if isinstance(s, FreshnessSla)]
     if not slas:
         return {}
@@ -124,16 +147,44 @@ def _freshness(
         )
         for s in slas
     }
+    checks: dict[str, CheckResult] = {}
+    for sla in slas:
+        seen = observed.get(sla.name)
+        if (
+            seen is not None
+            and seen.source == _source(tables[sla.name])
+            and (timedelta(0) <= now - seen.observed_at <= OBSERVATION_MAX_AGE)
+        ):
+            check = judge_freshness(
+                tables[sla.name],
+                seen.latest_update,
+                now,
+                seen.source,
+                f"the health freshness check's observation at {seen.observed_at:%Y-%m-%d %H:%M} UTC",
+            )
+            checks[sla.name] = replace(
+                check, message=f"{check.message} (as the health freshness check saw it)"
+            )
     # Two SLAs on one table would be one health config entry twice; evaluate each table once.
-    unique = {t.table_id: t for t in tables.values()}
-    checks = {}
-    if warehouse is not None:
-        for check in run_health_checks(HealthConfig(tables=tuple(unique.values())), warehouse, now):
-            checks[check.table] = check
+    unique = {t.table_id: t for n, t in tables.items() if n not in checks}
+    if warehouse is not None and unique:
+        by_table = {
+            check.table: check
+            for check in run_health_checks(
+                HealthConfig(tables=tuple(unique.values())), warehouse, now
+            )
+        }
+        checks.update(
+            {
+                n: by_table[t.table_id]
+                for n, t in tables.items()
+                if n not in checks and t.table_id in by_table
+            }
+        )
     results = {}
     for sla in slas:
         target = f"newer than {sla.max_age_hours:g} h"
-        check = checks.get(sla.table_id)
+        check = checks.get(sla.name)
         if check is None:
             results[sla.name] = SlaResult(
                 sla.name,
@@ -164,6 +215,11 @@ def _freshness(
             sla.name, sla.type, sla.table_id, sla.critical, status, check.message, target, figures
         )
     return results
+
+
+def _source(table: TableConfig) -> str:
+    """How the health checks name where a freshness time came from (`check_freshness`)."""
+    return f"MAX({table.timestamp_column})" if table.timestamp_column else "table metadata"
 
 
 def _quality(sla: QualitySla, warehouse: Warehouse | None) -> SlaResult:

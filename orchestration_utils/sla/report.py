@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 
+from orchestration_utils.sla.budget import budget_text
 from orchestration_utils.sla.evaluate import SlaResult, SlaStatus
 
 _TYPES = (
@@ -117,14 +118,14 @@ def markdown_report(results: Sequence[SlaResult], now: datetime) -> str:
             lines.append(
                 f"| `{_cell(r.name)}`{' (critical)' if r.critical else ''} | `{_cell(r.subject)}` | {_cell(r.target)} | "
                 f"{status} | {_percent(c.compliance_percent if c else None)} | {_percent(c.objective_percent if c else None)} | "
-                f"{_percent(c.budget_remaining_percent if c else None)} | "
+                f"{budget_text(c.budget_remaining_percent if c else None)} | "
                 f"{'–' if not c or c.burn_rate is None else f'{c.burn_rate:.2f}x'} | {_cell(c.measured if c else None)} |"
             )
         lines.append("")
     lines += [
         (
-            "Budget left: the share of the window's error budget (100% − objective) not yet spent; negative "
-            "when overspent. Burn rate: how fast the budget is spent over the last twelfth of the window "
+            "Budget left: the share of the window's error budget (100% − objective) not yet spent; "
+            "overspent Nx: N times that budget spent. Burn rate: how fast the budget is spent over the last twelfth of the window "
             "(1x spends exactly the budget over the window)."
         ),
         "",

@@ -4,7 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestration_utils.sla.budget import Sample, count_compliance, time_compliance, time_weighted
+from orchestration_utils.sla.budget import (
+    Sample,
+    budget_text,
+    count_compliance,
+    time_compliance,
+    time_weighted,
+)
 
 T0 = datetime(2026, 5, 1, 0, 0, tzinfo=UTC)
 
@@ -72,3 +78,42 @@ def test_evaluations_recorded_at_one_instant_of_different_outcomes():
     samples = [Sample(h(1), True), Sample(h(1), None), Sample(h(1), False), Sample(h(2), True)]
     coverage = time_weighted(samples, h(0), h(3), timedelta(hours=1))
     assert coverage.good_seconds + coverage.bad_seconds + coverage.no_data_seconds == 3 * 3600
+
+
+@pytest.mark.parametrize(
+    ("remaining", "text"),
+    [
+        (None, "–"),
+        (100.0, "100.0% left"),
+        (62.5, "62.5% left"),
+        (0.0, "0.0% left"),
+        (-50.0, "overspent 1.5x"),  # half the budget again
+        (-9900.0, "overspent 100x"),  # a 99% objective missed all window long
+    ],
+)
+def test_budget_reads_as_left_or_times_overspent(remaining, text):
+    assert budget_text(remaining) == text
+
+
+def test_budget_text_of_a_missed_objective_says_how_many_budgets_went():
+    compliance = count_compliance([(T0, False)], T0, timedelta(hours=24), 99.0)
+    assert budget_text(compliance.budget_remaining_percent) == "overspent 100x"
+
+
+def test_the_markdown_report_says_an_overspent_budget_in_times_not_minus_9900_percent():
+    from orchestration_utils.sla.evaluate import SlaResult, SlaStatus
+    from orchestration_utils.sla.report import markdown_report
+
+    missed = count_compliance([(T0, False)], T0, timedelta(hours=24), 99.0)
+    result = SlaResult(
+        "nightly_on_time",
+        "completion_time",
+        "nightly",
+        False,
+        SlaStatus.FAIL,
+        "late",
+        "10 min",
+        compliance=missed,
+    )
+    text = markdown_report([result], T0)
+    assert "| overspent 100x |" in text and "-9900" not in text

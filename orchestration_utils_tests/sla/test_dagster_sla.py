@@ -322,3 +322,23 @@ def test_check_names_are_valid_unique_and_stable():
     assert all(dg._core.definitions.utils.is_valid_name(c) for c in checks.values())
     assert check_names(reversed(names)) == checks  # the same names give the same checks
     assert checks["a.b"].startswith("sla_a_b_") and checks["a_b"].startswith("sla_a_b_")
+
+
+def test_an_sla_that_could_not_be_evaluated_is_no_green_check(location):
+    """The first availability evaluation has no history to measure: ERROR, a warning that says so."""
+    definitions, *_ = location
+    with dg.instance_for_test() as instance:
+        assert (
+            definitions.resolve_job_def("sla_checks_job")
+            .execute_in_process(instance=instance)
+            .success
+        )
+        key = dg.AssetCheckKey(
+            dg.AssetKey(["warehouse", "lake", "landing", "clicks"]), "sla_clicks_available"
+        )
+        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[
+            key
+        ].evaluation
+    assert latest.metadata["sla_status"] == dg.TextMetadataValue("ERROR")
+    assert not latest.passed and latest.severity == dg.AssetCheckSeverity.WARN
+    assert latest.description.startswith("not evaluated: no freshness evaluations")

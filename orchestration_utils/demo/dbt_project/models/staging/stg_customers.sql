@@ -3,5 +3,5 @@ select
     first_name,
     last_name,
     lower(email) as email,
-    cast(signed_up_at as timestamp) as signed_up_at
+    {{ demo_time('signed_up_at', 'day') }} as signed_up_at
 from {{ ref('raw_customers') }}

@@ -2,5 +2,5 @@ select
     id as event_id,
     customer_id,
     event_type,
-    cast(occurred_at as timestamp) as occurred_at
+    {{ demo_time('occurred_at', 'hour') }} as occurred_at
 from {{ ref('raw_events') }}

@@ -2,5 +2,5 @@ select
     id as order_id,
     customer_id,
     status,
-    cast(ordered_at as timestamp) as ordered_at
+    {{ demo_time('ordered_at', 'day') }} as ordered_at
 from {{ ref('raw_orders') }}

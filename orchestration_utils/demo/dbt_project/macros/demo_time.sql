@@ -1,0 +1,20 @@
+{#- The seeds are written as of 2026-02-01 00:00 UTC ("now" in the CSV files). Staging moves their times
+    to the time of the build, so the demo's data is as old as the seeds say, whenever it runs: by whole
+    days for daily data (yesterday stays yesterday), by whole hours for hourly data. -#}
+{% macro demo_time(column, grain) -%}
+    (cast({{ column }} as timestamp) + (date_trunc('{{ grain }}', {{ demo_now() }}) - timestamp '2026-02-01 00:00:00'))
+{%- endmacro %}
+
+{#- The build's "now" in UTC: ORCHESTRATION_UTILS_DEMO_NOW (an ISO time, which the demo sets once for all its
+    runs and tests pin) or the warehouse's clock. -#}
+{% macro demo_now() -%}
+    {%- set pinned = env_var('ORCHESTRATION_UTILS_DEMO_NOW', '') -%}
+    {%- if pinned -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?', pinned) -%}
+            {{ exceptions.raise_compiler_error("ORCHESTRATION_UTILS_DEMO_NOW: " ~ (pinned[:40] | tojson) ~ " is not an ISO time in UTC (YYYY-MM-DD HH:MM:SS)") }}
+        {%- endif -%}
+        timestamp '{{ pinned | replace("T", " ") }}'
+    {%- else -%}
+        cast(current_timestamp at time zone 'UTC' as timestamp)
+    {%- endif -%}
+{%- endmacro %}
