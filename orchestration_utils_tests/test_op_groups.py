@@ -55,7 +55,7 @@ def test_interleaved_partitions_become_three_groups_in_order():
     assert groups == {
         "dbt_staging_daily": ["a", "c"],
         "dbt_staging_daily_by_day": ["d"],
-        "dbt_staging_daily_2": ["b"],
+        "dbt_staging_daily_b": ["b"],
     }
     _assert_acyclic(nodes, groups)
 
@@ -75,7 +75,7 @@ def test_layers_in_order_need_no_extra_stage():
         "dbt_staging_daily": ["stg"],
         "dbt_marts_daily": ["dim"],
         "dbt_marts_daily_by_day": ["fct"],
-        "dbt_marts_daily_2": ["agg"],
+        "dbt_marts_daily_agg": ["agg"],
     }
     _assert_acyclic(nodes, groups)
 
@@ -91,7 +91,7 @@ def test_ephemeral_models_join_no_group_but_carry_the_order():
     assert groups == {
         "dbt_staging_daily": ["a"],
         "dbt_staging_daily_by_day": ["d"],
-        "dbt_staging_daily_2": ["b"],
+        "dbt_staging_daily_b": ["b"],
     }
 
 
@@ -100,8 +100,8 @@ def test_large_groups_are_cut_in_topological_order():
     groups = _groups(nodes, max_size=2)
     assert groups == {
         "dbt_staging_daily": ["n0", "n1"],
-        "dbt_staging_daily_2": ["n2", "n3"],
-        "dbt_staging_daily_3": ["n4"],
+        "dbt_staging_daily_part2": ["n2", "n3"],
+        "dbt_staging_daily_n4": ["n4"],
     }
 
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
 from orchestration_utils.dagster_defs.dbt import ensure_manifest
 from orchestration_utils.project.schedule import normalize_schedule
 from orchestration_utils.settings import Settings
@@ -38,6 +37,7 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
         context: dg.OpExecutionContext, config: AirflowGenConfig, artifacts: ArtifactsResource
     ):
         from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
+        from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
 
         source, project_dir = project_source(settings, config.project_type)
         options = GeneratorOptions(

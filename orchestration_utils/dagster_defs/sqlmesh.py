@@ -11,6 +11,7 @@ import dagster as dg
 from orchestration_utils.dagster_defs import policy
 from orchestration_utils.dagster_defs.jobs import partitions_names
 from orchestration_utils.dagster_defs.partitions import partitions_def, run_window
+from orchestration_utils.dagster_defs.project_cache import cached_project
 from orchestration_utils.dagster_defs.specs import (
     name_safe_key,
     project_tags,
@@ -18,7 +19,6 @@ from orchestration_utils.dagster_defs.specs import (
     spec_attributes,
 )
 from orchestration_utils.project.model import Node, Project, ProjectError, Test
-from orchestration_utils.project.sqlmesh_project import audit_test_id, load_sqlmesh_project
 from orchestration_utils.settings import Settings
 
 
@@ -42,6 +42,7 @@ def sqlmesh_specs(project: Project, default_schedule: str) -> list[dg.AssetSpec]
                 metadata={
                     "sqlmesh/model": node.name,
                     "dagster/table_name": node.table_id,
+                    **column_schema(node),
                     **schedule_metadata(node, default_schedule),
                 },
                 partitions_def=partitions_def(*spec) if spec else None,
@@ -49,6 +50,21 @@ def sqlmesh_specs(project: Project, default_schedule: str) -> list[dg.AssetSpec]
             )
         )
     return specs
+
+
+def column_schema(node: Node) -> dict[str, dg.TableSchema]:
+    """The model's columns (SQLMesh's `columns_to_types`, with their descriptions) as the asset
+    page's column schema, where SQLMesh knows them."""
+    if not node.columns:
+        return {}
+    return {
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(c.name, c.data_type or "unknown", description=c.description or None)
+                for c in node.columns
+            ]
+        )
+    }
 
 
 def _refuse_shared_keys(project: Project) -> None:
@@ -131,12 +147,22 @@ def build_sqlmesh_assets(
 
 @functools.cache
 def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
-    project = load_sqlmesh_project(settings.sqlmesh_project_dir)
+    """The project model comes from the home's cache when the project is unchanged
+    (project_cache.py): a run's worker then builds its definitions without SQLMesh."""
+    project = cached_project(
+        Path(settings.sqlmesh_project_dir), settings.home / "cache" / "sqlmesh", _read_project
+    )
     return dg.Definitions(
         assets=build_sqlmesh_assets(
             project, Path(settings.sqlmesh_project_dir), settings.default_schedule
         )
     )
+
+
+def _read_project(project_dir: Path) -> Project:
+    from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project  # imports sqlglot
+
+    return load_sqlmesh_project(project_dir)
 
 
 def _sqlmesh_assets(
@@ -205,6 +231,8 @@ def run_sqlmesh(project_dir: Path, models: list[str], window) -> dict[str, int |
     test id -> failing rows (None when SQLMesh skipped it)."""
     from sqlmesh import Context
     from sqlmesh.utils.date import now
+
+    from orchestration_utils.project.sqlmesh_project import audit_test_id
 
     context = Context(paths=[str(project_dir)])
     if context.state_reader.get_environment("prod") is None:
