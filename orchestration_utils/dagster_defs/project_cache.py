@@ -9,6 +9,7 @@ load stores it under the home and later loads with the same key read it back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -70,5 +71,6 @@ def cached_project(project_dir: Path, cache_dir: Path, read: Callable[[Path], Pr
             pickle.dump((key, project), file, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(partial, path)  # a concurrent reader sees the old file or the new, never half
     except OSError:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink()
     return project
