@@ -347,9 +347,14 @@ def _dbt_assets(
         # Row counts and column schemas on each materialization, as dagster-dbt users expect
         # (on DuckDB, read once dbt has exited and released the file).
         events = dbt.cli(args, context=context).stream().fetch_row_counts().fetch_column_metadata()
-        for event in events:
-            built += isinstance(event, dg.Output | dg.MaterializeResult | dg.AssetMaterialization)
-            yield event
+        try:
+            for event in events:
+                built += isinstance(
+                    event, dg.Output | dg.MaterializeResult | dg.AssetMaterialization
+                )
+                yield event
+        finally:
+            release_duckdb()
         if named and not built:
             # dbt says "Nothing to do" and exits 0 when the project holds none of the nodes.
             raise dg.Failure(
@@ -358,6 +363,21 @@ def _dbt_assets(
             )
 
     return _assets
+
+
+def release_duckdb() -> None:
+    """Close the DuckDB file dbt-duckdb opened in this process to fetch row counts and columns.
+    dbt-duckdb keeps it open (read-write) for the life of the process, so the next dbt op of an
+    in-process run (its own `dbt` process) could not lock the file, and a health check in this
+    process could not open it read-only."""
+    connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    if connections is None:  # no DuckDB adapter was opened here
+        return
+    manager = connections.DuckDBConnectionManager
+    with manager._LOCK:
+        environment, manager._ENV = manager._ENV, None
+    if environment is not None:
+        environment.close()
 
 
 _GRAPH_SECTIONS = (
