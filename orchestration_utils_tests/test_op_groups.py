@@ -108,3 +108,40 @@ def test_large_groups_are_cut_in_topological_order():
 def test_schedules_split_groups_so_schedule_jobs_select_whole_ops():
     nodes = [_node("a"), _node("h", ["a"], schedule="@hourly"), _node("b", ["a"])]
     assert _groups(nodes) == {"dbt_staging_daily": ["a", "b"], "dbt_staging_hourly": ["h"]}
+
+
+def test_later_groups_are_named_for_their_model_and_every_name_is_unique():
+    # `by_day` after the daily group: its readable name is the daily group's own name.
+    nodes = [
+        _node("a"),
+        _node("d", ["a"], partitioning=DAILY),
+        _node("by_day", ["d"]),
+        _node("fct o'brien", ["d"], layer=Layer.MARTS),
+    ]
+    groups = _groups(nodes)
+    assert groups == {
+        "dbt_staging_daily": ["a"],
+        "dbt_staging_daily_by_day": ["d"],
+        "dbt_staging_daily_by_day_2": ["by_day"],
+        "dbt_marts_daily": ["fct o'brien"],
+    }
+    _assert_acyclic(nodes, groups)
+
+
+def test_a_later_group_of_several_models_is_a_numbered_part():
+    nodes = [
+        _node("a"),
+        _node("d", ["a"], partitioning=DAILY),
+        _node("b", ["d"]),
+        _node("c", ["d"]),
+    ]
+    assert _groups(nodes)["dbt_staging_daily_part2"] == ["b", "c"]
+
+
+def test_a_later_group_named_for_a_hostile_model_is_a_valid_dagster_name():
+    import re
+
+    nodes = [_node("a"), _node("d", ["a"], partitioning=DAILY), _node("o'brien é", ["d"])]
+    names = list(_groups(nodes))
+    assert names[2].startswith("dbt_staging_daily_o_brien_")
+    assert all(re.fullmatch(r"[A-Za-z0-9_]+", n) for n in names)
