@@ -106,7 +106,8 @@ def load_times(runs: int, source: Path | None) -> dict:
     samples = []
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        r = timed([str(VENV_BIN / "python"), "-c", LOAD], env=env, cwd=REPO)
+        # -P: no working directory first on sys.path, so PYTHONPATH (the baseline) wins there.
+        r = timed([str(VENV_BIN / "python"), "-P", "-c", LOAD], env=env, cwd=REPO)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         samples.append({**r, "in_process": float(r["stdout"]), "cpu_s": cpu})
