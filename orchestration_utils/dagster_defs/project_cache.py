@@ -15,6 +15,7 @@ import os
 import pickle
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -27,10 +28,11 @@ _ENV_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]{2,}")
 
 
 def project_key(project_dir: Path) -> str:
-    """A digest of every file of the project (path and content), the SQLMesh version and the
-    values of the environment variables the files mention (`config.py` reading a path, a model
-    reading `@VAR`)."""
-    digest = hashlib.sha256(f"{FORMAT}\0{metadata.version('sqlmesh')}\0".encode())
+    """A digest of every file of the project (path and content), the SQLMesh version, the values
+    of the environment variables the files mention (`config.py` reading a path, a model reading
+    `@VAR`) and today's date (UTC): a model's `start` may be relative (`'1 week ago'`), and the
+    partitions start on the day it resolves to."""
+    digest = hashlib.sha256(f"{FORMAT}\0{metadata.version('sqlmesh')}\0{_today()}\0".encode())
     names: set[bytes] = set()
     for path in sorted(_project_files(project_dir)):
         content = path.read_bytes()
@@ -40,6 +42,10 @@ def project_key(project_dir: Path) -> str:
     for name in sorted(n for n in (b.decode() for b in names) if n in os.environ):
         digest.update(f"{name}={os.environ[name]}\0".encode())
     return digest.hexdigest()
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
 
 
 def _project_files(project_dir: Path) -> list[Path]:
