@@ -1,13 +1,15 @@
 """Run start as the UI launches runs: a webserver on the demo (its managed gRPC code server stays
 up), GraphQL `launchPipelineExecution`, the instance's run launcher starting a run worker.
 
-    make demo && .venv/bin/python bench/run_start.py --runs 3 [--in-process]
+    make demo && .venv/bin/python bench/run_start.py --runs 3 [--in-process] [--baseline REV] [--load-only]
 
 Times each launch from the mutation to SUCCESS (polled every 0.25 s) for a generator job, the
 critical health check job and one dbt model (`staging/stg_orders`), with the step's own time (the
 work) beside it, and the load of the code location in a fresh process. Runs go to a temp
 DAGSTER_HOME whose run coordinator launches immediately (no queue, no daemon ticking beside the
-measurement); the warehouse is the demo's (`.orchestration_utils/`).
+measurement); the warehouse is the demo's (`.orchestration_utils/`). `--baseline REV` measures the
+fresh-process load of that revision's package too (extracted under bench/.work, first on PYTHONPATH);
+both packages and the venv are byte-compiled first, as the image is (`UV_COMPILE_BYTECODE=1`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -25,6 +28,7 @@ import urllib.request
 from pathlib import Path
 
 from common import REPO, VENV_BIN, timed
+from health_monitor import baseline_source
 
 LAUNCHES = {  # name: (job, asset selection)
     "generate_airflow_dags_job": ("generate_airflow_dags_job", None),
@@ -47,15 +51,28 @@ def main() -> None:
         action="store_true",
         help="launch with the in-process executor (run config), as single-op jobs should run",
     )
+    ap.add_argument("--baseline", help="a git revision whose code location load is measured too")
+    ap.add_argument("--load-only", action="store_true", help="measure the load, launch nothing")
     args = ap.parse_args()
     run_config = {"execution": {"config": {"in_process": {}}}} if args.in_process else {}
     if not (REPO / ".orchestration_utils" / "warehouse" / "shop.duckdb").exists():
         sys.exit("run `make demo` first: the runs read and write the demo's warehouse")
-    load = [timed([str(VENV_BIN / "python"), "-c", LOAD], cwd=REPO) for _ in range(args.runs)]
-    print(
-        f"code location load, fresh process: {statistics.median(float(r['stdout']) for r in load):.2f} s "
-        f"in process, {statistics.median(r['wall_s'] for r in load):.2f} s wall (median of {args.runs})"
-    )
+    sources = {"this tree": None}
+    if args.baseline:
+        sources[f"baseline {args.baseline}"] = baseline_source(args.baseline)
+    compile_bytecode([REPO / "orchestration_utils", *(s for s in sources.values() if s)])
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("| code | defs() after import, in process | process wall | process CPU | peak RSS |")
+    print("|---|---|---|---|---|")
+    for label, source in sources.items():
+        load = load_times(args.runs, source)
+        print(
+            f"| {label} | {load['in_process']:.2f} s | {load['wall_s']:.2f} s "
+            f"| {load['cpu_s']:.2f} s | {load['rss_mib']:.0f} MiB |",
+            flush=True,
+        )
+    if args.load_only:
+        return
     with tempfile.TemporaryDirectory() as home, webserver(Path(home)) as base:
         print("| launch | launch → SUCCESS | step(s) | overhead |")
         print("|---|---|---|---|")
@@ -66,6 +83,38 @@ def main() -> None:
             total = statistics.median(s[0] for s in samples)
             work = statistics.median(s[1] for s in samples)
             print(f"| {name} | {total:.1f} s | {work:.1f} s | {total - work:.1f} s |", flush=True)
+
+
+def compile_bytecode(folders: list[Path]) -> None:
+    """As the image does: the venv and the packages measured, so no process compiles sources
+    (this machine sets PYTHONDONTWRITEBYTECODE, and a fresh venv holds no .pyc)."""
+    python = str(VENV_BIN / "python")
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    for folder in [Path(site), *folders]:
+        subprocess.run([python, "-m", "compileall", "-q", str(folder)], check=False)
+
+
+def load_times(runs: int, source: Path | None) -> dict:
+    """Median over `runs` fresh processes: `defs()` with its imports as timed inside, the
+    process's wall and CPU (user + system) time and peak RSS."""
+    env = {**os.environ, "PYTHONPATH": str(source)} if source else None
+    samples = []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # -P: no working directory first on sys.path, so PYTHONPATH (the baseline) wins there.
+        r = timed([str(VENV_BIN / "python"), "-P", "-c", LOAD], env=env, cwd=REPO)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        samples.append({**r, "in_process": float(r["stdout"]), "cpu_s": cpu})
+    return {
+        k: statistics.median(s[k] for s in samples)
+        for k in ("in_process", "wall_s", "cpu_s", "rss_mib")
+    }
 
 
 class webserver:

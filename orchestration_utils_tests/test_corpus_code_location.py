@@ -86,12 +86,20 @@ def test_code_location_loads(manifest, monkeypatch, tmp_path):
 
     # One @dbt_assets over the whole manifest: the op groups, each reading a slice of the
     # manifest, lose no asset, dependency or dbt test.
-    from dagster_dbt import dbt_assets
+    # Keyed as the location keys them: snapshots configured with `target_schema` under it.
+    from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
-    from orchestration_utils.dagster_assets.dbt import patch_for_dagster_dbt
+    from orchestration_utils.dagster_assets.dbt import patch_for_dagster_dbt, snapshot_with_schema
     from orchestration_utils.project.dbt_manifest import read_manifest
 
-    @dbt_assets(manifest=patch_for_dagster_dbt(read_manifest(manifest)))
+    class SnapshotsUnderSchema(DagsterDbtTranslator):
+        def get_asset_key(self, dbt_resource_props):
+            return super().get_asset_key(snapshot_with_schema(dbt_resource_props))
+
+    @dbt_assets(
+        manifest=patch_for_dagster_dbt(read_manifest(manifest)),
+        dagster_dbt_translator=SnapshotsUnderSchema(),
+    )
     def whole(context): ...
 
     plain = {s.key: s for s in dg.Definitions(assets=[whole]).resolve_all_asset_specs()}

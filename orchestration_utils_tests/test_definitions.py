@@ -128,8 +128,8 @@ def test_sqlmesh_models_are_assets_grouped_by_schema_with_audits_as_checks(defs)
 def test_schedules_per_schedule_value_and_the_automation_sensor(defs):
     repo = defs.get_repository_def()
     schedules = {s.name: s.cron_schedule for s in repo.schedule_defs}
-    assert schedules["daily_assets_schedule"] == "0 0 * * *"
-    assert schedules["hourly_assets_schedule"] == "0 * * * *"
+    assert schedules["daily_schedule"] == "0 0 * * *"
+    assert schedules["hourly_schedule"] == "0 * * * *"
     daily_job = repo.get_job("daily_assets_job")
     keys = {k.to_user_string() for k in daily_job.asset_layer.executable_asset_keys}
     assert "marts/dim_customers" in keys and "staging/stg_events" not in keys

@@ -55,7 +55,7 @@ def test_interleaved_partitions_become_three_groups_in_order():
     assert groups == {
         "dbt_staging_daily": ["a", "c"],
         "dbt_staging_daily_by_day": ["d"],
-        "dbt_staging_daily_2": ["b"],
+        "dbt_staging_daily_b": ["b"],
     }
     _assert_acyclic(nodes, groups)
 
@@ -75,7 +75,7 @@ def test_layers_in_order_need_no_extra_stage():
         "dbt_staging_daily": ["stg"],
         "dbt_marts_daily": ["dim"],
         "dbt_marts_daily_by_day": ["fct"],
-        "dbt_marts_daily_2": ["agg"],
+        "dbt_marts_daily_agg": ["agg"],
     }
     _assert_acyclic(nodes, groups)
 
@@ -91,7 +91,7 @@ def test_ephemeral_models_join_no_group_but_carry_the_order():
     assert groups == {
         "dbt_staging_daily": ["a"],
         "dbt_staging_daily_by_day": ["d"],
-        "dbt_staging_daily_2": ["b"],
+        "dbt_staging_daily_b": ["b"],
     }
 
 
@@ -100,11 +100,48 @@ def test_large_groups_are_cut_in_topological_order():
     groups = _groups(nodes, max_size=2)
     assert groups == {
         "dbt_staging_daily": ["n0", "n1"],
-        "dbt_staging_daily_2": ["n2", "n3"],
-        "dbt_staging_daily_3": ["n4"],
+        "dbt_staging_daily_part2": ["n2", "n3"],
+        "dbt_staging_daily_n4": ["n4"],
     }
 
 
 def test_schedules_split_groups_so_schedule_jobs_select_whole_ops():
     nodes = [_node("a"), _node("h", ["a"], schedule="@hourly"), _node("b", ["a"])]
     assert _groups(nodes) == {"dbt_staging_daily": ["a", "b"], "dbt_staging_hourly": ["h"]}
+
+
+def test_later_groups_are_named_for_their_model_and_every_name_is_unique():
+    # `by_day` after the daily group: its readable name is the daily group's own name.
+    nodes = [
+        _node("a"),
+        _node("d", ["a"], partitioning=DAILY),
+        _node("by_day", ["d"]),
+        _node("fct o'brien", ["d"], layer=Layer.MARTS),
+    ]
+    groups = _groups(nodes)
+    assert groups == {
+        "dbt_staging_daily": ["a"],
+        "dbt_staging_daily_by_day": ["d"],
+        "dbt_staging_daily_by_day_2": ["by_day"],
+        "dbt_marts_daily": ["fct o'brien"],
+    }
+    _assert_acyclic(nodes, groups)
+
+
+def test_a_later_group_of_several_models_is_a_numbered_part():
+    nodes = [
+        _node("a"),
+        _node("d", ["a"], partitioning=DAILY),
+        _node("b", ["d"]),
+        _node("c", ["d"]),
+    ]
+    assert _groups(nodes)["dbt_staging_daily_part2"] == ["b", "c"]
+
+
+def test_a_later_group_named_for_a_hostile_model_is_a_valid_dagster_name():
+    import re
+
+    nodes = [_node("a"), _node("d", ["a"], partitioning=DAILY), _node("o'brien é", ["d"])]
+    names = list(_groups(nodes))
+    assert names[2].startswith("dbt_staging_daily_o_brien_")
+    assert all(re.fullmatch(r"[A-Za-z0-9_]+", n) for n in names)

@@ -30,22 +30,34 @@ def instance():
         yield instance
 
 
-# Schedule -> (tick time, partition keys requested, or the skip); None: one unpartitioned run.
+# Schedule -> (job, tick time, partition keys requested, or the skip); None: one unpartitioned run.
+# Named for the schedule value; split by partitions definition (the two hourly ones by their first
+# partition). A schedule whose assets are exactly a layer job's launches that job.
 PROJECT_SCHEDULES = {
-    "daily_assets_schedule": [
-        (AT, ["2026-06-30"]),
-        (datetime(2026, 7, 2, tzinfo=UTC), ["2026-07-01"]),
-    ],
-    "hourly_assets_schedule": [(AT, None)],
-    "hourly_assets_hourly_from_20260101_schedule": [
-        (AT, ["2026-07-01-09:00"]),
-        (datetime(2026, 1, 1, tzinfo=UTC), "skip"),
-    ],
-    # The demo's hourly SQLMesh model starts 2026-11-01: before that nothing is complete.
-    "hourly_assets_hourly_from_20261101_schedule": [
-        (AT, "skip"),
-        (datetime(2026, 11, 3, 10, tzinfo=UTC), ["2026-11-03-09:00"]),
-    ],
+    "daily_schedule": (
+        "daily_assets_job",
+        [(AT, ["2026-06-30"]), (datetime(2026, 7, 2, tzinfo=UTC), ["2026-07-01"])],
+    ),
+    "hourly_schedule": ("hourly_assets_job", [(AT, None)]),
+    "hourly_by_hour_from_2026_01_01_schedule": (
+        "shop_marts_layer_hourly",
+        [(AT, ["2026-07-01-09:00"]), (datetime(2026, 1, 1, tzinfo=UTC), "skip")],
+    ),
+    # The demo's hourly dbt model starts 2026-11-01: before that nothing is complete.
+    "hourly_by_hour_from_2026_11_01_schedule": (
+        "marts_layer_hourly",
+        [(AT, "skip"), (datetime(2026, 11, 3, 10, tzinfo=UTC), ["2026-11-03-09:00"])],
+    ),
+}
+# What each schedule's job materializes (it says so in its description too).
+SCHEDULE_ASSETS = {
+    "hourly_schedule": {
+        "intermediate/int_event_hours",
+        "shop_staging/stg_events",
+        "staging/stg_events",
+    },
+    "hourly_by_hour_from_2026_01_01_schedule": {"shop_marts/fct_events_hourly"},
+    "hourly_by_hour_from_2026_11_01_schedule": {"marts/fct_events"},
 }
 # Owned by the health and SLA wiring, whose configuration is changing: only generic facts.
 MONITOR_PREFIXES = ("health_", "sla_")
@@ -70,11 +82,15 @@ def test_every_schedule_has_an_expectation(defs):
 def test_project_schedules_request_the_latest_complete_partition(defs, instance):
     repo = defs.get_repository_def()
     schedules = {s.name: s for s in defs.schedules}
-    for name, ticks in PROJECT_SCHEDULES.items():
+    for name, (job_name, ticks) in PROJECT_SCHEDULES.items():
         schedule = schedules[name]
-        assert schedule.job_name == name.removesuffix("_schedule") + "_job"
+        assert schedule.job_name == job_name
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
         job = repo.get_job(schedule.job_name)
+        keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+        if name in SCHEDULE_ASSETS:
+            assert keys == SCHEDULE_ASSETS[name], name
+        assert all(key in schedule.description for key in sorted(keys)[:10]), name
         for at, expected in ticks:
             result = _tick(schedule, instance, repo, at)
             requests = list(result.run_requests or [])

@@ -77,7 +77,7 @@ def test_the_ui_shows_the_demo(demo_manifest, demo_sqlmesh_project, tmp_path):
     repo = location["repositories"][0]
     schedules = {s["name"]: s["scheduleState"]["status"] for s in repo["schedules"]}
     assert (
-        schedules["daily_assets_schedule"] == "STOPPED"
+        schedules["daily_schedule"] == "STOPPED"
         and schedules["health_checks_job_schedule"] == "RUNNING"
     )
     sensors = {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]}

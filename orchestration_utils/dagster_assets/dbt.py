@@ -2,6 +2,8 @@
 group (op_groups.py)."""
 
 import json
+import sys
+import textwrap
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -65,7 +67,10 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         # dagster-dbt names each output after its key: a model named `fct_s'q` needs a safe key.
-        return name_safe_key(super().get_asset_key(dbt_resource_props))
+        return name_safe_key(super().get_asset_key(snapshot_with_schema(dbt_resource_props)))
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return node_description(dbt_resource_props)
 
     def forget_build_state(self) -> None:
         """Once every `@dbt_assets` is built, runs read only the specs cached in `_specs`: drop
@@ -89,6 +94,29 @@ class ProjectDbtTranslator(DagsterDbtTranslator):
             metadata={**spec.metadata, **schedule_metadata(node, self._default_schedule)},
             **spec_attributes(node, self._default_schedule),
         )
+
+
+def snapshot_with_schema(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A snapshot configured the classic way (`target_schema`) keyed as models are, under its
+    schema (`snapshots/customers_snapshot`, not a bare `customers_snapshot`): dagster-dbt's key
+    reads only `config.schema`."""
+    config = props.get("config") or {}
+    if props.get("resource_type") != "snapshot" or config.get("schema") is not None:
+        return props
+    schema = config.get("target_schema") or props.get("schema")
+    return {**props, "config": {**config, "schema": schema}} if schema else props
+
+
+def node_description(props: Mapping[str, Any]) -> str:
+    """dagster-dbt's description (the node's, else `dbt <type> <name>`, then its SQL), without
+    the empty "Raw SQL" block it gives nodes that have no code (seeds)."""
+    text = props.get("description") or f"dbt {props.get('resource_type')} {props.get('name')}"
+    code = props.get("raw_code") or props.get("raw_sql") or ""
+    if code.strip():
+        text += "\n\n#### Raw SQL:\n```sql\n" + textwrap.indent(code, "    ") + "\n```"
+    elif props.get("resource_type") == "seed" and props.get("original_file_path"):
+        text += f"\n\nLoaded by `dbt seed` from `{props['original_file_path']}`."
+    return text
 
 
 def patch_for_dagster_dbt(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -263,9 +291,17 @@ def _dbt_assets(
                 ),
             ]
         built = 0
-        for event in dbt.cli(args, context=context).stream():
-            built += isinstance(event, dg.Output | dg.MaterializeResult | dg.AssetMaterialization)
-            yield event
+        # Row counts and column schemas on each materialization, as dagster-dbt users expect
+        # (on DuckDB, read once dbt has exited and released the file).
+        events = dbt.cli(args, context=context).stream().fetch_row_counts().fetch_column_metadata()
+        try:
+            for event in events:
+                built += isinstance(
+                    event, dg.Output | dg.MaterializeResult | dg.AssetMaterialization
+                )
+                yield event
+        finally:
+            release_duckdb()
         if named and not built:
             # dbt says "Nothing to do" and exits 0 when the project holds none of the nodes.
             raise dg.Failure(
@@ -274,6 +310,21 @@ def _dbt_assets(
             )
 
     return _assets
+
+
+def release_duckdb() -> None:
+    """Close the DuckDB file dbt-duckdb opened in this process to fetch row counts and columns.
+    dbt-duckdb keeps it open (read-write) for the life of the process, so the next dbt op of an
+    in-process run (its own `dbt` process) could not lock the file, and a health check in this
+    process could not open it read-only."""
+    connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    if connections is None:  # no DuckDB adapter was opened here
+        return
+    manager = connections.DuckDBConnectionManager
+    with manager._LOCK:
+        environment, manager._ENV = manager._ENV, None
+    if environment is not None:
+        environment.close()
 
 
 _GRAPH_SECTIONS = (

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from orchestration_utils.dagster_assets import attributes
+from orchestration_utils.dagster_assets.specs import name_part
 from orchestration_utils.project.model import Layer, Node
 from orchestration_utils.project.schedule import schedule_slug
 
@@ -33,7 +34,7 @@ MAX_GROUP_SIZE = 1000
 
 @dataclass(frozen=True)
 class OpGroup:
-    name: str  # the op's name: dbt_<layer>_<schedule>[_by_<granularity>][_<n>]
+    name: str  # the op's name: dbt_<layer>_<schedule>[_by_<granularity>][_<model>|_part<n>]
     partition_spec: tuple[str, str] | None
     members: tuple[Node, ...]  # in the project's topological order
 
@@ -66,13 +67,35 @@ def op_groups(
             grouped[(s, key)].append(node)
     groups: list[OpGroup] = []
     seen: dict[str, int] = defaultdict(int)
+    names: set[str] = set()
     for (_, (layer, schedule, spec)), members in sorted(grouped.items()):
         spec = spec if spec != ("", "") else None
         base = f"{prefix}_{LAYER_ORDER[layer].value}_{schedule}" + (
             f"_by_{spec[0]}" if spec else ""
         )
         for i in range(0, len(members), max_size):
+            part = tuple(members[i : i + max_size])
             seen[base] += 1
-            name = base if seen[base] == 1 else f"{base}_{seen[base]}"
-            groups.append(OpGroup(name, spec, tuple(members[i : i + max_size])))
+            name = _unique(_group_name(base, seen[base], part), names)
+            groups.append(OpGroup(name, spec, part))
     return groups
+
+
+def _group_name(base: str, nth: int, members: tuple[Node, ...]) -> str:
+    """The first group of a layer, schedule and partitions is `base`; a later one (its models
+    read a group that sorts after theirs, or the first held MAX_GROUP_SIZE) is named for its
+    model when it holds one (`dbt_marts_daily_fct_daily_revenue`), else `base_part<n>`."""
+    if nth == 1:
+        return base
+    if len(members) == 1:
+        return f"{base}_{name_part(members[0].name)}"
+    return f"{base}_part{nth}"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    taken.add(candidate)
+    return candidate

@@ -45,6 +45,7 @@ def sqlmesh_specs(project: Project, default_schedule: str) -> list[dg.AssetSpec]
                 metadata={
                     "sqlmesh/model": node.name,
                     "dagster/table_name": node.table_id,
+                    **column_schema(node),
                     **schedule_metadata(node, default_schedule),
                 },
                 partitions_def=partitions_def(*spec) if spec else None,
@@ -52,6 +53,21 @@ def sqlmesh_specs(project: Project, default_schedule: str) -> list[dg.AssetSpec]
             )
         )
     return specs
+
+
+def column_schema(node: Node) -> dict[str, dg.TableSchema]:
+    """The model's columns (SQLMesh's `columns_to_types`, with their descriptions) as the asset
+    page's column schema, where SQLMesh knows them."""
+    if not node.columns:
+        return {}
+    return {
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(c.name, c.data_type or "unknown", description=c.description or None)
+                for c in node.columns
+            ]
+        )
+    }
 
 
 def _refuse_shared_keys(project: Project) -> None:

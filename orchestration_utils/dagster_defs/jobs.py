@@ -10,6 +10,7 @@ import dagster as dg
 
 from orchestration_utils.dagster_assets.partitions import partitions_names
 from orchestration_utils.dagster_assets.specs import run_tags_of
+from orchestration_utils.project.schedule import GRANULARITY_BY_CRON
 
 
 def executable_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
@@ -59,7 +60,7 @@ def build_jobs(defs: dg.Definitions) -> dg.Definitions:
             dg.define_asset_job(
                 name,
                 selection=job_selection(defs, specs),
-                description=f"Materialize the {specs[0].group_name or 'default'} layer.",
+                description=layer_job_description(specs),
                 tags=run_tags_of(defs, {s.key for s in specs}),
             )
             for name, specs in layer_jobs(defs).items()
@@ -83,6 +84,32 @@ def job_selection(defs: dg.Definitions, specs: list[dg.AssetSpec]) -> dg.AssetSe
         if key.asset_key in keys
     ]
     return dg.AssetSelection.assets(*keys).without_checks() | dg.AssetSelection.checks(*own)
+
+
+def partitions_unit(partitions: dg.PartitionsDefinition) -> str:
+    """`hour`, `day`, ... (`partition` for a definition that is not one of those units)."""
+    if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        granularity = GRANULARITY_BY_CRON.get(partitions.cron_schedule)
+        if granularity:
+            return granularity.name
+    return "partition"
+
+
+def layer_job_description(specs: list[dg.AssetSpec]) -> str:
+    """`Materialize the marts layer's 2 asset(s) partitioned by hour from 2026-11-01: ...`."""
+    layer = specs[0].group_name or "default"
+    partitions = job_partitions(specs)
+    names = sorted(s.key.to_user_string() for s in specs)
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    scope = f"the {layer} layer's {len(names)} asset(s)"
+    if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        whole = sum(s.partitions_def is None for s in specs)
+        scope += (
+            f", partitioned by {partitions_unit(partitions)}"
+            f" from {partitions.start.date().isoformat()}"
+            + (f" ({whole} unpartitioned, built whole in each run)" if whole else "")
+        )
+    return f"Materialize {scope}: {shown}."
 
 
 def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDefinition | None]]:

@@ -16,9 +16,10 @@ from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration_utils.dagster_assets.dbt import build_dbt_assets, source_freshness_specs
 from orchestration_utils.dagster_assets.sqlmesh import build_sqlmesh_assets
+from orchestration_utils.dagster_defs.project_cache import cached_project
 from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import read_manifest
-from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
+from orchestration_utils.project.model import Project
 from orchestration_utils.settings import DEMO_DBT_PROJECT, Settings
 
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -156,9 +157,19 @@ def ensure_manifest(settings: Settings) -> Path:
 
 @functools.cache
 def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
-    project = load_sqlmesh_project(settings.sqlmesh_project_dir)
+    """The project model comes from the home's cache when the project is unchanged
+    (project_cache.py): a run's worker then builds its definitions without SQLMesh."""
+    project = cached_project(
+        Path(settings.sqlmesh_project_dir), settings.home / "cache" / "sqlmesh", _read_project
+    )
     return dg.Definitions(
         assets=build_sqlmesh_assets(
             project, Path(settings.sqlmesh_project_dir), settings.default_schedule
         )
     )
+
+
+def _read_project(project_dir: Path) -> Project:
+    from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project  # imports sqlglot
+
+    return load_sqlmesh_project(project_dir)

@@ -180,7 +180,7 @@ def test_the_automation_page_lists_schedules_and_sensors(ui, page, shots):
     base, _ = ui
     page.goto(f"{base}/automation")
     for name in (
-        "daily_assets_schedule",
+        "daily_schedule",
         "health_checks_job_schedule",
         "sla_sensor",
         "run_failure_alert_sensor",
