@@ -156,6 +156,7 @@ def ensure_manifest(settings: Settings) -> Path:
 
 @functools.cache
 def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
+    assert settings.sqlmesh_project_dir is not None  # definitions.py loads SQLMesh only when set
     project = load_sqlmesh_project(settings.sqlmesh_project_dir)
     return dg.Definitions(
         assets=build_sqlmesh_assets(
