@@ -40,11 +40,13 @@ chromium:
 		{ $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
 		echo "make chromium: could not install Debian's chromium; the browser test skips (and fails when CI=true)" >&2
 
-# The locked ruff, over the package, its tests and the benchmarks (generated code is formatted by it too).
+# The locked ruff, over the package, its tests and the benchmarks (generated code is formatted by it too);
+# mypy over the package ([tool.mypy] in pyproject.toml). The import layering is a test (test_layering.py).
 LINTED := orchestration_utils orchestration_utils_tests bench
 lint: venv
 	.venv/bin/ruff check $(LINTED)
 	.venv/bin/ruff format --check $(LINTED)
+	.venv/bin/mypy
 
 test: lint airflow-venv bqemu-venv postgres chromium
 	.venv/bin/pytest

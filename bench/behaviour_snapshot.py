@@ -47,7 +47,7 @@ AS_OF = "2026-01-10T06:00:00+00:00"
 
 def run(cmd: list[str], tmp: Path, env: dict[str, str]) -> dict:
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=tmp)
-    clean = lambda s: s.replace(str(tmp), "<tmp>").replace(str(REPO), "<repo>")
+    clean = lambda s: elapsed(s.replace(str(tmp), "<tmp>").replace(str(REPO), "<repo>"))
     return {
         "cmd": [clean(c) for c in cmd],
         "rc": done.returncode,

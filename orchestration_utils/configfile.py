@@ -9,6 +9,7 @@ from typing import Annotated
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
 
 from orchestration_utils.errors import ConfigError
 
@@ -73,7 +74,7 @@ def json_path(loc: tuple) -> str:
     return path
 
 
-def _reason(error: dict) -> str:
+def _reason(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
     message = error["msg"]

@@ -7,6 +7,7 @@ import os
 import dagster as dg
 import duckdb
 import pytest
+
 from orchestration_utils.dagster_assets.dbt import node_description, snapshot_with_schema
 
 

@@ -160,7 +160,7 @@ def run_failure_alerts(
     outbox: list[OutboxItem] = []
     missing: list[str] = []
     if channels.slack.configured(config.slack_channel):
-        blocks = [
+        blocks: list[dict] = [
             {
                 "type": "section",
                 "text": {

@@ -289,6 +289,7 @@ def _table_freshness(
     if not evidence.found:
         return [error_result(table.table_id, "freshness", evidence.description, table.critical)]
     if evidence.column:
+        assert table.freshness is not None  # the --table flags always make one
         freshness = table.freshness.model_copy(update={"timestamp_column": evidence.column})
         table = table.model_copy(update={"freshness": freshness})
     results = run_health_checks(HealthConfig(tables=(table,)), warehouse, now)

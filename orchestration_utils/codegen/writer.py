@@ -90,7 +90,7 @@ def write_files(
         raise
     except OSError as exc:
         raise OutputDirError(
-            output_dir, _REASONS.get(exc.errno, (exc.strerror or str(exc)).lower())
+            output_dir, _REASONS.get(exc.errno or 0, (exc.strerror or str(exc)).lower())
         ) from None
 
 

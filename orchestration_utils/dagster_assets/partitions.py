@@ -53,6 +53,8 @@ def partitions_names(specs: list[dg.AssetSpec]) -> dict[dg.PartitionsDefinition 
     base = {d: partitions_slug(d) for d in defs}
     clash = {n for n in base.values() if list(base.values()).count(n) > 1}
     return {
-        d: f"{n}_from_{d.start.strftime('%Y%m%d')}" if n in clash and d is not None else n
+        d: f"{n}_from_{d.start.strftime('%Y%m%d')}"
+        if n in clash and isinstance(d, dg.TimeWindowPartitionsDefinition)
+        else n
         for d, n in base.items()
     }

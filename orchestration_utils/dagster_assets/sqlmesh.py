@@ -127,7 +127,7 @@ def build_sqlmesh_assets(
     check_name_of = check_names(project)
     checks = audit_check_specs(project, check_name_of)
     nodes = {asset_key(n): n for n in project.runnable()}
-    by_partitions: dict[object, list[dg.AssetSpec]] = defaultdict(list)
+    by_partitions: dict[dg.PartitionsDefinition | None, list[dg.AssetSpec]] = defaultdict(list)
     for spec in specs:
         by_partitions[spec.partitions_def].append(spec)
     names = partitions_names(specs)

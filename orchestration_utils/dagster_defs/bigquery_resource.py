@@ -21,4 +21,5 @@ class EndpointBigQueryResource(BigQueryResource):
             with super().get_client() as client:
                 yield client
             return
+        assert self.project and self.location  # WarehouseResource.open sets both from the URL
         yield emulator_client(self.project, self.location, self.endpoint)

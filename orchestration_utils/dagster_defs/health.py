@@ -3,9 +3,10 @@ source assets for tables outside the projects, schedules per criticality, and a 
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import dagster as dg
 
@@ -74,10 +75,10 @@ def describe(result: CheckResult) -> str:
     return f"{result.status.value}: {result.message}" + (f" (limits: {limits})" if limits else "")
 
 
-def check_metadata(figures: dict) -> dict[str, dg.MetadataValue]:
+def check_metadata(figures: Mapping[str, object]) -> dict[str, dg.MetadataValue]:
     """Measured numbers stay numbers, so the UI plots hours_stale, row_count and bytes_billed
     over time; configured limits are text."""
-    metadata = {}
+    metadata: dict[str, dg.MetadataValue] = {}
     for key, value in figures.items():
         if value is None:
             continue
@@ -92,7 +93,7 @@ def check_metadata(figures: dict) -> dict[str, dg.MetadataValue]:
         elif isinstance(value, str):
             metadata[key] = dg.MetadataValue.text(value)
         else:
-            metadata[key] = dg.MetadataValue.json(value)
+            metadata[key] = dg.MetadataValue.json(cast(Any, value))  # a list or an object
     return metadata
 
 
@@ -125,7 +126,7 @@ def asset_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
     return [
         spec
         for a in defs.assets or ()
-        for spec in ((a,) if isinstance(a, dg.AssetSpec) else getattr(a, "specs", ()))
+        for spec in ([a] if isinstance(a, dg.AssetSpec) else list(getattr(a, "specs", ())))
     ]
 
 
@@ -138,12 +139,13 @@ def dbt_freshness_tables(
     """dbt sources' own `freshness` config (dbt.py) as health freshness checks on the warehouse:
     `error_after` fails, `warn_after` warns; a source with `warn_after` alone only warns, and a
     `loaded_at_field` that is an expression (dbt puts it in SQL) is not sent to the warehouse: ERROR."""
-    tables, adjust = [], {}
+    tables: list[TableConfig] = []
+    adjust: dict[str, Adjust] = {}
     for spec in asset_specs(project_defs):
         value = spec.metadata.get(DBT_FRESHNESS_METADATA_KEY)
         if value is None:
             continue
-        dbt = value.value if isinstance(value, dg.JsonMetadataValue) else value
+        dbt: Any = value.value if isinstance(value, dg.JsonMetadataValue) else value
         table_id = str(spec.metadata["dagster/table_name"])
         error, warn, field = (
             dbt.get("error_after_hours"),
@@ -159,9 +161,11 @@ def dbt_freshness_tables(
         except ValueError:
             column = None
             reason = f"dbt's loaded_at_field {str(field)[:60]!r} is not a column name; only a column is checked here"
-            adjust[table_id] = lambda r, reason=reason: error_result(
-                r.table, r.check, reason, r.critical
-            )
+
+            def as_error(r: CheckResult, reason: str = reason) -> CheckResult:
+                return error_result(r.table, r.check, reason, r.critical)
+
+            adjust[table_id] = as_error
         if error is None:
             adjust.setdefault(
                 table_id, lambda r: replace(r, status=Status.WARN) if r.status == Status.FAIL else r
@@ -265,14 +269,15 @@ def build_health_defs(settings: Settings, project_defs: dg.Definitions) -> dg.De
     if external:
         assets.append(_observe_external(external))
 
-    jobs, schedules = [], []
+    jobs: list[dg.JobDefinition | dg.UnresolvedAssetJobDefinition] = []
+    schedules = []
     for name, checks_defs, cron, observe in (
         ("health_checks_critical", critical, config.schedule.critical_cron, False),
         ("health_checks", standard, config.schedule.default_cron, True),
     ):
         if not checks_defs:
             continue
-        selection = dg.AssetSelection.checks(*checks_defs)
+        selection: dg.AssetSelection = dg.AssetSelection.checks(*checks_defs)
         if observe and external:
             selection = selection | dg.AssetSelection.assets(
                 *[external_key(t.ref) for t in external]
@@ -319,7 +324,8 @@ def _checks_defs(
     by_dataset: dict[tuple[str, str], list[TableConfig]] = {}
     for t in tables:
         by_dataset.setdefault(t.ref.dataset_key, []).append(t)
-    defs, used = [], set()
+    defs = []
+    used: set[str] = set()
     for (project, dataset), members in sorted(by_dataset.items()):
         base = op_name(f"{name}_{dataset}", used)
         for i in range(0, len(members), CHECKS_PER_DEFINITION):
@@ -524,7 +530,9 @@ def _observe_external(tables: Sequence[TableConfig]) -> dg.AssetsDefinition:
                             metadata={"error": dg.MetadataValue.text(str(meta))},
                         )
                         continue
-                    metadata = {"row_count": dg.MetadataValue.int(meta.row_count or 0)}
+                    metadata: dict[str, dg.MetadataValue] = {
+                        "row_count": dg.MetadataValue.int(meta.row_count or 0)
+                    }
                     if meta.modified:
                         metadata["dagster/last_updated_timestamp"] = dg.MetadataValue.timestamp(
                             meta.modified
@@ -578,7 +586,8 @@ def _report_job(health: HealthConfig, expectations: dict[str, Expectation]) -> d
         lines = human_summary(report)
         for line in lines:
             context.log.info(line)
-        summary = report["summary"]
+        summary: Any = report["summary"]
+        monitoring: Any = report["monitoring"]
         context.add_output_metadata(
             {
                 "path": dg.MetadataValue.path(path),
@@ -586,7 +595,7 @@ def _report_job(health: HealthConfig, expectations: dict[str, Expectation]) -> d
                 "health_score": dg.MetadataValue.float(summary["health_score"]),
                 "failed": dg.MetadataValue.int(summary["failed"]),
                 "errors": dg.MetadataValue.int(summary["errors"]),
-                "bytes_billed": dg.MetadataValue.int(report["monitoring"]["bytes_billed"]),
+                "bytes_billed": dg.MetadataValue.int(monitoring["bytes_billed"]),
             }
         )
         return path

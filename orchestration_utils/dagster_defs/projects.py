@@ -157,6 +157,7 @@ def ensure_manifest(settings: Settings) -> Path:
 
 @functools.cache
 def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
+    assert settings.sqlmesh_project_dir is not None  # definitions.py loads SQLMesh only when set
     """The project model comes from the home's cache when the project is unchanged
     (project_cache.py): a run's worker then builds its definitions without SQLMesh."""
     project = cached_project(

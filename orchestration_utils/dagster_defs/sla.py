@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import dagster as dg
 import orjson
@@ -116,7 +117,8 @@ class InstanceStore:
         self.run_id = run_id
 
     def samples(self, sla_name: str, since: datetime) -> list[Sample]:
-        samples, cursor = [], None
+        samples: list[Sample] = []
+        cursor = None
         while True:
             page = self.instance.event_log_storage.get_asset_check_execution_history(
                 self.keys[sla_name], limit=500, cursor=cursor
@@ -128,7 +130,7 @@ class InstanceStore:
                 if not isinstance(evaluation, dg.AssetCheckEvaluation):
                     continue
                 status = evaluation.metadata.get("sla_status")
-                ok = None if status is None else recorded_ok(status.value)
+                ok = None if status is None else recorded_ok(str(status.value))
                 samples.append(Sample(datetime.fromtimestamp(record.create_timestamp, UTC), ok))
             if len(page) < 500:
                 return samples
@@ -302,7 +304,7 @@ def build_sla_defs(
     defined = {
         key
         for a in health_defs.assets or ()
-        for key in (a.keys if isinstance(a, dg.AssetsDefinition) else {a.key})
+        for key in (a.keys if isinstance(a, dg.AssetsDefinition) else {cast(dg.AssetSpec, a).key})
     }
     keys: dict[str, dg.AssetCheckKey] = {}
     extra_assets: dict[dg.AssetKey, dg.AssetSpec] = {}
@@ -400,7 +402,8 @@ def build_sla_defs(
         store = InstanceStore(
             context.instance,
             keys,
-            lambda r: context.log_event(_evaluation(r, keys[r.name])),
+            # Dagster records an AssetCheckEvaluation logged from an op (its stubs name fewer types).
+            lambda r: context.log_event(_evaluation(r, keys[r.name])),  # type: ignore[arg-type]
             context.run_id,
         )
         results, report = track(store, airflow_api, channels)
@@ -435,7 +438,7 @@ def build_sla_defs(
         store = InstanceStore(context.instance, keys)
         cursor = _read_cursor(context.cursor, store)
         if last := store.load(LAST_EVALUATION_KEY):
-            context.log.info(_account_line(last))
+            context.log.info(_account_line(cast(dict, last)))
         missing = alert_channels(slack, pagerduty).missing(config.alerts)
         for line in missing:
             if line not in cursor["told"]:  # once, not on every tick
@@ -512,7 +515,7 @@ def build_sla_defs(
                 **{
                     k: dg.MetadataValue.float(v)
                     if isinstance(v, float)
-                    else dg.MetadataValue.int(v)
+                    else dg.MetadataValue.int(cast(int, v))
                     for k, v in summary.items()
                 },
             }

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from orchestration_utils.health.config import TableConfig
 from orchestration_utils.runs.model import FailedRun
@@ -84,7 +85,7 @@ def parse_timestamp(value: object, column: str, column_type: str | None = None) 
     """MAX(column) as the warehouse returned it: a timestamp or date, an ISO string, or a Unix
     epoch in s/ms/µs/ns (a number, or digits in a string). Anything else raises UnreadableTimestamp."""
     if value is None or isinstance(value, datetime | date):
-        return as_utc(value)  # type: ignore[arg-type]
+        return as_utc(value)
     held = f"{column} ({column_type or type(value).__name__}) holds {str(value)[:40]!r}"
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise UnreadableTimestamp(f"{held}, not a timestamp")
@@ -189,6 +190,7 @@ def judge_freshness(
 ) -> CheckResult:
     """PASS, WARN or FAIL for the newest data time, whatever told it."""
     max_age = table.max_age_hours
+    assert max_age is not None  # judged only for a table with a freshness block
     hours_stale = round(max((now - newest).total_seconds(), 0.0) / 3600, 3)
     figures = {
         "latest_update": newest.isoformat(),
@@ -447,7 +449,7 @@ def bytes_to_usd(bytes_billed: int, usd_per_tib: float) -> float:
     return round(bytes_billed / TIB * usd_per_tib, 6)
 
 
-def cost_breakdown(jobs: Sequence[Job], usd_per_tib: float) -> dict[str, object]:
+def cost_breakdown(jobs: Sequence[Job], usd_per_tib: float) -> dict[str, Any]:
     def usd(bytes_billed: int) -> float:
         return bytes_to_usd(bytes_billed, usd_per_tib)
 
@@ -482,6 +484,7 @@ def check_cost(
     threshold_usd: float | None,
     lookback_hours: float,
 ) -> CheckResult:
+    figures: dict[str, Any]
     if jobs is None:
         figures = {
             "lookback_hours": lookback_hours,

@@ -266,6 +266,7 @@ def parse_health_config(text: bytes | str, source: str) -> HealthConfig:
         if key in _FLAT_KEYS
     ]
     if flat:
+        assert isinstance(tables, list)  # `flat` holds keys of its tables
         for i, table in enumerate(tables):
             if isinstance(table, dict):
                 try:

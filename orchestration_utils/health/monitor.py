@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from orchestration_utils.errors import WarehouseError
 from orchestration_utils.health import checks
@@ -160,7 +161,7 @@ def _missing_column(meta: TableMeta, column: str | None) -> WarehouseError | Non
     )
 
 
-def _guarded_check(name: str, table: TableConfig, *context: object) -> CheckResult:
+def _guarded_check(name: str, table: TableConfig, *context: Any) -> CheckResult:
     """One check's unforeseen failure is that check's ERROR: the report always completes."""
     try:
         return _one_check(name, table, *context)
@@ -175,7 +176,7 @@ def _one_check(
     table: TableConfig,
     meta: TableMeta | WarehouseError,
     latest: Mapping[str, object],
-    partitions: Mapping[str, object],
+    partitions: Mapping[str, Mapping[str, int] | WarehouseError],
     spines: Mapping[str, tuple[str, list[str]]],
     expectations: Mapping[str, Expectation],
     now: datetime,
@@ -184,8 +185,10 @@ def _one_check(
         return error_result(table.table_id, name, str(meta), table.critical)
     key = table.ref.table
     counts = partitions.get(key)
-    if isinstance(counts, WarehouseError) and name in ("row_count", "partitions"):
-        return error_result(table.table_id, name, str(counts), table.critical)
+    if isinstance(counts, WarehouseError):
+        if name in ("row_count", "partitions"):
+            return error_result(table.table_id, name, str(counts), table.critical)
+        counts = None  # only those two checks read the counts
     if name == "freshness":
         value = latest.get(key)
         if isinstance(value, WarehouseError):
@@ -242,7 +245,7 @@ def _job_checks(
     try:
         jobs = warehouse.jobs(now - timedelta(hours=hours), now)
     except WarehouseError as exc:
-        failure = str(exc)
+        failure: str | None = str(exc)
         jobs = None
     else:
         failure = None

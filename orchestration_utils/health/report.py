@@ -6,9 +6,10 @@ ERROR count as zero: a check that could not look proves nothing good about the t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -103,7 +104,7 @@ def exit_status(results: Sequence[CheckResult]) -> int:
 SUMMARY_LINES = 20
 
 
-def human_summary(report: dict[str, object], limit: int = SUMMARY_LINES) -> list[str]:
+def human_summary(report: Mapping[str, Any], limit: int = SUMMARY_LINES) -> list[str]:
     summary = report["summary"]
     lines = [
         f"health score {summary['health_score']}: {summary['passed']} passed, {summary['warnings']} warnings, "

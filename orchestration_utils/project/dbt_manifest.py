@@ -361,7 +361,7 @@ def merged_meta(props: Mapping[str, Any]) -> dict[str, Any]:
     return {**(props.get("meta") or {}), **((props.get("config") or {}).get("meta") or {})}
 
 
-def _folders(props: Mapping[str, Any]) -> list[str]:
+def _folders(props: Mapping[str, Any]) -> tuple[str, ...]:
     path = props.get("original_file_path") or props.get("path") or ""
     return Path(path).parts[:-1]
 

@@ -86,7 +86,7 @@ def _open_context(path: Path, gateway: str | None) -> Any:
         os.chdir(cwd)
 
 
-def _cause(exc: BaseException) -> str:
+def _cause(exc: BaseException | None) -> str:
     """The error and what caused it (`No module named 'faker'`, a missing seed file), on one line."""
     parts: list[str] = []
     seen: set[int] = set()

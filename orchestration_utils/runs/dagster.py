@@ -31,7 +31,7 @@ def last_materialization(
     newest: tuple[str, datetime] | None = None
     for key, event in events.items():
         materialization = event.asset_materialization if event else None
-        if materialization is None:
+        if event is None or materialization is None:
             continue
         metadata = materialization.metadata
         table = getattr(metadata.get("dagster/table_name"), "value", None)

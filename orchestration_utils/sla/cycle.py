@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 from orchestration_utils.alerts.notify import AlertState, Channels, NotifyReport, notify
 from orchestration_utils.errors import RunHistoryError
@@ -50,6 +50,9 @@ def run_source(
 
     def read(sla: CompletionSla, since: datetime) -> list[PipelineRun]:
         if sla.source == "airflow":
+            assert (
+                airflow is not None
+            )  # the config refuses Airflow SLAs without its "airflow" section
             return airflow(sla.pipeline, since)
         if dagster_instance is None:
             raise RunHistoryError("no Dagster instance: set DAGSTER_HOME")
@@ -92,7 +95,7 @@ def track_once(
     try:
         # Read the incidents only once the lock is held: the other process may just have paged.
         with store.alert_lock(lock_timeout(config)):
-            state = AlertState.from_json(store.load(ALERT_STATE_KEY))
+            state = AlertState.from_json(cast(dict | None, store.load(ALERT_STATE_KEY)))
             return results, notify(
                 results, state, config.alerts, now, save, channels, **delivery_options
             )

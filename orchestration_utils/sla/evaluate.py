@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from orchestration_utils.errors import RunHistoryError, WarehouseError
 from orchestration_utils.health.checks import CheckResult, Status, judge_freshness
@@ -58,7 +58,7 @@ class SlaResult:
     status: SlaStatus
     message: str
     target: str
-    figures: dict[str, object] = field(default_factory=dict)
+    figures: Mapping[str, object] = field(default_factory=dict)
     compliance: Compliance | None = None
 
     def to_json(self) -> dict[str, object]:
@@ -201,7 +201,7 @@ def _freshness(
             Status.WARN: SlaStatus.PASS,
             Status.FAIL: SlaStatus.FAIL,
         }.get(check.status, SlaStatus.ERROR)
-        figures = {
+        figures: dict[str, Any] = {
             k: check.figures[k] for k in ("latest_update", "hours_stale") if k in check.figures
         }
         figures["max_age_hours"] = sla.max_age_hours
@@ -240,7 +240,7 @@ def _quality(sla: QualitySla, warehouse: Warehouse | None) -> SlaResult:
         return error(f"query failed: {exc}")
     if len(rows) != 1 or not {"total_rows", "failed_rows"} <= {k.lower() for k in rows[0]}:
         return error("the query must return one row with total_rows and failed_rows")
-    row = {k.lower(): v for k, v in rows[0].items()}
+    row: dict[str, Any] = {k.lower(): v for k, v in rows[0].items()}
     try:
         total, failed = int(row["total_rows"] or 0), int(row["failed_rows"] or 0)
     except (TypeError, ValueError, OverflowError):
@@ -289,13 +289,14 @@ def _completion(sla: CompletionSla, now: datetime, runs: RunSource | None) -> Sl
         return SlaResult(
             sla.name, sla.type, sla.pipeline, sla.critical, SlaStatus.ERROR, str(exc), target
         )
-    finished.sort(key=lambda r: r.ended, reverse=True)
+    # `finished` holds ended runs only.
+    finished.sort(key=lambda r: cast(datetime, r.ended), reverse=True)
 
     def good(run: PipelineRun) -> bool:
         return run.succeeded and (run.duration_minutes or 0) <= sla.target_duration_minutes
 
     compliance = count_compliance(
-        [(r.ended, good(r)) for r in finished], now, window, sla.objective_percent
+        [(cast(datetime, r.ended), good(r)) for r in finished], now, window, sla.objective_percent
     )
     if not finished:
         return SlaResult(

@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import requests
 from google.api_core import exceptions as gexc
@@ -32,6 +33,7 @@ from orchestration_utils.warehouse.base import (
 from orchestration_utils.warehouse.types import bigquery_field, canonical_type
 from orchestration_utils.warehouse.url import WarehouseUrl
 
+_T = TypeVar("_T")
 _GRANULARITY = {"HOUR": "hour", "DAY": "day", "MONTH": "month", "YEAR": "year"}
 _PARAM_TYPE = {"DATE": "DATE", "DATETIME": "DATETIME", "TIMESTAMP": "TIMESTAMP"}
 # INFORMATION_SCHEMA.PARTITIONS answers for at most 1,000 tables per query.
@@ -73,7 +75,7 @@ def _message(exc: gexc.GoogleAPICallError) -> str:
 
 
 def _reasons(exc: gexc.GoogleAPICallError) -> set[str]:
-    return {e.get("reason") for e in exc.errors or () if isinstance(e, dict)}
+    return {str(e.get("reason")) for e in exc.errors or () if isinstance(e, dict)}
 
 
 def _as_warehouse_error(exc: Exception) -> WarehouseError:
@@ -100,8 +102,8 @@ def _as_warehouse_error(exc: Exception) -> WarehouseError:
     return WarehouseError(f"{type(exc).__name__}: {exc}")
 
 
-def _call(fn: Callable[[], object]):
-    def attempt():
+def _call(fn: Callable[[], _T]) -> _T:
+    def attempt() -> _T:
         try:
             return fn()
         except WarehouseError:
@@ -183,7 +185,11 @@ class BigQueryWarehouse:
         def run() -> list:
             self.usage.queries += 1
             job = self.client.query(
-                sql, job_config=config, retry=None, job_retry=None, timeout=self.timeout_seconds
+                sql,
+                job_config=config,
+                retry=None,  # type: ignore[arg-type]  # None turns the client's retries off (ours decide)
+                job_retry=None,
+                timeout=self.timeout_seconds,
             )
             rows = list(job.result(retry=None, timeout=self.timeout_seconds))
             self.usage.bytes_billed += job.total_bytes_billed or 0
@@ -197,7 +203,7 @@ class BigQueryWarehouse:
             job = self.client.query(
                 sql,
                 job_config=bigquery.QueryJobConfig(dry_run=True, use_query_cache=False),
-                retry=None,
+                retry=None,  # type: ignore[arg-type]  # None turns the client's retries off
                 job_retry=None,
                 timeout=self.timeout_seconds,
             )
@@ -291,16 +297,20 @@ class BigQueryWarehouse:
         def get(table: str) -> TableMeta | WarehouseError:
             ref = TableRef(dataset[0], dataset[1], table)
 
-            def fetch():
+            def fetch() -> bigquery.Table:
                 self.usage.metadata_calls += 1
-                return self.client.get_table(ref.id, retry=None, timeout=self.timeout_seconds)
+                return self.client.get_table(
+                    ref.id,
+                    retry=None,  # type: ignore[arg-type]  # None turns the client's retries off
+                    timeout=self.timeout_seconds,
+                )
 
             try:
-                table = _call(fetch)
+                found = _call(fetch)
             except WarehouseError as exc:
                 return exc
             try:
-                return _table_meta(ref, table)
+                return _table_meta(ref, found)
             except Exception as exc:  # noqa: BLE001 -- a shape this code does not know is that table's error
                 return WarehouseError(
                     f"unreadable tables.get answer for {ref.id}: {type(exc).__name__}: {exc}"
@@ -315,7 +325,7 @@ class BigQueryWarehouse:
     ) -> dict[str, object]:
         by_table = {r.meta.ref.table: r for r in requests}
 
-        def run(tables: Sequence[str]) -> dict[str, str | None]:
+        def run(tables: Sequence[str]) -> dict[str, object]:
             parts, params = [], []
             for i, table in enumerate(tables):
                 request = by_table[table]

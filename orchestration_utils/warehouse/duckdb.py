@@ -134,15 +134,15 @@ class DuckDBWarehouse:
         for table in tables:
             if (schema, table) not in known:
                 results[table] = WarehouseError(f"table {catalog}.{schema}.{table} not found")
-            elif isinstance(counts[table], WarehouseError):
-                results[table] = counts[table]
+            elif isinstance(count := counts[table], WarehouseError):
+                results[table] = count
             else:
                 kind, fields = known[schema, table]
                 results[table] = TableMeta(
                     ref=TableRef(catalog, schema, table),
                     kind=kind,
                     schema=tuple(fields),
-                    row_count=counts[table],
+                    row_count=count,
                     modified=None,  # DuckDB keeps no per-table modification time
                 )
         return results

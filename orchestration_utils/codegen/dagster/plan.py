@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import dagster as dg
+from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
+from dagster_shared.serdes.utils import SerializableTimeDelta
 from sqlglot import exp
 
 from orchestration_utils.dagster_assets import attributes
@@ -86,9 +88,9 @@ def plan_dagster(
         p = assets_def.partitions_def
         if p is not None:
             # The op's nodes share one partitioning (op_groups.py): its granularity is theirs.
-            spec = attributes.partition_spec(node_by_key[next(iter(assets_def.specs)).key])
-            assert spec is not None, assets_def.node_def.name
-            granularity, start = spec[0], p.start.strftime("%Y-%m-%d")
+            partitioning = attributes.partition_spec(node_by_key[next(iter(assets_def.specs)).key])
+            assert partitioning is not None and isinstance(p, dg.TimeWindowPartitionsDefinition)
+            granularity, start = partitioning[0], p.start.strftime("%Y-%m-%d")
             part_name = f"{granularity}_from_{start.replace('-', '')}"
             partitions[part_name] = (granularity, start)
         checks_by_key: dict[dg.AssetKey, list[CheckPlan]] = {}
@@ -112,6 +114,7 @@ def plan_dagster(
         for spec in sorted(assets_def.specs, key=lambda s: position[node_by_key[s.key].unique_id]):
             node = node_by_key[spec.key]
             fp = spec.freshness_policy
+            assert fp is None or isinstance(fp, TimeWindowFreshnessPolicy)  # attributes.py's
             plans.append(
                 AssetPlan(
                     key=tuple(spec.key.path),
@@ -126,7 +129,7 @@ def plan_dagster(
                     kinds=tuple(sorted(spec.kinds)),
                     description=node.description or None,  # not dagster-dbt's copy of the raw SQL
                     cron=str(spec.metadata[SCHEDULE_METADATA_KEY]),
-                    freshness=(_seconds(fp.fail_window), _seconds(fp.warn_window)) if fp else None,
+                    freshness=(_window(fp.fail_window), _seconds(fp.warn_window)) if fp else None,
                     selector=node.dbt_selector if project.kind is ProjectKind.DBT else node.name,
                     relation=quoted_table(node, project.kind),
                     timestamp_field=quoted_column(node.partitioning.field)
@@ -205,8 +208,12 @@ def _bigquery_ident(text: str) -> str:
     return f"`{escaped}`"
 
 
-def _seconds(window) -> int | None:
-    return int(window.to_timedelta().total_seconds()) if window is not None else None
+def _window(window: SerializableTimeDelta) -> int:
+    return int(window.to_timedelta().total_seconds())
+
+
+def _seconds(window: SerializableTimeDelta | None) -> int | None:
+    return _window(window) if window is not None else None
 
 
 def _nodes_by_key(project: Project, assets_defs: list[dg.AssetsDefinition]):

@@ -19,8 +19,9 @@ def notify(context, text: str) -> None:
     if not url:
         context.log.warning(text)
         return
-    request = urllib.request.Request(url, data=json.dumps({"text": text}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps({"text": text}).encode(), headers={"Content-Type": "application/json"}
+    )
     urllib.request.urlopen(request, timeout=10).close()
 
 
@@ -34,7 +35,9 @@ def failed_check_alert_sensor(context: dg.SensorEvaluationContext):
     """SLA and health-check alerts: a check that fails triggers once and resolves when it passes."""
     open_alerts = set(json.loads(context.cursor or "[]"))
     for key in _check_keys():
-        record = context.instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key)
+        record = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [key]
+        ).get(key)
         evaluation = record.evaluation if record else None
         if evaluation is None:
             continue
@@ -62,7 +65,10 @@ def freshness_alert_sensor(context: dg.SensorEvaluationContext):
             stale = event is None or now - event.timestamp > limit
             name = spec.key.to_user_string()
             if stale and name not in open_alerts:
-                notify(context, f":hourglass: {name} is older than its freshness window ({limit / 3600:g} h)")
+                notify(
+                    context,
+                    f":hourglass: {name} is older than its freshness window ({limit / 3600:g} h)",
+                )
                 open_alerts.add(name)
             elif not stale and name in open_alerts:
                 notify(context, f":white_check_mark: {name} is fresh again")
