@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 from pydantic import ValidationError
 
 from orchestration_utils.cli.shell import as_of_time, parser, run, say, warehouse_url
@@ -56,8 +57,10 @@ warehouses:
   ...&endpoint=http://127.0.0.1:9050  an emulator, with anonymous credentials
   default: the demo's DuckDB file under $ORCHESTRATION_UTILS_HOME
 
-output: the JSON report on stdout or --output (one compact line past 1,000 checks); a summary on
-  stderr naming at most 20 checks that did not pass, the most serious first, and counting the rest.
+output: the JSON report on stdout or --output; past 1,000 checks it is one compact line, and stdout
+  holds only the checks that did not pass ("checks_shown": "not_passing"; the summary counts all)
+  unless --all-checks. A summary on stderr names at most 20 checks that did not pass, the most
+  serious first, and counts the rest.
 health score: 100 x (PASS + 0.5 x WARN) / checks; FAIL and ERROR count as 0.
 exit codes: 0 every check passed (warnings allowed), 1 a check FAILed or ERRORed, 2 bad usage or config
 """
@@ -102,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="dbt manifest.json: models' declared column types become the expected schemas",
     )
     p.add_argument("--output", type=Path, help="write the JSON report here instead of stdout")
+    p.add_argument(
+        "--all-checks",
+        action="store_true",
+        help=f"past {_INDENTED_CHECKS:,} checks, print every check on stdout, not only those that did not pass",
+    )
     p.add_argument(
         "--as-of",
         help="evaluate as if it were this ISO time (UTC if no offset); for replays and tests",
@@ -173,10 +181,6 @@ def _main(args: argparse.Namespace) -> int:
         report = build_report(results, now, str(url), warehouse.usage, config.usd_per_tib)
         _emit(report, args.output)
     else:
-        _emit_lines(
-            report_json_lines(results, now, str(url), warehouse.usage, config.usd_per_tib),
-            args.output,
-        )
         # The stderr summary names only checks that did not pass; the score counts them all.
         report = build_report(
             [r for r in results if r.status != Status.PASS],
@@ -186,6 +190,21 @@ def _main(args: argparse.Namespace) -> int:
             config.usd_per_tib,
         )
         report["summary"] = summarize(results)
+        report["checks_shown"] = "not_passing"
+        if args.output is not None or args.all_checks:
+            _emit_lines(
+                report_json_lines(results, now, str(url), warehouse.usage, config.usd_per_tib),
+                args.output,
+            )
+        else:
+            # A cron line appending stdout to a log gets what needs reading, not 10 MiB a run.
+            sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_NON_STR_KEYS) + b"\n")
+            sys.stdout.flush()
+            say(
+                PROG,
+                f"stdout holds the {len(report['checks'])} checks that did not pass of "
+                f"{len(results)}; --output FILE or --all-checks for every check",
+            )
     for line in human_summary(report):
         say(PROG, line)
     return exit_status(results)

@@ -117,9 +117,11 @@ def parse_timestamp(value: object, column: str, column_type: str | None = None) 
 
 
 def freshness_window_start(table: TableConfig, now: datetime) -> datetime:
-    """How far back `MAX(timestamp_column)` looks: wide enough to say how stale, never the whole table."""
+    """How far back `MAX(timestamp_column)` looks: wide enough to say how stale, never the whole table.
+    It starts at midnight UTC: the bound prunes on the partition column, and a DATE partition
+    (`event_date`) compared with 01:00 would drop that whole day's rows, the newest ones included."""
     hours = max(2 * (table.max_age_hours or 24), (table.max_age_hours or 24) + 24)
-    return (now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+    return (now - timedelta(hours=hours)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 # Table kinds whose metadata time is not when their data changed: a view's is when its SQL

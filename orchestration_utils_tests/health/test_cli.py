@@ -224,8 +224,8 @@ def test_nested_expected_schema_in_json(tmp_path, warehouse):
 
 
 def test_at_scale_stdout_is_one_json_line_and_stderr_names_the_worst_few(tmp_path):
-    """260 tables x 4 checks: the report is still all on stdout (the seed's pipes read it), compact;
-    stderr names at most 20 checks, ERRORs before FAILs, and counts the rest."""
+    """260 tables x 4 checks: stdout is one compact JSON line (the seed's pipes read it) holding
+    the checks that did not pass and the whole summary; stderr names at most 20 checks, ERRORs before FAILs, and counts the rest."""
     import duckdb
 
     from orchestration_utils.health.report import SUMMARY_LINES
@@ -262,6 +262,8 @@ def test_at_scale_stdout_is_one_json_line_and_stderr_names_the_worst_few(tmp_pat
     assert result.stdout.count("\n") == 1  # one compact line
     report = json.loads(result.stdout)
     assert report["summary"]["total_checks"] == 260 * 4 + 1
+    assert report["checks_shown"] == "not_passing"
+    assert all(c["status"] != "PASS" for c in report["checks"])
     listed = [
         line
         for line in result.stderr.splitlines()
@@ -273,3 +275,71 @@ def test_at_scale_stdout_is_one_json_line_and_stderr_names_the_worst_few(tmp_pat
     assert listed[-1].endswith(
         f"... and {not_passing - SUMMARY_LINES} more not passing (every check is in the JSON report)"
     )
+
+
+def test_past_1000_checks_stdout_holds_what_did_not_pass(tmp_path):
+    """A cron line appending stdout to a log gets the failures and the whole summary, not every
+    check; `--output` and `--all-checks` still give every check."""
+    path = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA marts")
+    for n in range(520):
+        rows = 0 if n % 100 == 7 else 1  # 6 empty tables
+        con.execute(f"CREATE TABLE marts.t{n} AS SELECT * FROM range({rows}) r(id)")
+    con.close()
+    config = tmp_path / "health-config.json"
+    tables = [
+        {
+            "table_id": f"shop.marts.t{n}",
+            "row_count": {"min_rows": 1},
+            "expected_schema": [{"name": "id", "type": "BIGINT"}],
+        }
+        for n in range(520)
+    ]
+    config.write_text(json.dumps({"warehouse": f"duckdb://{path}", "tables": tables}))
+
+    default = _run("--config", str(config), "--as-of", AS_OF)
+    assert default.returncode == 1, default.stderr
+    shown = json.loads(default.stdout)
+    assert shown["checks_shown"] == "not_passing"
+    assert shown["summary"]["total_checks"] == 1040
+    assert shown["summary"]["failed"] == 6
+    assert sorted(c["table"] for c in shown["checks"]) == sorted(
+        f"shop.marts.t{n}" for n in range(520) if n % 100 == 7
+    )
+    assert "--all-checks" in default.stderr
+
+    every = _run("--config", str(config), "--as-of", AS_OF, "--all-checks")
+    assert len(json.loads(every.stdout)["checks"]) == 1040
+    assert "checks_shown" not in json.loads(every.stdout)
+    _run("--config", str(config), "--as-of", AS_OF, "--output", str(tmp_path / "r.json"))
+    assert len(json.loads((tmp_path / "r.json").read_text())["checks"]) == 1040
+
+
+@pytest.mark.parametrize("as_of_hour", [0, 1, 3, 13, 23])
+def test_freshness_sees_the_newest_rows_of_a_date_partition_at_any_hour(tmp_path, as_of_hour):
+    """MAX(timestamp) prunes on the DATE partition column; the newest rows, dated the day the
+    look-back window starts, count whatever the hour of the run."""
+    path = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA marts")
+    con.execute(
+        "CREATE TABLE marts.events AS SELECT TIMESTAMP '2026-03-01 22:00:00' AS event_timestamp, "
+        "DATE '2026-03-01' AS event_date"
+    )
+    con.close()
+    config = (
+        _config(
+            tmp_path,
+            path,
+            freshness={"max_age_hours": 2, "timestamp_column": "event_timestamp"},
+            row_count={"min_rows": 1, "partition_column": "event_date", "lookback_days": 7},
+        )
+        .read_text()
+        .replace("shop.marts.orders", "shop.marts.events")
+    )
+    (tmp_path / "health-config.json").write_text(config)
+    as_of = f"2026-03-02T{as_of_hour:02d}:30:00+00:00"
+    result = _run("--config", str(tmp_path / "health-config.json"), "--as-of", as_of)
+    freshness = next(c for c in json.loads(result.stdout)["checks"] if c["check"] == "freshness")
+    assert freshness["latest_update"] == "2026-03-01T22:00:00+00:00", freshness
