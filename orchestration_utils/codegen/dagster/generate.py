@@ -8,7 +8,7 @@ from pathlib import Path
 from orchestration_utils.codegen.dagster.plan import DagsterPlan, plan_dagster
 from orchestration_utils.codegen.dagster.render import render_dagster
 from orchestration_utils.codegen.writer import WriteResult, write_files
-from orchestration_utils.project.loader import load_project, source_hash
+from orchestration_utils.project.loader import load_source
 
 
 def generate_dagster_package(
@@ -22,24 +22,17 @@ def generate_dagster_package(
     check: bool = False,
     gateway: str | None = None,
 ) -> tuple[DagsterPlan, WriteResult]:
-    project = load_project(project_type, source, gateway=gateway)
-    if project_type == "dbt":
-        from orchestration_utils.dagster_defs.dbt import build_dbt_assets
-
-        assets_defs = build_dbt_assets(Path(source), default_schedule)
-    else:
-        from orchestration_utils.dagster_defs.sqlmesh import build_sqlmesh_assets
-
-        assets_defs = build_sqlmesh_assets(project, Path(source), default_schedule)
+    loaded = load_source(project_type, source, gateway=gateway)  # a manifest is read once
     output = Path(output_dir)
     plan = plan_dagster(
-        project,
-        assets_defs,
+        loaded.project,
+        default_schedule=default_schedule,
         project_dir=_from_output(project_dir, output),
         warehouse_url=warehouse_url,
         manifest=_from_output(source, output, absolute=False) if project_type == "dbt" else None,
+        dbt_manifest=loaded.manifest,
     )
-    files = render_dagster(plan, source_hash(project_type, source))
+    files = render_dagster(plan, loaded.sha256)
     return plan, write_files(output, files, check=check)
 
 
