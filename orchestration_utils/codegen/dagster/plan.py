@@ -220,8 +220,10 @@ def _dbt_groups(project: Project, manifest: dict[str, Any], default_schedule: st
                 check_key = get_asset_check_key_for_test(manifest, keys, test_id, None)
                 if check_key is None or check_key.asset_key != key:
                     continue
-                test = get_node(manifest, test_id)
-                severity = (test.get("config") or {}).get("severity") or "error"
+                config = get_node(manifest, test_id).get("config") or {}
+                if config.get("enabled", True) is False:
+                    continue  # dbt selects no disabled test
+                severity = config.get("severity") or "error"
                 checks[check_key.name] = CheckPlan(
                     check_key.name, severity.lower() == "error", test_id
                 )
