@@ -85,7 +85,12 @@ def timed(
     wall = re.search(r"Elapsed \(wall clock\) time .*: (?:(\d+):)?(\d+):([\d.]+)", report)
     h, m, s = (float(x or 0) for x in wall.groups())
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report).group(1)) / 1024
-    return {"wall_s": h * 3600 + m * 60 + s, "rss_mib": rss, "stdout": result.stdout}
+    # CPU seconds (user + system) as well: on a shared machine they move far less than wall time.
+    cpu = sum(
+        float(re.search(rf"{k} time \(seconds\): ([\d.]+)", report).group(1))
+        for k in ("User", "System")
+    )
+    return {"wall_s": h * 3600 + m * 60 + s, "cpu_s": cpu, "rss_mib": rss, "stdout": result.stdout}
 
 
 def median_runs(runs: int, fn) -> dict:
