@@ -188,6 +188,7 @@ def _dbt_groups(project: Project, manifest: dict[str, Any], default_schedule: st
     `get_asset_key` over dagster-dbt's upstream resolution (through ephemeral models), checks by
     dagster-dbt's test attachment, attributes by `spec_attributes`."""
     from dagster_dbt.asset_utils import (
+        _build_child_map,  # dagster-dbt's own: the manifest's child_map, or one built like it
         get_asset_check_key_for_test,
         get_node,
         get_upstream_unique_ids,
@@ -199,7 +200,7 @@ def _dbt_groups(project: Project, manifest: dict[str, Any], default_schedule: st
     keys = _DbtKeys(ProjectDbtTranslator(project, manifest, default_schedule), manifest)
     adapter = (manifest.get("metadata") or {}).get("adapter_type")
     kinds = tuple(sorted({"dbt", adapter or "dbt"}))  # dagster-dbt's, views not virtual
-    child_map = _dbt_child_map(manifest)
+    child_map = _build_child_map(manifest)
     produced: dict[dg.AssetKey, str] = {}
     groups: list[_Group] = []
     for group in op_groups(project.runnable(), prefix="dbt", default_schedule=default_schedule):
@@ -262,27 +263,19 @@ class _DbtKeys:
     costs most of a 5,000-model code location's load)."""
 
     def __init__(self, translator: Any, manifest: Mapping[str, Any]):
+        from dagster_dbt.asset_utils import get_node
+
+        self._props = lambda unique_id: get_node(manifest, unique_id)
         self._translator = translator
-        self._manifest = manifest
         self._keys: dict[str, dg.AssetKey] = {}
 
     def key(self, unique_id: str) -> dg.AssetKey:
         if unique_id not in self._keys:
-            from dagster_dbt.asset_utils import get_node
-
-            self._keys[unique_id] = self._translator.get_asset_key(
-                get_node(self._manifest, unique_id)
-            )
+            self._keys[unique_id] = self._translator.get_asset_key(self._props(unique_id))
         return self._keys[unique_id]
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> Any:
         return SimpleNamespace(key=self.key(unique_id))
-
-
-def _dbt_child_map(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
-    from dagster_dbt.asset_utils import _build_child_map
-
-    return _build_child_map(manifest)
 
 
 def _sqlmesh_groups(project: Project, default_schedule: str) -> list[_Group]:
