@@ -16,6 +16,7 @@ from pathlib import Path
 
 from common import (
     AIRFLOW_PY,
+    REPO,
     VENV_BIN,
     WORK,
     bench_args,
@@ -25,6 +26,8 @@ from common import (
     timed_json,
 )
 from plot import Point, write_results
+
+RESULTS = REPO / "bench" / "results"
 
 PARSE = """
 import importlib, json, pathlib, resource, sys, time
@@ -40,15 +43,17 @@ for f in sorted(pathlib.Path(sys.argv[1]).glob("*.py")):
         except ImportError:
             pass
 before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
-parse = time.perf_counter() - t
+parse, parse_cpu = time.perf_counter() - t, time.process_time() - c
 assert not bag.import_errors, bag.import_errors
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 for dag in bag.dags.values():
     DagSerialization.to_dict(dag)
+serialize, serialize_cpu = time.perf_counter() - t, time.process_time() - c
 grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kib) / 1024
-print(json.dumps({"parse_s": parse, "serialize_s": time.perf_counter() - t, "parse_mib": grown,
+print(json.dumps({"parse_s": parse, "serialize_s": serialize, "parse_cpu_s": parse_cpu,
+                  "serialize_cpu_s": serialize_cpu, "parse_mib": grown,
                   "dags": len(bag.dags), "tasks": sum(len(d.tasks) for d in bag.dags.values())}))
 """
 
@@ -107,6 +112,8 @@ def main() -> None:
         "dbt models",
         points,
         {
+            "parse_serialize_s": "DagBag parse + serialize (s)",
+            "parse_serialize_cpu_s": "parse + serialize CPU (s)",
             "parse_s": "DagBag parse (s)",
             "serialize_s": "serialize (s)",
             "cpu_s": "process CPU (s)",
@@ -189,6 +196,16 @@ def measure(models: int, runs: int) -> list[Point]:
         f"\ncosmos parse / ours: {c['parse_s'] / o['parse_s']:.1f}x; ours / hand-written static: {o['parse_s'] / s['parse_s']:.2f}x; "
         f"parse memory ours / cosmos: {o['parse_mib'] / c['parse_mib']:.2f}"
     )
+    # Issue #17's targets are on parse + serialize, which the dag-processor runs for every parse;
+    # CPU seconds too: on a shared machine they move far less than wall time.
+    for r in results.values():
+        r["parse_serialize_s"] = r["parse_s"] + r["serialize_s"]
+        r["parse_serialize_cpu_s"] = r["parse_cpu_s"] + r["serialize_cpu_s"]
+    for unit, label in (("parse_serialize_s", "wall"), ("parse_serialize_cpu_s", "CPU")):
+        print(
+            f"parse + serialize ({label}): cosmos / ours {c[unit] / o[unit]:.1f}x; "
+            f"ours / hand-written static {o[unit] / s[unit]:.2f}x"
+        )
     return [Point(labels[name], models, r) for name, r in results.items()]
 
 

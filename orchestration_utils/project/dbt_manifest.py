@@ -71,17 +71,23 @@ def load_dbt_manifest(path: Path | str) -> Project:
 
 
 def read_manifest(path: Path) -> Any:
+    return parse_manifest(read_manifest_bytes(path), path)
+
+
+def read_manifest_bytes(path: Path) -> bytes:
     try:
-        raw = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise ProjectError(path, "file not found") from None
     except OSError as exc:
         raise ProjectError(path, f"cannot read: {exc.strerror}") from None
+
+
+def parse_manifest(raw: bytes, path: Path) -> Any:
     try:
-        manifest = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ProjectError(path, f"invalid JSON: {exc}") from None
-    return manifest
 
 
 def project_from_manifest(manifest: Any, path: Path) -> Project:

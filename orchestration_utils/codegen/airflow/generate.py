@@ -7,7 +7,7 @@ from pathlib import Path
 from orchestration_utils.codegen.airflow.plan import AirflowPlan, GeneratorOptions, plan_airflow
 from orchestration_utils.codegen.airflow.render import render_airflow
 from orchestration_utils.codegen.writer import WriteResult, write_files
-from orchestration_utils.project.loader import load_project, source_hash
+from orchestration_utils.project.loader import load_source
 
 
 def generate_airflow_dags(
@@ -19,7 +19,7 @@ def generate_airflow_dags(
     check: bool = False,
     gateway: str | None = None,
 ) -> tuple[AirflowPlan, WriteResult]:
-    project = load_project(project_type, source, gateway=gateway)
-    plan = plan_airflow(project, options)
-    files = render_airflow(plan, source_hash(project_type, source))
+    loaded = load_source(project_type, source, gateway=gateway)  # a manifest is read once
+    plan = plan_airflow(loaded.project, options)
+    files = render_airflow(plan, loaded.sha256)
     return plan, write_files(Path(output_dir), files, check=check)

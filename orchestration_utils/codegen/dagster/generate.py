@@ -8,8 +8,7 @@ from pathlib import Path
 from orchestration_utils.codegen.dagster.plan import DagsterPlan, plan_dagster
 from orchestration_utils.codegen.dagster.render import render_dagster
 from orchestration_utils.codegen.writer import WriteResult, write_files
-from orchestration_utils.project.dbt_manifest import project_from_manifest, read_manifest
-from orchestration_utils.project.loader import load_project, source_hash
+from orchestration_utils.project.loader import load_source
 from orchestration_utils.project.model import ProjectKind
 
 
@@ -24,28 +23,19 @@ def generate_dagster_package(
     check: bool = False,
     gateway: str | None = None,
 ) -> tuple[DagsterPlan, WriteResult]:
-    if project_type == ProjectKind.DBT:  # the manifest is read and validated once
-        from orchestration_utils.dagster_assets.dbt import build_dbt_assets
-
-        manifest = read_manifest(Path(source))
-        project = project_from_manifest(manifest, Path(source))
-        assets_defs = build_dbt_assets(Path(source), default_schedule, manifest, project)
-    else:
-        from orchestration_utils.dagster_assets.sqlmesh import build_sqlmesh_assets
-
-        project = load_project(project_type, source, gateway=gateway)
-        assets_defs = build_sqlmesh_assets(project, Path(source), default_schedule)
+    loaded = load_source(project_type, source, gateway=gateway)  # a manifest is read once
     output = Path(output_dir)
     plan = plan_dagster(
-        project,
-        assets_defs,
+        loaded.project,
+        default_schedule=default_schedule,
         project_dir=_from_output(project_dir, output),
         warehouse_url=warehouse_url,
         manifest=_from_output(source, output, absolute=False)
-        if project.kind is ProjectKind.DBT
+        if loaded.project.kind is ProjectKind.DBT
         else None,
+        dbt_manifest=loaded.manifest,
     )
-    files = render_dagster(plan, source_hash(project_type, source))
+    files = render_dagster(plan, loaded.sha256)
     return plan, write_files(output, files, check=check)
 
 

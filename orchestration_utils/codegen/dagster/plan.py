@@ -1,19 +1,29 @@
-"""Live Dagster asset graph -> plan of a standalone package.
+"""Project -> plan of a standalone Dagster package.
 
-The plan is read off the very `AssetSpec`s the code location builds (our dbt translator, our
-SQLMesh mapping), so the generated graph equals the live one by construction."""
+The plan comes straight from the project's nodes through the functions the code location builds
+its assets with (op groups, attributes, our dbt translator's keys, the SQLMesh specs), so the
+generated graph equals the live one (a test compares them on the demo and the corpus) without
+building the location."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
-from dagster_shared.serdes.utils import SerializableTimeDelta
 from sqlglot import exp
 
 from orchestration_utils.dagster_assets import attributes
-from orchestration_utils.dagster_assets.specs import SCHEDULE_METADATA_KEY, TIMEZONE_METADATA_KEY
+from orchestration_utils.dagster_assets.op_groups import op_groups
+from orchestration_utils.dagster_assets.specs import (
+    SCHEDULE_METADATA_KEY,
+    TIMEZONE_METADATA_KEY,
+    schedule_metadata,
+    spec_attributes,
+)
+from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.model import Node, Project, ProjectKind
 
 
@@ -71,82 +81,71 @@ class DagsterPlan:
 
 def plan_dagster(
     project: Project,
-    assets_defs: list[dg.AssetsDefinition],
     *,
+    default_schedule: str,
     project_dir: str,
     warehouse_url: str,
     manifest: str | None = None,
+    dbt_manifest: dict[str, Any] | None = None,
 ) -> DagsterPlan:
-    node_by_key = _nodes_by_key(project, assets_defs)
-    audit_names = _audit_check_names(project)
+    """The package's plan straight from the project's nodes, through the functions the code
+    location builds its assets with (op groups, attributes, our dbt translator's keys, the SQLMesh
+    specs), without building the location. `dbt_manifest` is the parsed manifest the dbt project
+    was read from: dagster-dbt's keys, dependencies and test attachment read it (it is patched in
+    place for dagster-dbt, as the code location does)."""
+    if project.kind is ProjectKind.DBT:
+        if dbt_manifest is None:
+            raise ValueError("a dbt plan needs the parsed manifest the project was read from")
+        groups = _dbt_groups(project, dbt_manifest, default_schedule)
+    else:
+        groups = _sqlmesh_groups(project, default_schedule)
     partitions: dict[str, tuple[str, str]] = {}
-    groups = []
     test_names_of = {t.unique_id: t.name for n in project.nodes.values() for t in n.tests}
     renamed: dict[str, str] = {}
-    for assets_def in sorted(assets_defs, key=lambda a: a.node_def.name):
+    audit_names = _audit_check_names(project)
+    planned = []
+    for name, spec, assets in sorted(groups, key=lambda g: g[0]):
         part_name = None
-        p = assets_def.partitions_def
-        if p is not None:
-            # The op's nodes share one partitioning (op_groups.py): its granularity is theirs.
-            partitioning = attributes.partition_spec(node_by_key[next(iter(assets_def.specs)).key])
-            assert partitioning is not None and isinstance(p, dg.TimeWindowPartitionsDefinition)
-            granularity, start = partitioning[0], p.start.strftime("%Y-%m-%d")
+        if spec is not None:
+            granularity, start = spec
             part_name = f"{granularity}_from_{start.replace('-', '')}"
             partitions[part_name] = (granularity, start)
-        checks_by_key: dict[dg.AssetKey, list[CheckPlan]] = {}
-        for check in assets_def.check_specs:
-            test_id = (
-                str(check.metadata.get("dagster_dbt/unique_id", check.name))
-                if check.metadata
-                else check.name
-            )
-            if (
-                project.kind is ProjectKind.DBT
-                and test_names_of.get(test_id, check.name) != check.name
-            ):
-                renamed[test_id] = check.name
-            checks_by_key.setdefault(check.asset_key, []).append(
-                CheckPlan(check.name, check.blocking, test_id)
-            )
         plans = []
-        # Topological (the project's order): a multi-asset must yield upstream results first.
-        position = {uid: i for i, uid in enumerate(project.nodes)}
-        for spec in sorted(assets_def.specs, key=lambda s: position[node_by_key[s.key].unique_id]):
-            node = node_by_key[spec.key]
-            fp = spec.freshness_policy
-            assert fp is None or isinstance(fp, TimeWindowFreshnessPolicy)  # attributes.py's
+        for asset in assets:
+            node = asset.node
+            if project.kind is ProjectKind.DBT:
+                renamed.update(
+                    (c.test_id, c.name)
+                    for c in asset.checks
+                    if test_names_of.get(c.test_id, c.name) != c.name
+                )
+            fp = asset.freshness_policy
             plans.append(
                 AssetPlan(
-                    key=tuple(spec.key.path),
-                    deps=tuple(sorted(tuple(d.asset_key.path) for d in spec.deps)),
-                    group=spec.group_name or "default",
-                    owners=tuple(spec.owners),
-                    tags={
-                        k: v
-                        for k, v in sorted(spec.tags.items())
-                        if not k.startswith("dagster/kind/")
-                    },
-                    kinds=tuple(sorted(spec.kinds)),
+                    key=asset.key,
+                    deps=asset.deps,
+                    group=asset.group,
+                    owners=asset.owners,
+                    tags=asset.tags,
+                    kinds=asset.kinds,
                     description=node.description or None,  # not dagster-dbt's copy of the raw SQL
-                    cron=str(spec.metadata[SCHEDULE_METADATA_KEY]),
-                    freshness=(_window(fp.fail_window), _seconds(fp.warn_window)) if fp else None,
+                    cron=str(asset.metadata[SCHEDULE_METADATA_KEY]),
+                    freshness=(_seconds(fp.fail_window), _seconds(fp.warn_window)) if fp else None,
                     selector=node.dbt_selector if project.kind is ProjectKind.DBT else node.name,
                     relation=quoted_table(node, project.kind),
                     timestamp_field=quoted_column(node.partitioning.field)
                     if node.partitioning
                     else None,
                     freshness_hours=node.freshness_hours,
-                    checks=tuple(sorted(checks_by_key.get(spec.key, []), key=lambda c: c.name)),
-                    timezone=str(spec.metadata.get(TIMEZONE_METADATA_KEY, "UTC")),
+                    checks=tuple(sorted(asset.checks, key=lambda c: c.name)),
+                    timezone=str(asset.metadata.get(TIMEZONE_METADATA_KEY, "UTC")),
                     unique_id=node.unique_id,
                     audits=tuple((audit_names[t.unique_id], t.unique_id) for t in node.tests)
                     if audit_names
                     else (),
                 )
             )
-        groups.append(
-            GroupPlan(name=assets_def.node_def.name, partitions=part_name, assets=tuple(plans))
-        )
+        planned.append(GroupPlan(name=name, partitions=part_name, assets=tuple(plans)))
     package = (
         "".join(c if c.isalnum() else "_" for c in project.name.lower()).strip("_") + "_dagster"
     )
@@ -160,9 +159,166 @@ def plan_dagster(
         manifest,
         warehouse_url,
         dict(sorted(partitions.items())),
-        tuple(groups),
+        tuple(planned),
         dict(sorted(renamed.items())),
     )
+
+
+@dataclass(frozen=True)
+class _Asset:
+    """One asset as the code location's spec has it (the attributes the package renders)."""
+
+    node: Node
+    key: tuple[str, ...]
+    deps: tuple[tuple[str, ...], ...]
+    group: str
+    owners: tuple[str, ...]
+    tags: dict[str, str]  # without Dagster's `dagster/kind/` tags: kinds are their own field
+    kinds: tuple[str, ...]
+    freshness_policy: dg.FreshnessPolicy | None
+    metadata: Mapping[str, object]  # our schedule metadata (cron, time zone)
+    checks: tuple[CheckPlan, ...]
+
+
+# (op name, partitions spec, the op's assets in the project's topological order)
+_Group = tuple[str, tuple[str, str] | None, list[_Asset]]
+
+
+def _dbt_groups(project: Project, manifest: dict[str, Any], default_schedule: str) -> list[_Group]:
+    """The op groups of `build_dbt_assets`: keys and dependencies by our translator's
+    `get_asset_key` over dagster-dbt's upstream resolution (through ephemeral models), checks by
+    dagster-dbt's test attachment, attributes by `spec_attributes`."""
+    from dagster_dbt.asset_utils import (
+        _build_child_map,  # dagster-dbt's own: the manifest's child_map, or one built like it
+        get_asset_check_key_for_test,
+        get_node,
+        get_upstream_unique_ids,
+    )
+
+    from orchestration_utils.dagster_assets.dbt import ProjectDbtTranslator, patch_for_dagster_dbt
+
+    manifest = patch_for_dagster_dbt(manifest)
+    keys = _DbtKeys(ProjectDbtTranslator(project, manifest, default_schedule), manifest)
+    adapter = (manifest.get("metadata") or {}).get("adapter_type")
+    kinds = tuple(sorted({"dbt", adapter or "dbt"}))  # dagster-dbt's, views not virtual
+    child_map = _build_child_map(manifest)
+    produced: dict[dg.AssetKey, str] = {}
+    groups: list[_Group] = []
+    for group in op_groups(project.runnable(), prefix="dbt", default_schedule=default_schedule):
+        assets = []
+        seen: dict[dg.AssetKey, str] = {}  # dagster-dbt refuses two nodes of one key in an op
+        for node in group.members:
+            props = get_node(manifest, node.unique_id)
+            key = keys.key(node.unique_id)
+            upstream = get_upstream_unique_ids(manifest, props)
+            _claim(project, produced, key, node.unique_id)  # one asset per key in the package
+            for uid in (node.unique_id, *upstream):  # dagster-dbt's check within one op
+                _claim(project, seen, keys.key(uid), uid)
+            # By name: of two tests of one name on one asset the later wins, as in dagster-dbt.
+            checks: dict[str, CheckPlan] = {}
+            for test_id in child_map.get(node.unique_id, ()):
+                if not test_id.startswith("test"):
+                    continue
+                check_key = get_asset_check_key_for_test(manifest, keys, test_id, None)
+                if check_key is None or check_key.asset_key != key:
+                    continue
+                config = get_node(manifest, test_id).get("config") or {}
+                if config.get("enabled", True) is False:
+                    continue  # dbt selects no disabled test
+                severity = config.get("severity") or "error"
+                checks[check_key.name] = CheckPlan(
+                    check_key.name, severity.lower() == "error", test_id
+                )
+            attrs = spec_attributes(node, default_schedule)
+            assets.append(
+                _Asset(
+                    node=node,
+                    key=tuple(key.path),
+                    deps=tuple(sorted({tuple(keys.key(uid).path) for uid in upstream})),
+                    group=attrs["group_name"],
+                    owners=tuple(attrs["owners"]),
+                    tags=dict(sorted(attrs["tags"].items())),
+                    kinds=kinds,
+                    freshness_policy=attrs["freshness_policy"],
+                    metadata=schedule_metadata(node, default_schedule),
+                    checks=tuple(checks.values()),
+                )
+            )
+        groups.append((group.name, group.partition_spec, assets))
+    return groups
+
+
+def _claim(project: Project, taken: dict[dg.AssetKey, str], key: dg.AssetKey, uid: str) -> None:
+    other = taken.setdefault(key, uid)
+    if other != uid:
+        raise ProjectError(
+            project.source,
+            f"{other} and {uid} would share the Dagster asset key {key.to_user_string()}",
+        )
+
+
+class _DbtKeys:
+    """Asset keys by unique id, from our translator's `get_asset_key` (dagster-dbt's default key,
+    made a safe Dagster name). dagster-dbt's test attachment takes a translator and reads only
+    `get_asset_spec(...).key` of it: this gives it that key without building the spec (which
+    costs most of a 5,000-model code location's load)."""
+
+    def __init__(self, translator: Any, manifest: Mapping[str, Any]):
+        from dagster_dbt.asset_utils import get_node
+
+        self._props = lambda unique_id: get_node(manifest, unique_id)
+        self._translator = translator
+        self._keys: dict[str, dg.AssetKey] = {}
+
+    def key(self, unique_id: str) -> dg.AssetKey:
+        if unique_id not in self._keys:
+            self._keys[unique_id] = self._translator.get_asset_key(self._props(unique_id))
+        return self._keys[unique_id]
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> Any:
+        return SimpleNamespace(key=self.key(unique_id))
+
+
+def _sqlmesh_groups(project: Project, default_schedule: str) -> list[_Group]:
+    """The multi-assets of `build_sqlmesh_assets`, from the same specs (one per model) and checks."""
+    from orchestration_utils.dagster_assets.partitions import partitions_names
+    from orchestration_utils.dagster_assets.sqlmesh import (
+        asset_key,
+        audit_check_specs,
+        check_names,
+        sqlmesh_specs,
+    )
+
+    specs = sqlmesh_specs(project, default_schedule)
+    names = partitions_names(specs)
+    node_of = {asset_key(n): n for n in project.runnable()}
+    checks_of: dict[dg.AssetKey, list[CheckPlan]] = {}
+    for check in audit_check_specs(project, check_names(project)):
+        checks_of.setdefault(check.asset_key, []).append(
+            CheckPlan(check.name, check.blocking, check.name)
+        )
+    by_partitions: dict[object, list[_Asset]] = {}
+    for spec in specs:
+        by_partitions.setdefault(spec.partitions_def, []).append(
+            _Asset(
+                node=node_of[spec.key],
+                key=tuple(spec.key.path),
+                deps=tuple(sorted(tuple(d.asset_key.path) for d in spec.deps)),
+                group=spec.group_name or "default",
+                owners=tuple(spec.owners),
+                tags={
+                    k: v for k, v in sorted(spec.tags.items()) if not k.startswith("dagster/kind/")
+                },
+                kinds=tuple(sorted(spec.kinds)),
+                freshness_policy=spec.freshness_policy,
+                metadata=spec.metadata,
+                checks=tuple(checks_of.get(spec.key, ())),
+            )
+        )
+    return [
+        (f"sqlmesh_{names[p]}", attributes.partition_spec(assets[0].node), assets)
+        for p, assets in by_partitions.items()
+    ]
 
 
 def _audit_check_names(project: Project) -> dict[str, str]:
@@ -208,20 +364,5 @@ def _bigquery_ident(text: str) -> str:
     return f"`{escaped}`"
 
 
-def _window(window: SerializableTimeDelta) -> int:
-    return int(window.to_timedelta().total_seconds())
-
-
-def _seconds(window: SerializableTimeDelta | None) -> int | None:
-    return _window(window) if window is not None else None
-
-
-def _nodes_by_key(project: Project, assets_defs: list[dg.AssetsDefinition]):
-    out = {}
-    by_name = {n.name: n for n in project.runnable()}
-    for assets_def in assets_defs:
-        for spec in assets_def.specs:
-            uid = spec.metadata.get("dagster_dbt/unique_id")
-            model = spec.metadata.get("sqlmesh/model")
-            out[spec.key] = project.nodes[str(uid)] if uid else by_name[str(model)]
-    return out
+def _seconds(window) -> int | None:
+    return int(window.to_timedelta().total_seconds()) if window is not None else None
