@@ -182,8 +182,9 @@ def _main(args: argparse.Namespace) -> int:
         _emit(report, args.output)
     else:
         # The stderr summary names only checks that did not pass; the score counts them all.
+        not_passing = [r for r in results if r.status != Status.PASS]
         report = build_report(
-            [r for r in results if r.status != Status.PASS],
+            not_passing,
             now,
             str(url),
             warehouse.usage,
@@ -202,7 +203,7 @@ def _main(args: argparse.Namespace) -> int:
             sys.stdout.flush()
             say(
                 PROG,
-                f"stdout holds the {len(report['checks'])} checks that did not pass of "
+                f"stdout holds the {len(not_passing)} checks that did not pass of "
                 f"{len(results)}; --output FILE or --all-checks for every check",
             )
     for line in human_summary(report):

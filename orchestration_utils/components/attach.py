@@ -18,11 +18,29 @@ def component_path(context: dg.ComponentLoadContext, value: str) -> Path:
     return (context.path / value).resolve()
 
 
-def component_settings(**overrides: object) -> Settings:
-    """The `ORCHESTRATION_UTILS_*` settings, with what the component's attributes set instead."""
+def component_settings(
+    *,
+    sqlmesh_project_dir: Path | None = None,
+    default_schedule: str | None = None,
+    health_config_path: Path | None = None,
+    sla_config_path: Path | None = None,
+) -> Settings:
+    """The `ORCHESTRATION_UTILS_*` settings, with what the component's attributes set (not None)
+    instead."""
     settings = load_settings()
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return dataclasses.replace(settings, **given) if given else settings
+    return dataclasses.replace(
+        settings,
+        sqlmesh_project_dir=settings.sqlmesh_project_dir
+        if sqlmesh_project_dir is None
+        else sqlmesh_project_dir,
+        default_schedule=settings.default_schedule
+        if default_schedule is None
+        else default_schedule,
+        health_config_path=settings.health_config_path
+        if health_config_path is None
+        else health_config_path,
+        sla_config_path=settings.sla_config_path if sla_config_path is None else sla_config_path,
+    )
 
 
 def attached_assets(

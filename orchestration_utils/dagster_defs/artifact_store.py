@@ -56,6 +56,7 @@ class ArtifactStore:
             self.write(f"{name}/{path.relative_to(local_dir).as_posix()}", path.read_bytes())
         if root.exists():
             for existing in root.rglob("*"):
-                if existing.is_file() and existing.relative_to(root).as_posix() not in wanted:
+                # By its string: each kind of path takes one, with the root's storage options.
+                if existing.is_file() and existing.relative_to(str(root)).as_posix() not in wanted:
                     existing.unlink()
         return sorted(wanted)

@@ -40,7 +40,7 @@ def freshness_lines(
 
 
 def with_freshness_notes(
-    assets: dg.Definitions, checks: Iterable[dg.AssetChecksDefinition]
+    assets: dg.Definitions, checks: Iterable[dg.AssetsDefinition]
 ) -> dg.Definitions:
     """`assets` with the freshness verdicts of `checks` appended to each asset's description."""
     by_asset: dict[dg.AssetKey, list[dg.AssetCheckSpec]] = {}

@@ -49,7 +49,7 @@ def _today() -> str:
 
 
 def _project_files(project_dir: Path) -> list[Path]:
-    files = []
+    files: list[Path] = []
     for root, dirs, names in os.walk(project_dir):
         dirs[:] = [d for d in dirs if d not in _SKIPPED_DIRS]
         files.extend(Path(root, n) for n in names if not n.endswith((".duckdb", ".wal", ".db")))

@@ -54,7 +54,7 @@ def publish(artifacts: ArtifactsResource, out: Path, name: str) -> dict[str, dg.
     names = artifacts.store().mirror(out, name)
     return {
         "stored_at": dg.MetadataValue.path(str(artifacts.store().target(name))),
-        "files_stored": len(names),
+        "files_stored": dg.MetadataValue.int(len(names)),
     }
 
 

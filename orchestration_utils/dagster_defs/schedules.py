@@ -4,6 +4,7 @@ Both ship STOPPED: turn on the schedules for plain cron runs, or the automation 
 each asset's `on_cron` condition decide; running both would materialize twice."""
 
 from collections import defaultdict
+from typing import TypedDict
 
 import dagster as dg
 
@@ -93,7 +94,7 @@ def split_by_partitions_named(specs: list[dg.AssetSpec]) -> dict[str, list[dg.As
     """Name suffix -> specs: `""` for all of them when they share at most one partitions
     definition (unpartitioned ones join it); else `""` for the unpartitioned and `_by_<unit>`
     per definition, `_by_<unit>_from_<first partition>` when two share a unit."""
-    defs = {s.partitions_def for s in specs} - {None}
+    defs = {s.partitions_def for s in specs if s.partitions_def is not None}
     if len(defs) <= 1:
         return {"": specs}
     units = {d: partitions_unit(d) for d in defs}
@@ -142,6 +143,17 @@ def _description(
     return f"At {where}: {what}. Launches {job_name} on {shown}."
 
 
+class _ScheduleArgs(TypedDict):
+    """What a schedule's two forms (plain, latest partition) share."""
+
+    name: str
+    job_name: str
+    cron_schedule: str
+    execution_timezone: str
+    description: str
+    default_status: dg.DefaultScheduleStatus
+
+
 def _schedule(
     name: str,
     job_name: str,
@@ -150,7 +162,7 @@ def _schedule(
     partitions_def: dg.PartitionsDefinition | None,
     description: str,
 ) -> dg.ScheduleDefinition:
-    common = {
+    common: _ScheduleArgs = {
         "name": name,
         "job_name": job_name,
         "cron_schedule": cron,

@@ -246,7 +246,7 @@ def freshness_observations(
     for name, key in checks.items():
         record = latest.get(key)
         evaluation = record.evaluation if record else None
-        if not isinstance(evaluation, dg.AssetCheckEvaluation):
+        if record is None or not isinstance(evaluation, dg.AssetCheckEvaluation):
             continue
         newest, source = evaluation.metadata.get("latest_update"), evaluation.metadata.get("source")
         if newest is None or source is None:
@@ -491,14 +491,13 @@ def build_sla_defs(
         airflow_api: AirflowApiResource,
     ):
         now = datetime.now(UTC)
-        store = InstanceStore(context.instance, keys)
         with warehouse.open() as wh:
             results = evaluate_slas(
                 config,
                 now,
                 wh,
                 run_source(config, context.instance, airflow_api.credentials()),
-                store,
+                InstanceStore(context.instance, keys),
                 freshness_observations(context.instance, health_freshness),
             )
         from orchestration_utils.files import json_bytes

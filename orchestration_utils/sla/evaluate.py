@@ -155,7 +155,7 @@ def _freshness(
             and seen.source == _source(tables[sla.name])
             and (timedelta(0) <= now - seen.observed_at <= OBSERVATION_MAX_AGE)
         ):
-            check = judge_freshness(
+            judged = judge_freshness(
                 tables[sla.name],
                 seen.latest_update,
                 now,
@@ -163,7 +163,7 @@ def _freshness(
                 f"the health freshness check's observation at {seen.observed_at:%Y-%m-%d %H:%M} UTC",
             )
             checks[sla.name] = replace(
-                check, message=f"{check.message} (as the health freshness check saw it)"
+                judged, message=f"{judged.message} (as the health freshness check saw it)"
             )
     # Two SLAs on one table would be one health config entry twice; evaluate each table once.
     unique = {t.table_id: t for n, t in tables.items() if n not in checks}

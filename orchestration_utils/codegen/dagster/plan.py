@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import dagster as dg
@@ -119,7 +118,6 @@ def plan_dagster(
                     for c in asset.checks
                     if test_names_of.get(c.test_id, c.name) != c.name
                 )
-            fp = asset.freshness_policy
             plans.append(
                 AssetPlan(
                     key=asset.key,
@@ -130,7 +128,7 @@ def plan_dagster(
                     kinds=asset.kinds,
                     description=node.description or None,  # not dagster-dbt's copy of the raw SQL
                     cron=str(asset.metadata[SCHEDULE_METADATA_KEY]),
-                    freshness=(_seconds(fp.fail_window), _seconds(fp.warn_window)) if fp else None,
+                    freshness=_freshness(asset.freshness_policy),
                     selector=node.dbt_selector if project.kind is ProjectKind.DBT else node.name,
                     relation=quoted_table(node, project.kind),
                     timestamp_field=quoted_column(node.partitioning.field)
@@ -195,10 +193,14 @@ def _dbt_groups(project: Project, manifest: dict[str, Any], default_schedule: st
         get_upstream_unique_ids,
     )
 
-    from orchestration_utils.dagster_assets.dbt import ProjectDbtTranslator, patch_for_dagster_dbt
+    from orchestration_utils.dagster_assets.dbt import (
+        DbtKeys,
+        ProjectDbtTranslator,
+        patch_for_dagster_dbt,
+    )
 
     manifest = patch_for_dagster_dbt(manifest)
-    keys = _DbtKeys(ProjectDbtTranslator(project, manifest, default_schedule), manifest)
+    keys = DbtKeys(ProjectDbtTranslator(project, manifest, default_schedule), manifest)
     adapter = (manifest.get("metadata") or {}).get("adapter_type")
     kinds = tuple(sorted({"dbt", adapter or "dbt"}))  # dagster-dbt's, views not virtual
     child_map = _build_child_map(manifest)
@@ -257,28 +259,6 @@ def _claim(project: Project, taken: dict[dg.AssetKey, str], key: dg.AssetKey, ui
         )
 
 
-class _DbtKeys:
-    """Asset keys by unique id, from our translator's `get_asset_key` (dagster-dbt's default key,
-    made a safe Dagster name). dagster-dbt's test attachment takes a translator and reads only
-    `get_asset_spec(...).key` of it: this gives it that key without building the spec (which
-    costs most of a 5,000-model code location's load)."""
-
-    def __init__(self, translator: Any, manifest: Mapping[str, Any]):
-        from dagster_dbt.asset_utils import get_node
-
-        self._props = lambda unique_id: get_node(manifest, unique_id)
-        self._translator = translator
-        self._keys: dict[str, dg.AssetKey] = {}
-
-    def key(self, unique_id: str) -> dg.AssetKey:
-        if unique_id not in self._keys:
-            self._keys[unique_id] = self._translator.get_asset_key(self._props(unique_id))
-        return self._keys[unique_id]
-
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> Any:
-        return SimpleNamespace(key=self.key(unique_id))
-
-
 def _sqlmesh_groups(project: Project, default_schedule: str) -> list[_Group]:
     """The multi-assets of `build_sqlmesh_assets`, from the same specs (one per model) and checks."""
     from orchestration_utils.dagster_assets.partitions import partitions_names
@@ -297,7 +277,7 @@ def _sqlmesh_groups(project: Project, default_schedule: str) -> list[_Group]:
         checks_of.setdefault(check.asset_key, []).append(
             CheckPlan(check.name, check.blocking, check.name)
         )
-    by_partitions: dict[object, list[_Asset]] = {}
+    by_partitions: dict[dg.PartitionsDefinition | None, list[_Asset]] = {}
     for spec in specs:
         by_partitions.setdefault(spec.partitions_def, []).append(
             _Asset(
@@ -364,5 +344,16 @@ def _bigquery_ident(text: str) -> str:
     return f"`{escaped}`"
 
 
-def _seconds(window) -> int | None:
-    return int(window.to_timedelta().total_seconds()) if window is not None else None
+def _freshness(policy: dg.FreshnessPolicy | None) -> tuple[int, int | None] | None:
+    """A policy's fail and warn windows in seconds."""
+    from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
+
+    if policy is None:
+        return None
+    # The project's policies are all time windows (`specs._freshness_policy`).
+    assert isinstance(policy, TimeWindowFreshnessPolicy)
+    warn = policy.warn_window
+    return (
+        int(policy.fail_window.to_timedelta().total_seconds()),
+        int(warn.to_timedelta().total_seconds()) if warn is not None else None,
+    )
