@@ -109,7 +109,8 @@ def check_manifest_project(
 def ensure_manifest(settings: Settings) -> Path:
     """`ORCHESTRATION_UTILS_DBT_MANIFEST` when set. Else `<home>/dbt_target/manifest.json`: under
     `dagster dev` dagster-dbt's `DbtProject.prepare_if_dev` re-prepares it on every load (dbt deps
-    and parse, so edits show on reload); the embedded demo is parsed once when it has none; any other
+    and parse, so edits show on reload); the embedded demo is parsed when it has none or a file of
+    the demo project is newer (a checkout updated under an old home); any other
     project without one stops the load with one line, so production never parses at import."""
     if settings.dbt_manifest_path:
         return settings.dbt_manifest_path
@@ -129,7 +130,8 @@ def ensure_manifest(settings: Settings) -> Path:
             f"{Path(DBT_EXECUTABLE).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         )
     project.prepare_if_dev()
-    if project.manifest_path.exists():
+    demo = settings.dbt_project_dir == DEMO_DBT_PROJECT
+    if project.manifest_path.exists() and not (demo and _edited_since(project.manifest_path)):
         return project.manifest_path
     if settings.dbt_project_dir != DEMO_DBT_PROJECT:
         raise ProjectError(
@@ -155,11 +157,24 @@ def ensure_manifest(settings: Settings) -> Path:
     return project.manifest_path
 
 
+def _edited_since(manifest: Path) -> bool:
+    """A file of the embedded demo project changed after its manifest was parsed: dbt would build
+    nodes the location does not know."""
+    built = manifest.stat().st_mtime
+    return any(
+        f.stat().st_mtime > built
+        for f in DEMO_DBT_PROJECT.rglob("*")
+        if f.suffix in {".sql", ".yml", ".csv", ".md"}
+        and f.name != ".user.yml"  # dbt's own, not the project's
+        and not {"target", "logs", "dbt_packages"} & set(f.parts)
+    )
+
+
 @functools.cache
 def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
-    assert settings.sqlmesh_project_dir is not None  # definitions.py loads SQLMesh only when set
     """The project model comes from the home's cache when the project is unchanged
     (project_cache.py): a run's worker then builds its definitions without SQLMesh."""
+    assert settings.sqlmesh_project_dir is not None  # definitions.py loads SQLMesh only when set
     project = cached_project(
         Path(settings.sqlmesh_project_dir), settings.home / "cache" / "sqlmesh", _read_project
     )
