@@ -10,7 +10,7 @@ import dagster as dg
 from orchestration_utils.dagster_defs.freshness_notes import with_freshness_notes
 from orchestration_utils.dagster_defs.generators import build_codegen_defs
 from orchestration_utils.dagster_defs.health import build_health_defs
-from orchestration_utils.dagster_defs.jobs import build_jobs
+from orchestration_utils.dagster_defs.jobs import build_jobs, run_executor
 from orchestration_utils.dagster_defs.projects import load_dbt_defs, load_sqlmesh_defs
 from orchestration_utils.dagster_defs.schedules import build_schedules
 from orchestration_utils.dagster_defs.sla import build_sla_defs
@@ -53,6 +53,7 @@ def _build() -> dg.Definitions:
     health = build_health_defs(settings, assets)
     sla = build_sla_defs(settings, assets, health)
     return dg.Definitions.merge(
+        run_executor(settings),
         with_freshness_notes(assets, [*(health.asset_checks or ()), *(sla.asset_checks or ())]),
         build_jobs(assets),
         build_schedules(assets),

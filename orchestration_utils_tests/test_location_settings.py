@@ -146,3 +146,35 @@ def test_a_dbt_run_that_builds_nothing_fails(env, orders_project, tmp_path):
     assert "dbt built none of the 1 selected node(s)" in str(
         failure.event_specific_data.error.message
     )
+
+
+def test_steps_run_in_the_run_worker_on_duckdb_and_in_processes_elsewhere(monkeypatch):
+    """A DuckDB file takes one writing process; BigQuery's jobs run side by side."""
+    from orchestration_utils.dagster_defs.jobs import run_executor
+    from orchestration_utils.settings import load_settings
+
+    monkeypatch.delenv("ORCHESTRATION_UTILS_WAREHOUSE", raising=False)  # the demo's DuckDB file
+    assert run_executor(load_settings()).executor is dg.in_process_executor
+    monkeypatch.setenv("ORCHESTRATION_UTILS_WAREHOUSE", "bigquery://my-project?location=US")
+    assert run_executor(load_settings()).executor is dg.multiprocess_executor
+
+
+def test_the_demo_manifest_is_parsed_again_after_its_project_changes(tmp_path):
+    """An updated checkout under an old home: dbt would build a test the stale manifest lacks."""
+    import os
+    import time
+
+    from orchestration_utils.dagster_defs.projects import _edited_since
+    from orchestration_utils.settings import DEMO_DBT_PROJECT
+
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{}")
+    model = next(DEMO_DBT_PROJECT.rglob("*.sql"))
+    before = model.stat()
+    os.utime(manifest, (time.time() + 3600, time.time() + 3600))
+    assert not _edited_since(manifest)
+    try:
+        os.utime(model, (before.st_atime, time.time() + 7200))
+        assert _edited_since(manifest)
+    finally:
+        os.utime(model, ns=(before.st_atime_ns, before.st_mtime_ns))

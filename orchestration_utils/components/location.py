@@ -7,10 +7,15 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration_utils.dagster_defs.jobs import run_executor
 from orchestration_utils.definitions import _build_then_freeze
+from orchestration_utils.settings import load_settings
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     with _build_then_freeze():
-        return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+        return dg.Definitions.merge(
+            run_executor(load_settings()),
+            dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+        )

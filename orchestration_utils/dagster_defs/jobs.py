@@ -11,6 +11,7 @@ import dagster as dg
 from orchestration_utils.dagster_assets.partitions import partitions_names
 from orchestration_utils.dagster_assets.specs import run_tags_of
 from orchestration_utils.project.schedule import GRANULARITY_BY_CRON
+from orchestration_utils.settings import Settings
 
 
 def executable_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
@@ -134,3 +135,12 @@ def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDe
             )
         ordered.append(ready[0])
     return [(job, job_partitions(jobs[job])) for job in ordered]
+
+
+def run_executor(settings: Settings) -> dg.Definitions:
+    """Every job's steps in the run worker's process on DuckDB, Dagster's multiprocess executor
+    elsewhere. A DuckDB file takes one writing process: parallel step processes would fight for
+    its lock, and each would load the code location again (seconds per step before its work)."""
+    if settings.warehouse_url.startswith("duckdb://"):
+        return dg.Definitions(executor=dg.in_process_executor)
+    return dg.Definitions(executor=dg.multiprocess_executor)
