@@ -16,7 +16,8 @@ from orchestration_utils.settings import export_project_env, load_settings
 
 EPILOG = """\
 example:
-  orchestration-utils-demo            # build the demo into .orchestration_utils/
+  orchestration-utils-demo            # build the demo into .orchestration_utils/ (its DuckDB
+                                      # file rebuilt; the Dagster instance keeps its history)
 
 exit codes: 0 everything materialized, 1 a run failed, 2 bad usage
 """
@@ -34,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     export_project_env(settings)
     # One "now" for every run of the demo: the dbt project dates its data relative to it (demo_time.sql).
     os.environ.setdefault(DEMO_NOW_ENV, datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
+    # The demo's tables are rebuilt whole each time: its data is dated relative to this run, and an
+    # old file would keep yesterday's partitions beside today's (the partitions check would fail).
+    # Only the home's own file: a DuckDB file named by ORCHESTRATION_UTILS_DBT_DUCKDB is the user's.
+    if settings.dbt_duckdb_path == settings.warehouse_dir / "shop.duckdb":
+        for stale in (settings.dbt_duckdb_path, settings.warehouse_dir / "shop.duckdb.wal"):
+            stale.unlink(missing_ok=True)
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     dagster_yaml = settings.dagster_home / "dagster.yaml"
     if not dagster_yaml.exists():  # this machine may have no network: no telemetry calls
