@@ -1,7 +1,7 @@
 """Run start as the UI launches runs: a webserver on the demo (its managed gRPC code server stays
 up), GraphQL `launchPipelineExecution`, the instance's run launcher starting a run worker.
 
-    make demo && .venv/bin/python bench/run_start.py --runs 3 [--in-process] [--baseline REV] [--load-only]
+    make demo && .venv/bin/python bench/run_start.py --runs 3 [--baseline REV] [--load-only]
 
 Times each launch from the mutation to SUCCESS (polled every 0.25 s) for a generator job, the
 critical health check job and one dbt model (`staging/stg_orders`), with the step's own time (the
@@ -46,15 +46,9 @@ LOAD = "import time; t = time.monotonic(); from orchestration_utils.definitions 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3, help="launches per job (median)")
-    ap.add_argument(
-        "--in-process",
-        action="store_true",
-        help="launch with the in-process executor (run config), as single-op jobs should run",
-    )
     ap.add_argument("--baseline", help="a git revision whose code location load is measured too")
     ap.add_argument("--load-only", action="store_true", help="measure the load, launch nothing")
     args = ap.parse_args()
-    run_config = {"execution": {"config": {"in_process": {}}}} if args.in_process else {}
     if not (REPO / ".orchestration_utils" / "warehouse" / "shop.duckdb").exists():
         sys.exit("run `make demo` first: the runs read and write the demo's warehouse")
     sources = {"this tree": None}
@@ -77,9 +71,8 @@ def main() -> None:
         print("| launch | launch → SUCCESS | step(s) | overhead |")
         print("|---|---|---|---|")
         for name, (job, assets) in LAUNCHES.items():
-            # The generator and health jobs run in process by definition: no executor to choose.
-            config = run_config if job == "__ASSET_JOB" else {}
-            samples = [launch(base, job, assets, config) for _ in range(args.runs)]
+            # No run config: on DuckDB every job runs its steps in the run worker (run_executor).
+            samples = [launch(base, job, assets, {}) for _ in range(args.runs)]
             total = statistics.median(s[0] for s in samples)
             work = statistics.median(s[1] for s in samples)
             print(f"| {name} | {total:.1f} s | {work:.1f} s | {total - work:.1f} s |", flush=True)

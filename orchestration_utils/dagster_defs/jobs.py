@@ -138,9 +138,10 @@ def layer_jobs_in_order(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDe
 
 
 def run_executor(settings: Settings) -> dg.Definitions:
-    """Every job's steps in the run worker's process on DuckDB, Dagster's multiprocess executor
-    elsewhere. A DuckDB file takes one writing process: parallel step processes would fight for
-    its lock, and each would load the code location again (seconds per step before its work)."""
+    """Every job's steps in the run worker's process on DuckDB; elsewhere Dagster's default
+    (multiprocess, or in process by run config). A DuckDB file takes one writing process: parallel
+    step processes would fight for its lock, and each would load the code location again
+    (seconds per step before its work)."""
     if settings.warehouse_url.startswith("duckdb://"):
         return dg.Definitions(executor=dg.in_process_executor)
-    return dg.Definitions(executor=dg.multiprocess_executor)
+    return dg.Definitions()

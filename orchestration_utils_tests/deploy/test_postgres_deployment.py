@@ -37,9 +37,6 @@ from orchestration_utils_tests.conftest import REPO
 from orchestration_utils_tests.deploy.conftest import free_port
 
 BIN = Path(sys.executable).parent
-# Run config as a launchpad user would give it: the in-process executor, one process per run
-# instead of one per step, keeps the test short.
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 # A schedule that ships RUNNING; its state is backdated a day so the daemon's first iteration
 # owes it exactly one tick (the cron is daily).
 SCHEDULE = "sla_report_job_schedule"
@@ -153,8 +150,8 @@ def _launch_and_backdate(workspace: Path) -> dict[str, str]:
                     code_location=location,
                     remote_repo=repo,
                     remote_job=repo.get_full_job(job_name),
-                    # The generator job runs in process already; the layer job is told to.
-                    run_config={} if job_name == "generate_airflow_dags_job" else IN_PROCESS,
+                    # On DuckDB every job's steps run in the run worker (jobs.py: run_executor).
+                    run_config={},
                     tags=PROJECT_TAG,
                     op_selection=None,
                     run_id=None,
