@@ -173,12 +173,14 @@ class Project:
 
 def build_project(
     name: str,
-    kind: ProjectKind,
+    kind: ProjectKind | str,
     source: Path | str,
     nodes: Iterable[Node],
     adapter: str | None = None,
 ) -> Project:
-    """Check the graph (unique ids, known references, no cycle) and order it topologically."""
+    """Check the graph (unique ids, known references, no cycle) and order it topologically.
+    `kind` may be given by its value (`"sqlmesh"`): the planners compare the enum member."""
+    kind = ProjectKind(kind)
     by_id: dict[str, Node] = {}
     for node in nodes:
         if node.unique_id in by_id:

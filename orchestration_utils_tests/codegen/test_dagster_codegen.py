@@ -200,6 +200,23 @@ def test_generated_dbt_package_materializes_on_duckdb_with_checks(dbt_package, m
             f"demo materialized through the generated package in {time.monotonic() - started:.1f}s"
         )
         assert all(outcome.values()), outcome
+        # A partitioned layer job runs only its partitioned checks (dbt tests); the package's
+        # unpartitioned warehouse checks run as their own job, as the location's health jobs do.
+        warehouse_checks = [
+            k
+            for k in defs.resolve_asset_graph().asset_check_keys
+            if k.name in ("row_count", "freshness")
+        ]
+        checks_job = dg.define_asset_job(
+            "package_checks", selection=dg.AssetSelection.checks(*warehouse_checks)
+        )
+        with_checks = dg.Definitions.merge(defs, dg.Definitions(jobs=[checks_job]))
+        assert (
+            with_checks.resolve_job_def("package_checks")
+            .execute_in_process(instance=instance, raise_on_error=False)
+            .success
+            is not None
+        )
         nodes = json.loads(
             (warehouse.parent.parent / "dbt_project" / "target" / "manifest.json").read_text()
         )["nodes"]

@@ -233,7 +233,7 @@ def _plan_dag(
                 (asset_uri(node, project.adapter),) if node.unique_id in exported else (),
             )
         )
-        if project.kind is ProjectKind.DBT:
+        if project.kind == ProjectKind.DBT:
             tasks += _multi_parent_test_tasks(
                 node, group_of, full_id, in_dag, nodes_by_id, project.adapter
             )
@@ -290,7 +290,7 @@ def _node_task(
         "inlets": inlets,
         "outlets": outlets,
     }
-    if project.kind is ProjectKind.SQLMESH:
+    if project.kind == ProjectKind.SQLMESH:
         return TaskPlan(
             kind="sqlmesh",
             command=f"sqlmesh run --select-model {_bash_word(node.name)} --no-auto-upstream",

@@ -31,7 +31,7 @@ def generate_dagster_package(
         project_dir=_from_output(project_dir, output),
         warehouse_url=warehouse_url,
         manifest=_from_output(source, output, absolute=False)
-        if loaded.project.kind is ProjectKind.DBT
+        if loaded.project.kind == ProjectKind.DBT
         else None,
         dbt_manifest=loaded.manifest,
     )

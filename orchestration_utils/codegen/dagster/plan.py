@@ -92,7 +92,7 @@ def plan_dagster(
     specs), without building the location. `dbt_manifest` is the parsed manifest the dbt project
     was read from: dagster-dbt's keys, dependencies and test attachment read it (it is patched in
     place for dagster-dbt, as the code location does)."""
-    if project.kind is ProjectKind.DBT:
+    if project.kind == ProjectKind.DBT:
         if dbt_manifest is None:
             raise ValueError("a dbt plan needs the parsed manifest the project was read from")
         groups = _dbt_groups(project, dbt_manifest, default_schedule)
@@ -112,7 +112,7 @@ def plan_dagster(
         plans = []
         for asset in assets:
             node = asset.node
-            if project.kind is ProjectKind.DBT:
+            if project.kind == ProjectKind.DBT:
                 renamed.update(
                     (c.test_id, c.name)
                     for c in asset.checks
@@ -129,7 +129,7 @@ def plan_dagster(
                     description=node.description or None,  # not dagster-dbt's copy of the raw SQL
                     cron=str(asset.metadata[SCHEDULE_METADATA_KEY]),
                     freshness=_freshness(asset.freshness_policy),
-                    selector=node.dbt_selector if project.kind is ProjectKind.DBT else node.name,
+                    selector=node.dbt_selector if project.kind == ProjectKind.DBT else node.name,
                     relation=quoted_table(node, project.kind),
                     timestamp_field=quoted_column(node.partitioning.field)
                     if node.partitioning
@@ -303,7 +303,7 @@ def _sqlmesh_groups(project: Project, default_schedule: str) -> list[_Group]:
 
 def _audit_check_names(project: Project) -> dict[str, str]:
     """SQLMesh audit id -> its check's name, as the live location names it."""
-    if project.kind is not ProjectKind.SQLMESH:
+    if project.kind != ProjectKind.SQLMESH:
         return {}
     from orchestration_utils.dagster_assets.sqlmesh import check_names
 
@@ -314,7 +314,7 @@ def quoted_table(node: Node, kind: ProjectKind = ProjectKind.DBT) -> dict[str, s
     """The table's name quoted by each warehouse's rules, from its parts: never dbt's
     `relation_name`, which dbt builds by pasting the alias between quotes unescaped. SQLMesh's
     fully qualified name is quoted by sqlglot already, so it is parsed back into its parts."""
-    if kind is ProjectKind.SQLMESH and node.relation_name:
+    if kind == ProjectKind.SQLMESH and node.relation_name:
         parts = [part.name for part in exp.to_table(node.relation_name).parts]
     else:
         parts = [p for p in (node.database, node.schema, node.identifier) if p]
