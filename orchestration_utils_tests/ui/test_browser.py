@@ -107,6 +107,10 @@ def page(ui, tmp_path_factory):
             viewport={"width": 1600, "height": 1000},
         )
         context.set_default_timeout(TIMEOUT_MS)
+        # `expect` has its own 5 s default: under a loaded CI machine a check's history came later.
+        from playwright.sync_api import expect
+
+        expect.set_options(timeout=30_000)
         page = context.new_page()
         # A fresh profile gets Dagster's "Join the Dagster community" dialog over whatever page is open.
         page.add_locator_handler(
