@@ -111,8 +111,9 @@ def human_summary(report: Mapping[str, Any], limit: int = SUMMARY_LINES) -> list
         + f"{summary['failed']} failed, {summary['errors']} errors of {summary['total_checks']} checks"
     ]
     not_passing = [c for c in report["checks"] if c["status"] != Status.PASS]
-    # The most serious first, so a cap never hides an ERROR or a FAIL behind warnings.
-    not_passing.sort(key=lambda c: _SEVERITY[c["status"]])
+    # The most serious first, so a cap never hides a critical check, an ERROR or a FAIL behind
+    # the rest: critical before not, then ERROR, FAIL, WARN.
+    not_passing.sort(key=lambda c: (not c["critical"], _SEVERITY[c["status"]]))
     for check in not_passing[:limit]:
         lines.append(f"  {check['status']:5} {check['table']} {check['check']}: {check['message']}")
     if len(not_passing) > limit:

@@ -145,3 +145,41 @@ def test_the_streamed_report_is_the_built_report():
         assert streamed == json.loads(
             json.dumps(build_report(subset, now, "duckdb:///x.duckdb", usage, 6.25))
         )
+
+
+def test_the_summary_names_critical_checks_first():
+    """A critical FAIL is never hidden behind non-critical ERRORs by the 20-line cap."""
+    from orchestration_utils.health.report import SUMMARY_LINES, human_summary
+
+    checks = [
+        {
+            "table": f"t{i}",
+            "check": "row_count",
+            "status": "ERROR",
+            "critical": False,
+            "message": "gone",
+        }
+        for i in range(SUMMARY_LINES + 5)
+    ] + [
+        {
+            "table": "orders",
+            "check": "row_count",
+            "status": "FAIL",
+            "critical": True,
+            "message": "0 rows",
+        }
+    ]
+    report = {
+        "checks": checks,
+        "summary": {
+            "health_score": 0,
+            "passed": 0,
+            "warnings": 0,
+            "failed": 1,
+            "errors": 25,
+            "total_checks": 26,
+        },
+        "monitoring": {"queries": 0, "metadata_calls": 0, "bytes_billed": 0},
+    }
+    lines = human_summary(report)
+    assert "orders row_count" in lines[1]
