@@ -59,19 +59,7 @@ def _assert_hostile_graph(defs: dg.Definitions) -> None:
 
 def test_generated_package_validates(hostile_project, tmp_path):
     _, manifest = hostile_project
-    out = tmp_path / "gen"
-    result = subprocess.run(
-        [str(BIN / "dagster-asset-gen"), "--project-type", "dbt", "--manifest-path", str(manifest),
-         "--output-dir", str(out)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    result = subprocess.run(
-        [str(BIN / "dagster"), "definitions", "validate", "-f", str(out / "definitions.py")],
-        capture_output=True, text=True, timeout=300, check=False,
-        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
+    _generate_and_validate(tmp_path, "--project-type", "dbt", "--manifest-path", str(manifest))
 
 
 def test_code_location_loads(hostile_project, monkeypatch, tmp_path):
@@ -168,10 +156,16 @@ def test_sqlmesh_hostile_name_loads_and_generates(sqlmesh_project, tmp_path, mon
     assert key == name_safe_key(key) and key.path[-1].startswith("fct_h_x_x_")
     assert all(is_valid_owner(o) for o in graph.get(key).owners)
     assert len(graph.asset_check_keys) == 1
+    _generate_and_validate(
+        tmp_path, "--project-type", "sqlmesh", "--project-path", str(sqlmesh_project)
+    )
+
+
+def _generate_and_validate(tmp_path, *source_args: str) -> None:
+    """`dagster-asset-gen` writes a package that `dagster definitions validate` accepts."""
     out = tmp_path / "gen"
     result = subprocess.run(
-        [str(BIN / "dagster-asset-gen"), "--project-type", "sqlmesh", "--project-path",
-         str(sqlmesh_project), "--output-dir", str(out)],
+        [str(BIN / "dagster-asset-gen"), *source_args, "--output-dir", str(out)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
