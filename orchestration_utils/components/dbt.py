@@ -8,8 +8,10 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProjectComponent
 
 from orchestration_utils.components.attach import component_settings
+from orchestration_utils.components.errors import ComponentConfigError
 from orchestration_utils.dagster_assets.dbt import build_dbt_assets, source_freshness_specs
 from orchestration_utils.dagster_defs.projects import DBT_EXECUTABLE, load_dbt_defs
+from orchestration_utils.errors import OrchestrationUtilsError
 from orchestration_utils.project.dbt_manifest import read_manifest
 from orchestration_utils.settings import export_project_env
 
@@ -51,4 +53,7 @@ class LocationDbtComponent(dg.Component, dg.Model, dg.Resolvable):
         export_project_env(settings)
         if not (settings.dbt_project_dir or settings.dbt_manifest_path):
             return dg.Definitions()
-        return load_dbt_defs(settings)
+        try:
+            return load_dbt_defs(settings)
+        except OrchestrationUtilsError as exc:
+            raise ComponentConfigError(context, (), exc) from None

@@ -3,7 +3,9 @@
 import dagster as dg
 
 from orchestration_utils.components.attach import component_path, component_settings
+from orchestration_utils.components.errors import ComponentConfigError
 from orchestration_utils.dagster_defs.projects import load_sqlmesh_defs
+from orchestration_utils.errors import OrchestrationUtilsError
 from orchestration_utils.settings import export_project_env
 
 
@@ -27,4 +29,7 @@ class SqlmeshProjectComponent(dg.Component, dg.Model, dg.Resolvable):
         export_project_env(settings)
         if settings.sqlmesh_project_dir is None:
             return dg.Definitions()
-        return load_sqlmesh_defs(settings)
+        try:
+            return load_sqlmesh_defs(settings)
+        except OrchestrationUtilsError as exc:
+            raise ComponentConfigError(context, ("project_dir",), exc) from None
