@@ -10,9 +10,10 @@ from contextvars import ContextVar
 from pathlib import Path
 
 import dagster as dg
-from dagster.components.core.decl import PythonFileDecl, YamlDecl
+from dagster.components.core.decl import ComponentDecl, PythonFileDecl, YamlDecl
+from dagster.components.core.defs_module import ComponentPath
 
-from orchestration_utils.components.errors import ComponentConfigError
+from orchestration_utils.components.errors import BadAttribute
 from orchestration_utils.dagster_defs.health import asset_specs
 from orchestration_utils.settings import Settings, load_settings
 
@@ -49,11 +50,21 @@ def component_settings(
 
 def defs_at(context: dg.ComponentLoadContext, attribute: str, path: str) -> dg.Definitions:
     """The definitions of a defs folder or file named in `defs.yaml` (relative to the defs root)."""
-    if not (context.defs_module_path / path).exists():
-        raise ComponentConfigError(
-            context, (attribute,), f"{path!r} is no folder or file under {context.defs_module_path}"
-        )
+    target = (context.defs_module_path / path).resolve()
+    if target not in {loc.file_path.resolve() for loc, _ in _declared(context)}:
+        what = "holds no component or definitions" if target.exists() else "does not exist"
+        raise BadAttribute((attribute,), f"{path!r} {what} under {context.defs_module_path}")
     return context.build_defs(path)
+
+
+def _declared(context: dg.ComponentLoadContext) -> list[tuple[ComponentPath, ComponentDecl]]:
+    """Every folder, file and component of the defs folder, as Dagster declared them."""
+    root = context.component_tree.find_decl_at_path(context.defs_module_path)
+    return [
+        (loc, decl)
+        for loc, decl in root.iterate_loc_component_decl_pairs()
+        if isinstance(loc, ComponentPath)
+    ]
 
 
 def attached_assets(
@@ -71,16 +82,14 @@ def attached_assets(
     keys = {}
     for table_id, key in asset_keys.items():
         if not key.strip():
-            raise ComponentConfigError(context, ("asset_keys", table_id), "empty key")
+            raise BadAttribute(("asset_keys", table_id), "empty key")
         keys[table_id] = dg.AssetKey.from_user_string(key)
     defined = project_asset_keys(context) if keys else None
     if defined is not None:
         defined |= {spec.key for spec in asset_specs(also_defined or dg.Definitions())}
         for table_id, key in keys.items():
             if key not in defined:
-                raise ComponentConfigError(
-                    context, ("asset_keys", table_id), _unknown_key(key, defined, context)
-                )
+                raise BadAttribute(("asset_keys", table_id), _unknown_key(key, defined, context))
     named = [dg.AssetSpec(key, metadata={"dagster/table_name": t}) for t, key in keys.items()]
     return dg.Definitions.merge(*parts, dg.Definitions(assets=named))
 
@@ -108,9 +117,8 @@ def project_asset_keys(context: dg.ComponentLoadContext) -> set[dg.AssetKey] | N
         return None
     token = _SCANNING.set(True)
     try:
-        root = context.component_tree.find_decl_at_path(context.defs_module_path)
         keys: set[dg.AssetKey] = set()
-        for loc, decl in root.iterate_loc_component_decl_pairs():
+        for loc, decl in _declared(context):
             if isinstance(decl, PythonFileDecl) or (
                 isinstance(decl, YamlDecl)
                 and not issubclass(decl.component_type, (HealthChecksComponent, SlaComponent))

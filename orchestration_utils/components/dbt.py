@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProjectComponent
 
 from orchestration_utils.components.attach import component_settings
-from orchestration_utils.components.errors import ComponentConfigError
+from orchestration_utils.components.errors import config_error
 from orchestration_utils.dagster_assets.dbt import build_dbt_assets, source_freshness_specs
 from orchestration_utils.dagster_defs.projects import DBT_EXECUTABLE, load_dbt_defs
 from orchestration_utils.errors import OrchestrationUtilsError
@@ -56,4 +56,4 @@ class LocationDbtComponent(dg.Component, dg.Model, dg.Resolvable):
         try:
             return load_dbt_defs(settings)
         except OrchestrationUtilsError as exc:
-            raise ComponentConfigError(context, (), exc) from None
+            raise config_error(context, exc, ()) from None

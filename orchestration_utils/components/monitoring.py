@@ -11,7 +11,7 @@ from orchestration_utils.components.attach import (
     component_settings,
     defs_at,
 )
-from orchestration_utils.components.errors import ComponentConfigError
+from orchestration_utils.components.errors import config_error
 from orchestration_utils.dagster_defs.health import build_health_defs
 from orchestration_utils.dagster_defs.resources import artifacts_resource
 from orchestration_utils.dagster_defs.sla import build_sla_defs
@@ -33,14 +33,14 @@ class HealthChecksComponent(dg.Component, dg.Model, dg.Resolvable):
     files too)."""
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        attached = attached_assets(context, self.assets_from, self.asset_keys)
         try:
             settings = component_settings(
                 health_config_path=component_path(context, self.config) if self.config else None
             )
+            attached = attached_assets(context, self.assets_from, self.asset_keys)
             health = build_health_defs(settings, attached)
         except OrchestrationUtilsError as exc:
-            raise ComponentConfigError(context, ("config",), exc) from None
+            raise config_error(context, exc, ("config",)) from None
         return _with_artifacts(health, settings)
 
 
@@ -60,15 +60,15 @@ class SlaComponent(dg.Component, dg.Model, dg.Resolvable):
     reused, not defined twice."""
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        health = defs_at(context, "health", self.health) if self.health else dg.Definitions()
-        attached = attached_assets(context, self.assets_from, self.asset_keys, health)
         try:
             settings = component_settings(
                 sla_config_path=component_path(context, self.config) if self.config else None
             )
+            health = defs_at(context, "health", self.health) if self.health else dg.Definitions()
+            attached = attached_assets(context, self.assets_from, self.asset_keys, health)
             sla = build_sla_defs(settings, attached, health)
         except OrchestrationUtilsError as exc:
-            raise ComponentConfigError(context, ("config",), exc) from None
+            raise config_error(context, exc, ("config",)) from None
         return _with_artifacts(sla, settings)
 
 

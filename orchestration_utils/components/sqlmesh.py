@@ -3,7 +3,7 @@
 import dagster as dg
 
 from orchestration_utils.components.attach import component_path, component_settings
-from orchestration_utils.components.errors import ComponentConfigError
+from orchestration_utils.components.errors import config_error
 from orchestration_utils.dagster_defs.projects import load_sqlmesh_defs
 from orchestration_utils.errors import OrchestrationUtilsError
 from orchestration_utils.settings import export_project_env
@@ -32,4 +32,4 @@ class SqlmeshProjectComponent(dg.Component, dg.Model, dg.Resolvable):
         try:
             return load_sqlmesh_defs(settings)
         except OrchestrationUtilsError as exc:
-            raise ComponentConfigError(context, ("project_dir",), exc) from None
+            raise config_error(context, exc, ("project_dir",)) from None
