@@ -15,6 +15,7 @@ from dagster.components.core.defs_module import ComponentPath
 
 from orchestration_utils.components.errors import BadAttribute
 from orchestration_utils.dagster_defs.health import asset_specs
+from orchestration_utils.project.schedule import normalize_schedule
 from orchestration_utils.settings import Settings, load_settings
 
 
@@ -48,6 +49,17 @@ def component_settings(
     )
 
 
+def schedule_attribute(value: str | None) -> str | None:
+    """A `default_schedule` attribute, normalized (`daily` -> `@daily`): a value no schedule reads
+    is refused here, where its node-less default would otherwise be taken silently."""
+    if value is None:
+        return None
+    try:
+        return normalize_schedule(value)
+    except ValueError as exc:
+        raise BadAttribute(("default_schedule",), str(exc)) from None
+
+
 def defs_at(context: dg.ComponentLoadContext, attribute: str, path: str) -> dg.Definitions:
     """The definitions of a defs folder or file named in `defs.yaml` (relative to the defs root)."""
     target = (context.defs_module_path / path).resolve()
@@ -79,11 +91,11 @@ def attached_assets(
     An `asset_keys` key must be an asset of the project (or of `also_defined`): a typo would
     otherwise check a stub asset Dagster makes up for it, which never materializes."""
     parts = [defs_at(context, "assets_from", path) for path in assets_from]
-    keys = {}
-    for table_id, key in asset_keys.items():
-        if not key.strip():
+    keys: dict[str, dg.AssetKey] = {}
+    for table_id, written in asset_keys.items():
+        if not written.strip():
             raise BadAttribute(("asset_keys", table_id), "empty key")
-        keys[table_id] = dg.AssetKey.from_user_string(key)
+        keys[table_id] = dg.AssetKey.from_user_string(written)
     defined = project_asset_keys(context) if keys else None
     if defined is not None:
         defined |= {spec.key for spec in asset_specs(also_defined or dg.Definitions())}
