@@ -115,6 +115,11 @@ def _unknown_key(
     return f"no asset {key.to_user_string()!r} in {context.defs_module_path}{hint}"
 
 
+class AttachesChecks:
+    """A component that adds checks to assets defined elsewhere (health, SLA): never built to
+    find the project's assets, which it may itself be looking up."""
+
+
 _SCANNING: ContextVar[bool] = ContextVar("scanning_project_assets", default=False)
 
 
@@ -123,8 +128,6 @@ def project_asset_keys(context: dg.ComponentLoadContext) -> set[dg.AssetKey] | N
     the health and SLA components (they add checks, and observed tables no key should name). Each
     is built through the component tree, which keeps what it built for the whole load. None while
     another scan runs: a component the scan builds built a health or SLA component in turn."""
-    from orchestration_utils.components.monitoring import HealthChecksComponent, SlaComponent
-
     if _SCANNING.get():
         return None
     token = _SCANNING.set(True)
@@ -132,8 +135,7 @@ def project_asset_keys(context: dg.ComponentLoadContext) -> set[dg.AssetKey] | N
         keys: set[dg.AssetKey] = set()
         for loc, decl in _declared(context):
             if isinstance(decl, PythonFileDecl) or (
-                isinstance(decl, YamlDecl)
-                and not issubclass(decl.component_type, (HealthChecksComponent, SlaComponent))
+                isinstance(decl, YamlDecl) and not issubclass(decl.component_type, AttachesChecks)
             ):
                 keys |= {spec.key for spec in asset_specs(context.build_defs(loc))}
         return keys

@@ -6,6 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration_utils.components.attach import (
+    AttachesChecks,
     attached_assets,
     component_path,
     component_settings,
@@ -19,7 +20,7 @@ from orchestration_utils.errors import OrchestrationUtilsError
 from orchestration_utils.settings import Settings
 
 
-class HealthChecksComponent(dg.Component, dg.Model, dg.Resolvable):
+class HealthChecksComponent(AttachesChecks, dg.Component, dg.Model, dg.Resolvable):
     """Health checks of a health config (`pipeline-health-monitor`'s file): asset checks on the
     assets holding its tables, a schedule per criticality and `health_report_job`."""
 
@@ -44,7 +45,7 @@ class HealthChecksComponent(dg.Component, dg.Model, dg.Resolvable):
         return _with_artifacts(health, settings)
 
 
-class SlaComponent(dg.Component, dg.Model, dg.Resolvable):
+class SlaComponent(AttachesChecks, dg.Component, dg.Model, dg.Resolvable):
     """SLAs of an SLA config (`sla-tracker`'s file): a check per SLA on its table's asset (or a
     `pipelines/<job>` asset), `sla_sensor` with `sla_evaluation_job` (evaluate, record, alert), the
     run-failure alert sensor and the scheduled `sla_report_job`."""
