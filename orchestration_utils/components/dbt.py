@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProjectComponent
 from dagster_dbt.asset_utils import DBT_DEFAULT_EXCLUDE, DBT_DEFAULT_SELECT, DBT_DEFAULT_SELECTOR
+from dagster_dbt.components.dbt_project.component import DagsterDbtComponentTranslatorSettings
 
 from orchestration_utils.components.attach import component_settings, schedule_attribute
 from orchestration_utils.components.errors import BadAttribute, config_error
@@ -23,9 +24,10 @@ class DbtProjectWithMetadataComponent(DbtProjectComponent):
     carry what this project reads from each node's `meta` and config: layer groups, owners,
     partitions, freshness policies, automation conditions, schedules, dbt tests as checks, and
     sources' dbt freshness for the health checks. One `@dbt_assets` per layer, schedule and
-    partitioning; each run builds its selected nodes with `dbt build`, so the base component's
-    `select`, `exclude`, `selector`, `cli_args` and `translation` have no place here: one of
-    them set is refused in one line rather than ignored (the project's `meta` is read instead)."""
+    partitioning; each run builds its selected nodes with `dbt build` (row counts and column
+    metadata fetched), so the base component's `select`, `exclude`, `selector`, `cli_args`, `op`,
+    `include_metadata`, `translation` and `translation_settings` have no place here: one of them
+    set is refused in one line rather than ignored (the project's `meta` is read instead)."""
 
     default_schedule: str = "@daily"
     """The schedule of nodes whose `meta` names none."""
@@ -67,7 +69,10 @@ _UNREAD_DEFAULTS: dict[str, object] = {
     "exclude": DBT_DEFAULT_EXCLUDE,
     "selector": DBT_DEFAULT_SELECTOR,
     "cli_args": ["build"],
+    "op": None,
+    "include_metadata": [],
     "translation": None,
+    "translation_settings": DagsterDbtComponentTranslatorSettings(),
 }
 
 

@@ -145,6 +145,14 @@ BAD = {
         },
         "dbt/defs.yaml:5: select: not read by DbtProjectWithMetadataComponent",
     ),
+    "dagster-dbt's exclude and translation_settings likewise": (
+        {
+            "dbt/defs.yaml": "type: orchestration_utils.components.DbtProjectWithMetadataComponent\n"
+            f"attributes:\n  project: {DEMO_DBT}\n  prepare_if_dev: false\n"
+            "  translation_settings: {enable_asset_checks: false}\n  exclude: tag:slow\n"
+        },
+        "dbt/defs.yaml:6: exclude: not read by DbtProjectWithMetadataComponent",
+    ),
 }
 
 
