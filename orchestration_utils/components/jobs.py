@@ -3,10 +3,12 @@
 import dagster as dg
 from pydantic import Field
 
-from orchestration_utils.components.attach import component_settings
+from orchestration_utils.components.attach import component_settings, defs_at
+from orchestration_utils.components.errors import config_error
 from orchestration_utils.dagster_defs.generators import build_codegen_defs
 from orchestration_utils.dagster_defs.jobs import build_jobs
 from orchestration_utils.dagster_defs.schedules import build_schedules
+from orchestration_utils.errors import OrchestrationUtilsError
 
 
 class LocationJobsComponent(dg.Component, dg.Model, dg.Resolvable):
@@ -19,8 +21,13 @@ class LocationJobsComponent(dg.Component, dg.Model, dg.Resolvable):
     """Add the jobs that write Airflow DAGs and a Dagster package from the configured projects."""
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        assets = dg.Definitions.merge(*(context.build_defs(path) for path in self.assets_from))
-        parts = [build_jobs(assets), build_schedules(assets)]
-        if self.generators:
-            parts.append(build_codegen_defs(component_settings()))
+        try:
+            assets = dg.Definitions.merge(
+                *(defs_at(context, "assets_from", path) for path in self.assets_from)
+            )
+            parts = [build_jobs(assets), build_schedules(assets)]
+            if self.generators:
+                parts.append(build_codegen_defs(component_settings()))
+        except OrchestrationUtilsError as exc:
+            raise config_error(context, exc, ()) from None
         return dg.Definitions.merge(*parts)

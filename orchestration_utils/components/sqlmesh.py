@@ -2,8 +2,14 @@
 
 import dagster as dg
 
-from orchestration_utils.components.attach import component_path, component_settings
+from orchestration_utils.components.attach import (
+    component_path,
+    component_settings,
+    schedule_attribute,
+)
+from orchestration_utils.components.errors import config_error
 from orchestration_utils.dagster_defs.projects import load_sqlmesh_defs
+from orchestration_utils.errors import OrchestrationUtilsError
 from orchestration_utils.settings import export_project_env
 
 
@@ -18,13 +24,16 @@ class SqlmeshProjectComponent(dg.Component, dg.Model, dg.Resolvable):
     """The schedule of models whose metadata names none; unset: `ORCHESTRATION_UTILS_DEFAULT_SCHEDULE`."""
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        settings = component_settings(
-            sqlmesh_project_dir=component_path(context, self.project_dir)
-            if self.project_dir
-            else None,
-            default_schedule=self.default_schedule,
-        )
-        export_project_env(settings)
-        if settings.sqlmesh_project_dir is None:
-            return dg.Definitions()
-        return load_sqlmesh_defs(settings)
+        try:
+            settings = component_settings(
+                sqlmesh_project_dir=component_path(context, self.project_dir)
+                if self.project_dir
+                else None,
+                default_schedule=schedule_attribute(self.default_schedule),
+            )
+            export_project_env(settings)
+            if settings.sqlmesh_project_dir is None:
+                return dg.Definitions()
+            return load_sqlmesh_defs(settings)
+        except OrchestrationUtilsError as exc:
+            raise config_error(context, exc, ("project_dir",)) from None

@@ -188,28 +188,6 @@ def test_dbt_project_component_carries_this_projects_translation(tmp_path, monke
     assert "dbt" in defs.resources
 
 
-def test_assets_from_a_missing_folder_says_which(tmp_path, monkeypatch):
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "typo_shop"\nversion = "0"\n'
-        '[tool.dg]\ndirectory_type = "project"\n[tool.dg.project]\nroot_module = "typo_shop"\n'
-    )
-    health = tmp_path / "typo_shop" / "defs" / "health"
-    health.mkdir(parents=True)
-    (tmp_path / "typo_shop" / "__init__.py").touch()
-    (tmp_path / "typo_shop" / "defs" / "__init__.py").touch()
-    (health / "health-config.json").write_text('{"tables": []}')
-    (health / "defs.yaml").write_text(
-        "type: orchestration_utils.components.HealthChecksComponent\n"
-        "attributes: {config: health-config.json, assets_from: [dbt_assetz]}\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(Exception) as err:
-        dg.load_from_defs_folder(path_within_project=tmp_path / "typo_shop")
-    assert "assets_from: 'dbt_assetz' is no folder or file under" in str(err.value) + str(
-        err.value.__cause__
-    )
-
-
 def test_sqlmesh_project_component_reads_the_project_beside_its_defs_yaml(
     demo_sqlmesh_project, tmp_path, monkeypatch
 ):
