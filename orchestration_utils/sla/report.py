@@ -3,7 +3,7 @@ Markdown that reads well on a pull request: summary, violations (critical first)
 figures, a table per SLA type. `schemas/sla-output.schema.json` describes the JSON.
 
 Compliance rate = 100 x passed / total checks: an SLA that could not be evaluated (ERROR) proves
-nothing good, as in the health score."""
+nothing good, as in the health score; floored to one decimal like it (100.0 only when all pass)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 
+from orchestration_utils.health.report import floor_percent
 from orchestration_utils.sla.budget import budget_text
 from orchestration_utils.sla.evaluate import SlaResult, SlaStatus
 
@@ -46,7 +47,7 @@ def summarize(results: Sequence[SlaResult]) -> dict[str, object]:
         "errors": sum(r.status == SlaStatus.ERROR for r in results),
         "violations": len(broken),
         "critical_violations": sum(r.critical for r in broken),
-        "compliance_rate": round(100 * passed / len(results), 1) if results else 100.0,
+        "compliance_rate": floor_percent(passed, len(results)),
     }
 
 
