@@ -13,7 +13,7 @@ from pathlib import Path
 
 from orchestration_utils.cli.shell import as_of_time, parser, run, say, warehouse_url
 from orchestration_utils.errors import UsageError
-from orchestration_utils.files import emit_json
+from orchestration_utils.files import emit_json, write_atomic, write_stdout
 from orchestration_utils.settings import load_settings
 from orchestration_utils.sla.config import CompletionSla, SlaConfig, load_sla_config
 
@@ -251,10 +251,8 @@ def _dagster_instance(config: SlaConfig, settings):
 
 def _write_text(text: str, output: Path | None) -> None:
     if output is None:
-        sys.stdout.write(text)
+        write_stdout(text.encode())
         return
-    from orchestration_utils.files import write_atomic
-
     write_atomic(output, text.encode())
 
 
