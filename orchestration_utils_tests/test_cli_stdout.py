@@ -156,3 +156,19 @@ def test_head_reading_one_byte_of_a_large_report_is_quiet(site, tmp_path):
     )
     assert result.stdout == "{ 141\n", result.stderr
     assert "error" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["pipeline-health-monitor", "sla-tracker"])
+def test_a_closed_stderr_keeps_progress_out_of_the_json(command, site, tmp_path):
+    """`2>&-`: Python's stderr is None, and `print(file=None)` would write to stdout."""
+    argv = _argv(command, site, tmp_path)
+    result = subprocess.run(
+        ["bash", "-c", 'exec "$@" 2>&-', "bash", *argv],
+        cwd=site,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["summary"]["total_checks"] == 1

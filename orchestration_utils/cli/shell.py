@@ -28,7 +28,7 @@ def parser(prog: str, description: str, epilog: str) -> argparse.ArgumentParser:
 def run(main: Callable[[], int], prog: str) -> int:
     """`main` with the scripts' exit codes: its own, 2 with one line on bad input or when stdout
     cannot take the output (closed, full), 141 and silence when stdout's reader left early."""
-    _hold_closed_stdout()
+    _hold_closed_streams()
     try:
         return main()
     except (ProjectError, ConfigError, UsageError) as exc:
@@ -48,16 +48,21 @@ def run(main: Callable[[], int], prog: str) -> int:
         return 130
 
 
-def _hold_closed_stdout() -> None:
-    """With fd 1 closed at start (`>&-`), Python's stdout is None (`write_stdout` says so) and the
-    next file opened (a DuckDB database, the state) would get fd 1: hold it with /dev/null."""
-    if sys.stdout is None:
-        try:
-            os.fstat(1)
-        except OSError:
-            fd = os.open(os.devnull, os.O_WRONLY)
-            if fd != 1:
-                os.close(fd)
+def _hold_closed_streams() -> None:
+    """With fd 1 or 2 closed at start (`>&-`, `2>&-`) Python leaves that stream None, and the next
+    file opened (a DuckDB database, the state) would get the descriptor: hold it with /dev/null.
+    stdout stays None (`write_stdout` says it is closed); stderr becomes /dev/null, since
+    `print(file=None)` would put our messages into stdout's JSON."""
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+        if stream is None:
+            try:
+                os.fstat(fd)
+            except OSError:
+                held = os.open(os.devnull, os.O_WRONLY)
+                if held != fd:
+                    os.close(held)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 -- held for the process's life
 
 
 def _discard_stdout() -> None:
