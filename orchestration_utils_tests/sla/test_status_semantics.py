@@ -12,6 +12,8 @@ import dagster as dg
 import duckdb
 import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestration_utils.dagster_defs.sla import _evaluation
 from orchestration_utils.sla.evaluate import SlaResult, SlaStatus
@@ -144,3 +146,20 @@ def test_the_dagster_check_says_what_the_cli_says(status, critical, passed, seve
         description,
     )
     assert evaluation.metadata["sla_status"] == dg.TextMetadataValue(status.value)
+
+
+@given(st.lists(st.sampled_from(list(SlaStatus)), max_size=3000))
+def test_the_compliance_rate_reads_100_only_when_every_sla_is_met(statuses):
+    from orchestration_utils.sla.report import summarize
+
+    summary = summarize([_result(s, critical=False) for s in statuses])
+    met = statuses.count(SlaStatus.PASS)
+    assert (summary["compliance_rate"] == 100.0) == (met == len(statuses))
+    if statuses:
+        assert (
+            100 * met / len(statuses) - 0.1
+            < summary["compliance_rate"]
+            <= 100 * met / len(statuses)
+        )
+    assert summary["no_data"] == statuses.count(SlaStatus.NO_DATA)
+    assert summary["errors"] == statuses.count(SlaStatus.ERROR)
