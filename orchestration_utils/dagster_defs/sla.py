@@ -192,10 +192,10 @@ def _evaluation(result: SlaResult, key: dg.AssetCheckKey) -> dg.AssetCheckEvalua
     return dg.AssetCheckEvaluation(
         asset_key=key.asset_key,
         check_name=key.name,
-        # As the CLI's exit code: ERROR (cannot be evaluated) is no green, failing as an error when
-        # critical (as a critical violation does), else as a warning that says why; NO_DATA
-        # (nothing measured yet) is nothing wrong, so it passes and says so.
-        passed=result.status in (SlaStatus.PASS, SlaStatus.NO_DATA),
+        # Only a met SLA is green. Severity ERROR for what fails the CLI's run as critical (a
+        # critical violation, a critical SLA that cannot be evaluated); a warning otherwise, and
+        # for NO_DATA (nothing measured yet), whose description says so.
+        passed=result.status == SlaStatus.PASS,
         severity=dg.AssetCheckSeverity.ERROR
         if result.critical and result.status in (SlaStatus.FAIL, SlaStatus.ERROR)
         else dg.AssetCheckSeverity.WARN,

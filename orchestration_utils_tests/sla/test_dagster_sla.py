@@ -324,9 +324,9 @@ def test_check_names_are_valid_unique_and_stable():
     assert checks["a.b"].startswith("sla_a_b_") and checks["a_b"].startswith("sla_a_b_")
 
 
-def test_an_sla_with_nothing_measured_yet_passes_saying_so(location):
+def test_an_sla_with_nothing_measured_yet_is_a_warning_saying_so(location):
     """The first availability evaluation has no history to measure: NO_DATA, as in the CLI's
-    report, a passing check whose description says there is no data yet."""
+    report; no green check, a warning (even for a critical SLA) that says there is no data yet."""
     definitions, *_ = location
     with dg.instance_for_test() as instance:
         assert (
@@ -341,5 +341,5 @@ def test_an_sla_with_nothing_measured_yet_passes_saying_so(location):
             key
         ].evaluation
     assert latest.metadata["sla_status"] == dg.TextMetadataValue("NO_DATA")
-    assert latest.passed
+    assert not latest.passed and latest.severity == dg.AssetCheckSeverity.WARN
     assert latest.description.startswith("no data yet: no freshness evaluations")

@@ -130,7 +130,7 @@ def _result(status: SlaStatus, critical: bool) -> SlaResult:
     ("status", "critical", "passed", "severity", "description"),
     [
         (SlaStatus.PASS, True, True, dg.AssetCheckSeverity.WARN, "why"),
-        (SlaStatus.NO_DATA, True, True, dg.AssetCheckSeverity.WARN, "no data yet: why"),
+        (SlaStatus.NO_DATA, True, False, dg.AssetCheckSeverity.WARN, "no data yet: why"),
         (SlaStatus.FAIL, True, False, dg.AssetCheckSeverity.ERROR, "why"),
         (SlaStatus.FAIL, False, False, dg.AssetCheckSeverity.WARN, "why"),
         (SlaStatus.ERROR, True, False, dg.AssetCheckSeverity.ERROR, "not evaluated: why"),
