@@ -7,17 +7,42 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
 
 
+class StdoutError(Exception):
+    """stdout cannot take the output: closed, full, or its reader gone (`broken_pipe`: `| head`).
+    `str()` is the reason. Not an OSError, so no handler of `--output`'s errors mistakes it for one."""
+
+    def __init__(self, reason: str, broken_pipe: bool = False):
+        super().__init__(reason)
+        self.broken_pipe = broken_pipe
+
+
+def write_stdout(data: bytes | Iterable[bytes]) -> None:
+    """Bytes (or chunks of them, streamed) to stdout, flushed. Raises StdoutError when stdout is
+    closed (`>&-`), full (`> /dev/full`) or its reader has gone."""
+    if sys.stdout is None:  # Python leaves it None when fd 1 was closed at start
+        raise StdoutError("stdout is closed")
+    try:
+        for chunk in [data] if isinstance(data, bytes) else data:
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise StdoutError("its reader closed it", broken_pipe=True) from None
+    except OSError as exc:
+        raise StdoutError(exc.strerror or str(exc)) from None
+
+
 def emit_json(document: object, output: Path | None) -> None:
-    """JSON to `output` (written whole or not at all) or to stdout."""
+    """JSON to `output` (written whole or not at all; OSError when it cannot be) or to stdout
+    (StdoutError when it cannot be)."""
     data = json_bytes(document)
     if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        write_stdout(data)
         return
     write_atomic(output, data)
 

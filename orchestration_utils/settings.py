@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration_utils.errors import ProjectError
+
 DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_DBT_PROJECT = DEMO_DIR / "dbt_project"
 DEMO_SQLMESH_PROJECT = DEMO_DIR / "sqlmesh_project"
@@ -37,9 +39,12 @@ class Settings:
 
     @property
     def artifacts_url(self) -> str | None:
-        """Object storage for what runs write (`s3://bucket/prefix`, `gs://...`, any fsspec URL);
-        unset: the local `artifacts_dir`."""
-        return os.environ.get("ORCHESTRATION_UTILS_ARTIFACTS_URL") or None
+        """Object storage for what runs write (`s3://bucket/prefix`, `gs://...`, any fsspec URL,
+        or an absolute local path); unset: the local `artifacts_dir`. Checked by
+        `artifacts_location` (ProjectError naming the variable), so a code location with a bad
+        one fails to load instead of writing somewhere unexpected at run time."""
+        value = os.environ.get(ARTIFACTS_URL_VAR)
+        return artifacts_location(value, ARTIFACTS_URL_VAR) if value else None
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -72,6 +77,49 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster_home")
+
+
+ARTIFACTS_URL_VAR = "ORCHESTRATION_UTILS_ARTIFACTS_URL"
+
+
+def artifacts_location(value: str, source: str) -> str:
+    """`value` when it is an fsspec URL whose implementation is installed, or an absolute local
+    path (taken as a local directory). A value without a scheme that is not absolute (`bogus`)
+    is refused: it would silently become a directory under whatever the working directory is.
+    `source` names where the value came from in the one-line ProjectError."""
+    if "://" not in value:
+        if not Path(value).is_absolute():
+            raise ProjectError(
+                source,
+                f"{value!r} is neither a URL (s3://bucket/prefix, gs://bucket/prefix, "
+                "file:///path) nor an absolute path",
+            )
+        return value
+    check_url_scheme(value, source)
+    return value
+
+
+def check_url_scheme(url: str, source: str) -> None:
+    """Every protocol of an fsspec URL (`s3://...`, chained `simplecache::s3://...`) is one fsspec
+    knows and can import; otherwise a ProjectError naming the package to install."""
+    import fsspec
+    from fsspec.registry import known_implementations
+
+    for part in url.split("::"):
+        protocol = part.split("://", 1)[0]
+        try:
+            fsspec.get_filesystem_class(protocol)
+        except ImportError:
+            package = known_implementations[protocol]["class"].split(".", 1)[0]
+            raise ProjectError(
+                source,
+                f"{url!r}: the {protocol}:// scheme needs the package {package}, which is not "
+                f"installed: pip install {package}",
+            ) from None
+        except ValueError:
+            raise ProjectError(
+                source, f"{url!r}: {protocol!r} is not a scheme fsspec knows"
+            ) from None
 
 
 def _optional_path(var: str, default: Path | None) -> Path | None:

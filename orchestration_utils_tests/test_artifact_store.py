@@ -157,3 +157,64 @@ def test_generated_dags_are_mirrored_into_the_store(demo_manifest, tmp_path, mon
         p.relative_to(stored): p.read_bytes() for p in stored.rglob("*") if p.is_file()
     }
     assert _output_metadata(result)["files_stored"].value == len(files)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("bogus", "'bogus' is neither a URL (s3://bucket/prefix"),
+        ("./reports", "'./reports' is neither a URL"),
+        ("s3:bucket/x", "'s3:bucket/x' is neither a URL"),
+        ("nosuch://bucket/x", "'nosuch://bucket/x': 'nosuch' is not a scheme fsspec knows"),
+        (
+            "s3://bucket/x",
+            "'s3://bucket/x': the s3:// scheme needs the package s3fs, which is not installed: "
+            + "pip install s3fs",
+        ),
+        (
+            "simplecache::gs://bucket/x",
+            "the gs:// scheme needs the package gcsfs, which is not installed: pip install gcsfs",
+        ),
+    ],
+)
+def test_an_unusable_artifacts_url_is_one_line_naming_the_variable(
+    value, reason, monkeypatch, tmp_path
+):
+    import importlib.util
+
+    # Real fsspec and universal-pathlib: neither s3fs nor gcsfs is installed here.
+    assert importlib.util.find_spec("s3fs") is None and importlib.util.find_spec("gcsfs") is None
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORCHESTRATION_UTILS_ARTIFACTS_URL", value)
+    with pytest.raises(ProjectError) as raised:
+        load_settings().artifacts_url  # noqa: B018 -- reading the setting is what is tested
+    message = str(raised.value)
+    assert message.startswith("ORCHESTRATION_UTILS_ARTIFACTS_URL: ") and reason in message
+    assert "\n" not in message
+    assert list(tmp_path.iterdir()) == []  # nothing written under the working directory
+
+
+def test_the_code_location_refuses_a_bare_name_at_load(demo_manifest, tmp_path, monkeypatch):
+    from orchestration_utils.dagster_defs.generators import build_codegen_defs
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORCHESTRATION_UTILS_ARTIFACTS_URL", "bogus")
+    settings = dataclasses.replace(
+        load_settings(), dbt_manifest_path=demo_manifest, artifacts_dir=tmp_path / "local"
+    )
+    with pytest.raises(ProjectError, match="^ORCHESTRATION_UTILS_ARTIFACTS_URL: 'bogus'"):
+        build_codegen_defs(settings)
+    assert not (tmp_path / "bogus").exists()
+
+
+def test_an_absolute_path_is_a_local_artifacts_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORCHESTRATION_UTILS_ARTIFACTS_URL", str(tmp_path / "shared"))
+    url = load_settings().artifacts_url
+    assert url == str(tmp_path / "shared")
+    ArtifactStore(url).write("sla/report.json", b"{}")
+    assert (tmp_path / "shared" / "sla" / "report.json").read_bytes() == b"{}"
+
+
+def test_a_store_made_from_run_config_is_checked_too():
+    with pytest.raises(ProjectError, match="pip install s3fs"):
+        ArtifactStore("s3://bucket/reports")

@@ -30,7 +30,9 @@ to $AIRFLOW_HOME/dags. A JSON summary goes to stdout, progress to stderr.
 exit codes:
   0  files written (or, with --check, already up to date)
   1  --check: some files would change (they are named)
-  2  bad usage or bad input (missing file, invalid manifest, cycle, ...)
+  2  bad usage or bad input (missing file, invalid manifest, cycle, ...), or stdout
+     closed or full
+  141  stdout's reader left early (`| head`): nothing said, as `cat` does
 """
 
 

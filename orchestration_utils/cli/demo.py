@@ -120,7 +120,7 @@ ON_PURPOSE = {
     "marts/fct_orders freshness": "stale on purpose: no order since yesterday 00:00 UTC (limit 24 h)",
     "marts/fct_orders sla_orders_fresh": "the critical SLA on that same freshness: it is what pages",
     "marts/fct_orders sla_orders_available": "availability of that freshness over the week (99%): "
-    "not measurable on a new instance, under 99% once evaluations accumulate",
+    "no data yet on a new instance (a warning), under 99% once evaluations accumulate",
     "marts/dim_customers dim_customers_every_customer_has_ordered": "failing dbt test (severity warn): "
     "customer 12 signed up and never ordered",
     "marts/dim_products schema_drift": "additive schema change: units_sold is not in the health "

@@ -6,13 +6,13 @@ import argparse
 import gc
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from orchestration_utils.cli.shell import EXIT_FAILED, EXIT_OK, say
 from orchestration_utils.codegen.writer import WriteResult
 from orchestration_utils.errors import OutputDirError, UsageError
+from orchestration_utils.files import write_stdout
 from orchestration_utils.project.model import ProjectKind
 from orchestration_utils.project.schedule import normalize_schedule
 
@@ -102,20 +102,16 @@ def report(
     prog: str, args: argparse.Namespace, result: WriteResult, details: dict, done: str
 ) -> int:
     """JSON summary on stdout; with --check, exit 1 naming the stale files."""
-    json.dump(
-        {
-            "output_dir": str(args.output_dir),
-            "check": args.check,
-            "written": [] if args.check else result.written,
-            "removed": [] if args.check else result.removed,
-            "unchanged": result.unchanged,
-            "stale": result.stale if args.check else [],
-            **details,
-        },
-        sys.stdout,
-        indent=2,
-    )
-    sys.stdout.write("\n")
+    summary = {
+        "output_dir": str(args.output_dir),
+        "check": args.check,
+        "written": [] if args.check else result.written,
+        "removed": [] if args.check else result.removed,
+        "unchanged": result.unchanged,
+        "stale": result.stale if args.check else [],
+        **details,
+    }
+    write_stdout(json.dumps(summary, indent=2).encode() + b"\n")
     if args.check:
         if result.stale:
             say(prog, f"stale: {', '.join(result.stale)} (regenerate without --check)")

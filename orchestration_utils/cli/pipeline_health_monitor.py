@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from orchestration_utils.cli.shell import as_of_time, parser, run, say, warehouse_url
 from orchestration_utils.errors import UsageError, WarehouseError
-from orchestration_utils.files import emit_json, write_atomic
+from orchestration_utils.files import emit_json, write_atomic, write_stdout
 from orchestration_utils.health.checks import (
     CheckResult,
     Status,
@@ -62,7 +62,8 @@ output: the JSON report on stdout or --output; past 1,000 checks it is one compa
   unless --all-checks. A summary on stderr names at most 20 checks that did not pass, the most
   serious first, and counts the rest.
 health score: 100 x (PASS + 0.5 x WARN) / checks; FAIL and ERROR count as 0.
-exit codes: 0 every check passed (warnings allowed), 1 a check FAILed or ERRORed, 2 bad usage or config
+exit codes: 0 every check passed (warnings allowed), 1 a check FAILed or ERRORed, 2 bad usage or
+config, or stdout closed or full; 141 stdout's reader left early (`| head`), nothing said
 """
 
 
@@ -199,8 +200,7 @@ def _main(args: argparse.Namespace) -> int:
             )
         else:
             # A cron line appending stdout to a log gets what needs reading, not 10 MiB a run.
-            sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_NON_STR_KEYS) + b"\n")
-            sys.stdout.flush()
+            write_stdout(orjson.dumps(report, option=orjson.OPT_NON_STR_KEYS) + b"\n")
             say(
                 PROG,
                 f"stdout holds the {len(not_passing)} checks that did not pass of "
@@ -239,9 +239,7 @@ def _emit_lines(chunks, output: Path | None) -> None:
     """A large report, compact: streamed to stdout, or written whole (atomically) to --output."""
     try:
         if output is None:
-            for chunk in chunks:
-                sys.stdout.buffer.write(chunk)
-            sys.stdout.flush()
+            write_stdout(chunks)
         else:
             write_atomic(output, b"".join(chunks))
     except OSError as exc:

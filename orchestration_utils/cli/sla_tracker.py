@@ -11,9 +11,17 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration_utils.cli.shell import as_of_time, parser, run, say, warehouse_url
+from orchestration_utils.cli.shell import (
+    EXIT_FAILED,
+    EXIT_OK,
+    as_of_time,
+    parser,
+    run,
+    say,
+    warehouse_url,
+)
 from orchestration_utils.errors import UsageError
-from orchestration_utils.files import emit_json
+from orchestration_utils.files import emit_json, write_atomic, write_stdout
 from orchestration_utils.settings import load_settings
 from orchestration_utils.sla.config import CompletionSla, SlaConfig, load_sla_config
 
@@ -36,7 +44,13 @@ history and alert state: --state-dir (default .orchestration_utils/ in the worki
 completion-time SLAs read the Dagster instance at $DAGSTER_HOME (else <home>/dagster_home), or an
 Airflow 3 API (config "airflow": {"base_url": ...}; AIRFLOW_API_TOKEN or AIRFLOW_USERNAME/PASSWORD)
 
-exit codes: 0 no SLA violated, 1 an SLA is violated, 2 bad usage or config
+statuses: PASS met, FAIL violated, ERROR cannot be evaluated (the warehouse, table, query or run
+history failed), NO_DATA nothing measured yet (an availability SLA before its first recorded
+freshness evaluations); neither ERROR nor NO_DATA alerts
+
+exit codes: 0 no SLA violated and every critical SLA evaluated (NO_DATA is no failure), 1 an SLA is
+violated or a critical SLA is ERROR, 2 bad usage or config, or stdout closed or full; 141 stdout's
+reader left early (`| head`), nothing said
 """
 
 
@@ -194,7 +208,8 @@ def _evaluate(args, config: SlaConfig, url, instance, store, send_alerts: bool):
     say(
         PROG,
         f"{summary['passed']} of {summary['total_checks']} SLAs met, {summary['failed']} violated "
-        f"({summary['critical_violations']} critical), {summary['errors']} could not be evaluated",
+        f"({summary['critical_violations']} critical), {summary['errors']} could not be evaluated "
+        f"({summary['critical_errors']} critical), {summary['no_data']} no data yet",
     )
     for result in results:
         if result.status != "PASS":
@@ -251,15 +266,17 @@ def _dagster_instance(config: SlaConfig, settings):
 
 def _write_text(text: str, output: Path | None) -> None:
     if output is None:
-        sys.stdout.write(text)
+        write_stdout(text.encode())
         return
-    from orchestration_utils.files import write_atomic
-
     write_atomic(output, text.encode())
 
 
 def _exit(results) -> int:
-    return 1 if any(r.status == "FAIL" for r in results) else 0
+    """1 for a violation, or for a critical SLA that cannot be evaluated (a warehouse that cannot
+    be reached must not read as success); NO_DATA, nothing measured yet, is neither."""
+    from orchestration_utils.sla.report import critical_errors, violations
+
+    return EXIT_FAILED if violations(results) or critical_errors(results) else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Where the code location's runs keep what they write (reports, generated code): a local
 directory by default, or object storage by URL through fsspec (`s3://bucket/prefix`,
-`gs://...`, `file:///...`, `memory://...`), so the files outlive the run's pod."""
+`gs://...`, `file:///...`, `memory://...`), so the files outlive the run's pod. A URL whose
+scheme has no installed fsspec implementation is refused when the store is made, naming the
+package to install."""
 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -8,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from upath import UPath
 
 from orchestration_utils.errors import ProjectError
+from orchestration_utils.settings import check_url_scheme
 
 
 def is_url(location: str) -> bool:
@@ -25,6 +28,11 @@ def _relative(name: str) -> PurePosixPath:
 @dataclass(frozen=True)
 class ArtifactStore:
     location: str  # a local directory, or an fsspec URL
+
+    def __post_init__(self) -> None:
+        # The resource's url may come from run config, not only the checked setting.
+        if is_url(self.location):
+            check_url_scheme(self.location, "artifacts")
 
     def target(self, name: str) -> Path | UPath:
         relative = _relative(name)

@@ -192,14 +192,17 @@ def _evaluation(result: SlaResult, key: dg.AssetCheckKey) -> dg.AssetCheckEvalua
     return dg.AssetCheckEvaluation(
         asset_key=key.asset_key,
         check_name=key.name,
-        # ERROR (not evaluated) is no green: it fails as a warning that says why.
+        # Only a met SLA is green. Severity ERROR for what fails the CLI's run as critical (a
+        # critical violation, a critical SLA that cannot be evaluated); a warning otherwise, and
+        # for NO_DATA (nothing measured yet), whose description says so.
         passed=result.status == SlaStatus.PASS,
         severity=dg.AssetCheckSeverity.ERROR
-        if result.critical and result.status == SlaStatus.FAIL
+        if result.critical and result.status in (SlaStatus.FAIL, SlaStatus.ERROR)
         else dg.AssetCheckSeverity.WARN,
-        description=result.message
-        if result.status != SlaStatus.ERROR
-        else f"not evaluated: {result.message}",
+        description={
+            SlaStatus.ERROR: f"not evaluated: {result.message}",
+            SlaStatus.NO_DATA: f"no data yet: {result.message}",
+        }.get(result.status, result.message),
         metadata={
             "sla_status": dg.MetadataValue.text(result.status.value),
             "message": result.message,

@@ -1,13 +1,15 @@
 """The health report: the seed's JSON (`timestamp`, `checks`, `summary`) and a human summary.
 
-Health score = 100 × (PASS + ½·WARN) / all checks. A WARN is half healthy; a FAIL and an
-ERROR count as zero: a check that could not look proves nothing good about the table."""
+Health score = 100 × (PASS + ½·WARN) / all checks, floored to one decimal (`floor_percent`): 100.0
+only when every check passes. A WARN is half healthy; a FAIL and an ERROR count as zero: a check
+that could not look proves nothing good about the table."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +21,20 @@ from orchestration_utils.warehouse.base import Usage
 # The JSON Schema of both outputs (the health report and --cost-report's), shipped for users' own checks.
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 
-_WEIGHT = {Status.PASS: 1.0, Status.WARN: 0.5, Status.FAIL: 0.0, Status.ERROR: 0.0}
+# In halves, so the score is an exact fraction.
+_HALVES = {Status.PASS: 2, Status.WARN: 1, Status.FAIL: 0, Status.ERROR: 0}
+
+
+def floor_percent(part: Fraction | int, whole: int) -> float:
+    """100 × part / whole, rounded DOWN to one decimal in exact arithmetic: a score reads 100.0
+    only when nothing is missing (2,099 of 2,100 is 99.9, not 100.0). 100.0 for nothing at all."""
+    if not whole:
+        return 100.0
+    return int(Fraction(1000) * part / whole) / 10
 
 
 def health_score(results: Sequence[CheckResult]) -> float:
-    if not results:
-        return 100.0
-    return round(100 * sum(_WEIGHT[r.status] for r in results) / len(results), 1)
+    return floor_percent(Fraction(sum(_HALVES[r.status] for r in results), 2), len(results))
 
 
 def summarize(results: Sequence[CheckResult]) -> dict[str, object]:

@@ -33,11 +33,13 @@ from orchestration_utils.warehouse.base import Warehouse
 
 
 class SlaStatus(StrEnum):
+    """Neither ERROR nor NO_DATA alerts or resolves; a critical SLA's ERROR fails the CLI's run
+    (as a violation does), NO_DATA does not: nothing is wrong, nothing is measured yet."""
+
     PASS = "PASS"  # the SLA is met
     FAIL = "FAIL"  # violated
-    ERROR = (
-        "ERROR"  # could not be evaluated (warehouse error, no data): never alerts, never resolves
-    )
+    ERROR = "ERROR"  # cannot be evaluated: the warehouse, table, query or run history failed
+    NO_DATA = "NO_DATA"  # nothing measured yet: no evaluation in the window to judge it by
 
 
 # What a recorded status says about the SLA; OK and VIOLATED are how earlier versions recorded it.
@@ -45,7 +47,7 @@ _RECORDED_OK = {"PASS": True, "OK": True, "FAIL": False, "VIOLATED": False}
 
 
 def recorded_ok(status: str) -> bool | None:
-    """True met, False violated, None not evaluated (counts as no data)."""
+    """True met, False violated, None not evaluated (ERROR, NO_DATA: counts as no data)."""
     return _RECORDED_OK.get(status)
 
 
@@ -376,13 +378,22 @@ def _availability(
         "freshness_sla": source,
     }
     if coverage.good_ratio is None:
+        # Nothing measured in the window. If the freshness cannot be evaluated now either, that
+        # failure is why (ERROR); otherwise availability simply has no history yet (NO_DATA).
+        if fresh_now.status in (SlaStatus.PASS, SlaStatus.FAIL):
+            status, message = (
+                SlaStatus.NO_DATA,
+                f"no freshness evaluations of {source} in the window yet",
+            )
+        else:
+            status, message = SlaStatus.ERROR, f"its freshness SLA {source}: {fresh_now.message}"
         return SlaResult(
             sla.name,
             sla.type,
             sla.table_id,
             sla.critical,
-            SlaStatus.ERROR,
-            f"no freshness evaluations of {source} in the window",
+            status,
+            message,
             target,
             figures,
             compliance,
@@ -406,6 +417,4 @@ def _availability(
 
 
 def _sample(result: SlaResult, now: datetime) -> Sample:
-    return Sample(
-        now, None if result.status == SlaStatus.ERROR else result.status == SlaStatus.PASS
-    )
+    return Sample(now, recorded_ok(result.status))

@@ -2,8 +2,9 @@
 Markdown that reads well on a pull request: summary, violations (critical first) with their
 figures, a table per SLA type. `schemas/sla-output.schema.json` describes the JSON.
 
-Compliance rate = 100 x passed / total checks: an SLA that could not be evaluated (ERROR) proves
-nothing good, as in the health score."""
+Compliance rate = 100 x passed / total checks: an SLA that could not be evaluated (ERROR) or has
+nothing measured yet (NO_DATA, counted apart as `no_data`) proves
+nothing good, as in the health score; floored to one decimal like it (100.0 only when all pass)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from orchestration_utils.health.report import floor_percent
 from orchestration_utils.sla.budget import budget_text
 from orchestration_utils.sla.evaluate import SlaResult, SlaStatus
 
@@ -36,6 +38,11 @@ def violations(results: Sequence[SlaResult]) -> list[SlaResult]:
     )
 
 
+def critical_errors(results: Sequence[SlaResult]) -> list[SlaResult]:
+    """Critical SLAs that cannot be evaluated: as much a reason to act as a critical violation."""
+    return [r for r in results if r.critical and r.status == SlaStatus.ERROR]
+
+
 def summarize(results: Sequence[SlaResult]) -> dict[str, object]:
     broken = violations(results)
     passed = sum(r.status == SlaStatus.PASS for r in results)
@@ -44,9 +51,11 @@ def summarize(results: Sequence[SlaResult]) -> dict[str, object]:
         "passed": passed,
         "failed": len(broken),
         "errors": sum(r.status == SlaStatus.ERROR for r in results),
+        "critical_errors": len(critical_errors(results)),
+        "no_data": sum(r.status == SlaStatus.NO_DATA for r in results),
         "violations": len(broken),
         "critical_violations": sum(r.critical for r in broken),
-        "compliance_rate": round(100 * passed / len(results), 1) if results else 100.0,
+        "compliance_rate": floor_percent(passed, len(results)),
     }
 
 
@@ -57,6 +66,14 @@ def json_report(results: Sequence[SlaResult], now: datetime) -> dict[str, object
         "violations": [r.to_json() for r in violations(results)],
         "slas": [r.to_json() for r in results],
     }
+
+
+_STATUS_TEXT = {
+    SlaStatus.PASS: "✅ met",
+    SlaStatus.FAIL: "❌ violated",
+    SlaStatus.ERROR: "⚠️ error",
+    SlaStatus.NO_DATA: "❔ no data yet",
+}
 
 
 def _cell(value: object) -> str:
@@ -79,7 +96,8 @@ def markdown_report(results: Sequence[SlaResult], now: datetime) -> str:
         (
             f"**{summary['passed']} of {summary['total_checks']} SLAs met** ({summary['compliance_rate']:g}%) · "
             f"{summary['failed']} violated ({summary['critical_violations']} critical) · "
-            f"{summary['errors']} could not be evaluated"
+            f"{summary['errors']} could not be evaluated ({summary['critical_errors']} critical) · "
+            f"{summary['no_data']} no data yet"
         ),
         "",
     ]
@@ -114,7 +132,7 @@ def markdown_report(results: Sequence[SlaResult], now: datetime) -> str:
             of_type, key=lambda r: (r.status != SlaStatus.FAIL, not r.critical, r.name)
         ):
             c = r.compliance
-            status = {"PASS": "✅ met", "FAIL": "❌ violated", "ERROR": "❔ error"}[r.status]
+            status = _STATUS_TEXT[r.status]
             lines.append(
                 f"| `{_cell(r.name)}`{' (critical)' if r.critical else ''} | `{_cell(r.subject)}` | {_cell(r.target)} | "
                 f"{status} | {_percent(c.compliance_percent if c else None)} | {_percent(c.objective_percent if c else None)} | "

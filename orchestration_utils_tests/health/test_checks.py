@@ -2,6 +2,9 @@
 
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from orchestration_utils.health.checks import (
     CheckResult,
     Status,
@@ -112,6 +115,27 @@ def test_health_score_weighs_warn_half_and_error_as_failure():
         "health_score": 62.5,
     }
     assert health_score([]) == 100.0
+
+
+@given(passed=st.integers(0, 5000), warned=st.integers(0, 50), failed=st.integers(0, 50))
+def test_the_health_score_reads_100_only_when_every_check_passes(passed, warned, failed):
+    results = [
+        *[CheckResult("t", "c", Status.PASS, "")] * passed,
+        *[CheckResult("t", "c", Status.WARN, "")] * warned,
+        *[CheckResult("t", "c", Status.FAIL, "")] * failed,
+    ]
+    score = health_score(results)
+    exact = 100 * (passed + warned / 2) / len(results) if results else 100.0
+    assert (score == 100.0) == (warned + failed == 0)
+    assert exact - 0.1 < score <= exact + 1e-9  # floored to one decimal, never overstated
+    assert round(score, 1) == score
+
+
+def test_2099_of_2100_passing_is_not_100():
+    results = [CheckResult("t", "c", Status.PASS, "")] * 2099 + [
+        CheckResult("t", "c", Status.FAIL, "")
+    ]
+    assert health_score(results) == 99.9
 
 
 def test_the_streamed_report_is_the_built_report():

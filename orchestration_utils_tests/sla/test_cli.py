@@ -84,6 +84,8 @@ def test_check_all_json_and_exit_codes(tmp_path, warehouse):
         "passed": 1,
         "failed": 1,
         "errors": 0,
+        "critical_errors": 0,
+        "no_data": 0,
         "violations": 1,
         "critical_violations": 0,
         "compliance_rate": 50.0,

@@ -324,8 +324,9 @@ def test_check_names_are_valid_unique_and_stable():
     assert checks["a.b"].startswith("sla_a_b_") and checks["a_b"].startswith("sla_a_b_")
 
 
-def test_an_sla_that_could_not_be_evaluated_is_no_green_check(location):
-    """The first availability evaluation has no history to measure: ERROR, a warning that says so."""
+def test_an_sla_with_nothing_measured_yet_is_a_warning_saying_so(location):
+    """The first availability evaluation has no history to measure: NO_DATA, as in the CLI's
+    report; no green check, a warning (even for a critical SLA) that says there is no data yet."""
     definitions, *_ = location
     with dg.instance_for_test() as instance:
         assert (
@@ -339,6 +340,6 @@ def test_an_sla_that_could_not_be_evaluated_is_no_green_check(location):
         latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[
             key
         ].evaluation
-    assert latest.metadata["sla_status"] == dg.TextMetadataValue("ERROR")
+    assert latest.metadata["sla_status"] == dg.TextMetadataValue("NO_DATA")
     assert not latest.passed and latest.severity == dg.AssetCheckSeverity.WARN
-    assert latest.description.startswith("not evaluated: no freshness evaluations")
+    assert latest.description.startswith("no data yet: no freshness evaluations")

@@ -144,13 +144,17 @@ def test_fresh_clean_data_passes_and_the_report_line_writes_markdown(tmp_path):
     )
     assert slas["freshness"]["hours_stale"] == pytest.approx(0.5, abs=0.05)
     assert slas["quality"]["status"] == "PASS" and slas["quality"]["failure_rate"] == 0.0
-    # Availability is measured from recorded evaluations: the first run has none yet.
-    assert slas["availability"]["status"] == "ERROR"
+    # Availability is measured from recorded evaluations: the first run has none yet, which is
+    # no failure (exit 0 above) and no error: nothing measured yet.
+    assert slas["availability"]["status"] == "NO_DATA"
+    assert slas["availability"]["message"].startswith("no freshness evaluations")
     assert report["summary"] == {
         "total_checks": 4,
         "passed": 3,
         "failed": 0,
-        "errors": 1,
+        "errors": 0,
+        "critical_errors": 0,
+        "no_data": 1,
         "violations": 0,
         "critical_violations": 0,
         "compliance_rate": 75.0,
@@ -224,7 +228,8 @@ def test_a_quality_query_that_cannot_be_transpiled_is_that_slas_error(tmp_path):
     )
     (site / "sla-config.json").write_text(json.dumps(config))
     result = _line("sla-tracker --config sla-config.json", site, env)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # a critical SLA that cannot be evaluated
+    assert "1 could not be evaluated (1 critical)" in result.stderr
     quality = _by_type(json.loads(result.stdout))["quality"]
     assert quality["status"] == "ERROR" and quality["message"].startswith(
         "cannot transpile the bigquery query to duckdb"
