@@ -353,10 +353,13 @@ class Stamp:
 
 
 _STAMP_BYTES = 2000  # the header; a JSON index is read whole
+_JSON_BOUND = 256 * 1024**2  # a bigger JSON file is no index of ours (a user's data): not read
 
 
 def read_stamp(path: Path) -> Stamp | None:
     """The stamp of the file at `path`; None for an empty file (taken as ours to fill)."""
+    if path.suffix == ".json" and path.stat().st_size > _JSON_BOUND:
+        return Stamp(None)
     with path.open("rb") as fh:
         data = fh.read() if path.suffix == ".json" else fh.read(_STAMP_BYTES)
     if not data.strip():
