@@ -290,3 +290,9 @@ def test_another_project_of_the_same_name_is_refused(seed_root, tool):
     moved = _run([*line, "other/dbt/target/manifest.json"], seed_root)
     assert moved.returncode == 0, moved.stderr
     assert json.loads(moved.stdout)["removed"] == []
+    # A copy of the manifest outside any project (a CI artifact) is taken as the same project.
+    (seed_root / "artifact").mkdir()
+    shutil.copy(seed_root / "other" / "dbt" / "target" / "manifest.json", seed_root / "artifact")
+    copy = _run([*line, "artifact/manifest.json"], seed_root)
+    assert copy.returncode == 0, copy.stderr
+    assert json.loads(copy.stdout)["removed"] == []

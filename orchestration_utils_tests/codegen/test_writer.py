@@ -245,9 +245,10 @@ def test_a_run_keeps_sub_folders_the_other_tool_and_user_copies(tmp_path):
 OTHER = ProjectId("sqlmesh", "q", ".")  # another project in the same folder
 SAME_NAME = ProjectId("dbt", "p", "../elsewhere")  # another project of the same name, still there
 MOVED = ProjectId("dbt", "p", "../gone")  # this project, read from a place that no longer exists
+LOOSE = ProjectId("dbt", "p", None)  # this project, read from a manifest outside its project
 # Who wrote an existing file: (tool, project), "user" (no header), "empty", "legacy" (a header
 # from before projects were recorded, naming this project in its Source line).
-WRITERS = [("a", PROJECT), ("a", OTHER), ("a", SAME_NAME), ("a", MOVED), ("b", PROJECT)]
+WRITERS = [("a", p) for p in (PROJECT, OTHER, SAME_NAME, MOVED, LOOSE)] + [("b", PROJECT)]
 
 
 def _existing(path, writer):
@@ -273,7 +274,7 @@ def _existing(path, writer):
 
 
 def _ours(writer):
-    return writer in ("empty", "legacy", ("a", PROJECT), ("a", MOVED))
+    return writer in ("empty", "legacy", ("a", PROJECT), ("a", MOVED), ("a", LOOSE))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
