@@ -24,8 +24,10 @@ examples:
   airflow-dag-gen --project-type dbt --manifest-path target/manifest.json --output-dir dags/ --check   # in CI
 
 One DAG file per schedule (a model's meta `schedule` or SQLMesh `cron` wins over --schedule),
-plus airflow_dag_index.json mapping every node to its dag_id and task_id. Copy the folder
-to $AIRFLOW_HOME/dags. A JSON summary goes to stdout, progress to stderr.
+plus <project>__airflow_dag_index.json mapping every node to its dag_id and task_id. Several
+projects can share one --output-dir: a run replaces and removes only its own project's files,
+and refuses (exit 2) a file of the same name it did not generate. Copy the folder to
+$AIRFLOW_HOME/dags. A JSON summary goes to stdout, progress to stderr.
 
 exit codes:
   0  files written (or, with --check, already up to date)

@@ -23,8 +23,10 @@ examples:
   dagster-asset-gen --project-type sqlmesh --project-path . --output-dir dagster_shop/
   dagster definitions validate -f dagster_shop/definitions.py
 
-Writes <project>_dagster/ (partitions, assets, checks, sensors, warehouse resource) and
-definitions.py with a top-level `defs`. The asset graph (keys, deps, groups, owners, tags,
+Writes <project>_dagster/ (partitions, assets, checks, sensors, warehouse resource, and
+definitions.py: the project's own code location) and definitions.py with a top-level `defs`
+merging every project package in the folder, so several projects can share one --output-dir
+(a run refuses, exit 2, a file of the same name it did not generate). The asset graph (keys, deps, groups, owners, tags,
 partitions, freshness, automation) is the one the orchestration-utils code location shows.
 A JSON summary goes to stdout, progress to stderr.
 

@@ -40,7 +40,7 @@ def test_generate_then_check_is_clean_and_a_change_is_named(demo_manifest, tmp_p
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     assert sorted(summary["written"]) == [
-        "airflow_dag_index.json",
+        "shop__airflow_dag_index.json",
         "shop__daily.py",
         "shop__hourly.py",
     ]
@@ -55,7 +55,7 @@ def test_generate_then_check_is_clean_and_a_change_is_named(demo_manifest, tmp_p
     )
     assert stale.returncode == 1 and "shop__daily.py" in stale.stderr
     assert json.loads(stale.stdout)["stale"] == ["shop__daily.py"]
-    index = json.loads((out / "airflow_dag_index.json").read_text())
+    index = json.loads((out / "shop__airflow_dag_index.json").read_text())
     assert index["nodes"]["model.shop.fct_orders"] == {
         "dag_id": "shop__daily",
         "task_id": "marts.fct_orders",
@@ -119,7 +119,8 @@ def test_dagster_job_writes_the_same_files_as_the_cli(demo_manifest, tmp_path):
     finally:
         os.environ.pop("ORCHESTRATION_UTILS_DBT_MANIFEST")
         os.environ.pop("ORCHESTRATION_UTILS_ARTIFACTS_DIR")
-    cli_out = tmp_path / "cli"
+    # The header places the project relative to the output dir: the job's layout, elsewhere.
+    cli_out = tmp_path / "cli" / "airflow_dags" / "dbt"
     cli = _gen(
         "--project-type",
         "dbt",

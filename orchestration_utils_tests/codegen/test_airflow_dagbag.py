@@ -9,8 +9,8 @@ import pytest
 
 from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
 from orchestration_utils.codegen.airflow.plan import GeneratorOptions, plan_airflow
-from orchestration_utils.codegen.airflow.render import render_airflow
-from orchestration_utils.codegen.writer import write_files
+from orchestration_utils.codegen.airflow.render import TOOL, render_airflow
+from orchestration_utils.codegen.writer import Owner, ProjectId, write_files
 from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.loader import load_project
 from orchestration_utils.project.model import ResourceType
@@ -49,7 +49,10 @@ def generated(tmp_path_factory, demo_manifest, demo_sqlmesh_project, airflow_pyt
     add("synthetic_5000", "dbt", synthetic_manifest(5000))
     hostile = hostile_project()
     hostile_plan = plan_airflow(hostile, GeneratorOptions())
-    write_files(root / "hostile", render_airflow(hostile_plan, "0" * 64))
+    project = ProjectId(str(hostile_plan.kind), hostile_plan.project, "..")
+    write_files(
+        root / "hostile", render_airflow(hostile_plan, "0" * 64, project), Owner(TOOL, project)
+    )
     cases["hostile"] = (hostile, hostile_plan, root / "hostile")
 
     out = root / "probe.json"

@@ -16,8 +16,8 @@ from orchestration_utils.codegen.airflow.plan import (
     _sql_string,
     plan_airflow,
 )
-from orchestration_utils.codegen.airflow.render import render_airflow
-from orchestration_utils.codegen.writer import write_files
+from orchestration_utils.codegen.airflow.render import TOOL, render_airflow
+from orchestration_utils.codegen.writer import Owner, ProjectId, write_files
 from orchestration_utils.project.dbt_manifest import project_from_manifest
 from orchestration_utils.project.model import Layer, Node, ResourceType, build_project
 
@@ -120,7 +120,9 @@ def test_hostile_names_never_execute_and_reach_dbt_exactly(names, tmp_path_facto
         "sqlmesh": (_sqlmesh_project(names), GeneratorOptions()),
     }
     for folder, (proj, options) in folders.items():
-        write_files(root / folder, render_airflow(plan_airflow(proj, options), "0" * 64))
+        plan = plan_airflow(proj, options)
+        project = ProjectId(str(plan.kind), plan.project, "..")
+        write_files(root / folder, render_airflow(plan, "0" * 64, project), Owner(TOOL, project))
     stubs, cwd = root / "stubs", root / "cwd"
     stubs.mkdir()
     cwd.mkdir()

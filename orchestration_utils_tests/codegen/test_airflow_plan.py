@@ -8,14 +8,25 @@ from pathlib import Path
 import pytest
 
 from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
-from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions, plan_airflow
+from orchestration_utils.codegen.airflow.plan import (
+    AirflowPlan,
+    ExecutionMode,
+    GeneratorOptions,
+    plan_airflow,
+)
 from orchestration_utils.codegen.airflow.render import render_airflow
+from orchestration_utils.codegen.writer import ProjectId
 from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import load_dbt_manifest, project_from_manifest
 from orchestration_utils.project.model import Layer, Node, ResourceType, build_project
 
 BIN = Path(sys.executable).parent
 HOSTILE = ['x"); import os #', "quote'n\"double", "new\nline", "ünï☃de", "a b-c.d"]
+
+
+def _id(plan: AirflowPlan) -> ProjectId:
+    """The project a test renders for (read from the output dir's parent)."""
+    return ProjectId(str(plan.kind), plan.project, "..")
 
 
 def test_demo_dbt_plan_splits_by_schedule_and_keeps_every_edge(demo_manifest):
@@ -97,7 +108,7 @@ def hostile_project():
 
 def test_hostile_names_stay_data(tmp_path):
     plan = plan_airflow(hostile_project(), GeneratorOptions())
-    files = render_airflow(plan, "0" * 64)
+    files = render_airflow(plan, "0" * 64, _id(plan))
     code = next(f.content for f in files if f.path.endswith(".py"))
     tree = ast.parse(code)
     imported = {
@@ -145,11 +156,8 @@ def test_hostile_names_stay_data(tmp_path):
 
 
 def test_rendering_is_deterministic_and_formatted(demo_manifest, tmp_path):
-    project = load_dbt_manifest(demo_manifest)
-    first = render_airflow(plan_airflow(project, GeneratorOptions()), "a" * 64)
-    second = render_airflow(
-        plan_airflow(load_dbt_manifest(demo_manifest), GeneratorOptions()), "a" * 64
-    )
+    plans = [plan_airflow(load_dbt_manifest(demo_manifest), GeneratorOptions()) for _ in range(2)]
+    first, second = (render_airflow(plan, "a" * 64, _id(plan)) for plan in plans)
     assert first == second
     for f in first:
         (tmp_path / f.path).write_text(f.content)

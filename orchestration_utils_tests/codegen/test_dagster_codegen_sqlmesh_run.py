@@ -36,7 +36,7 @@ def test_a_failing_sqlmesh_model_fails_alone(tmp_path, monkeypatch):
     )
     assert result.returncode == 0, result.stderr
     generated = _load(tmp_path / "gen", "sqlmesh_project_dagster")
-    op = next(a for a in generated.assets if a.node_def.name == "sqlmesh_unpartitioned")
+    op = next(a for a in generated.assets if a.node_def.name.endswith("__sqlmesh_unpartitioned"))
     broken, sibling = (
         dg.AssetKey(["shop_marts", "dim_customer_activity"]),
         dg.AssetKey(["shop_staging", "stg_orders"]),

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from orchestration_utils.codegen.dagster.plan import DagsterPlan, plan_dagster
-from orchestration_utils.codegen.dagster.render import render_dagster
-from orchestration_utils.codegen.writer import WriteResult, write_files
+from orchestration_utils.codegen.dagster.render import TOOL, render_dagster
+from orchestration_utils.codegen.writer import Owner, ProjectId, WriteResult, write_files
 from orchestration_utils.project.loader import load_source
 from orchestration_utils.project.model import ProjectKind
 
@@ -35,8 +35,9 @@ def generate_dagster_package(
         else None,
         dbt_manifest=loaded.manifest,
     )
-    files = render_dagster(plan, loaded.sha256)
-    return plan, write_files(output, files, check=check)
+    project = ProjectId.read_from(plan.kind, plan.project, source, output)
+    files = render_dagster(plan, loaded.sha256, project)
+    return plan, write_files(output, files, Owner(TOOL, project), check=check)
 
 
 def _from_output(path: Path | str, output_dir: Path, *, absolute: bool = True) -> str:

@@ -1,4 +1,4 @@
-"""Dagster plan -> files of a standalone package plus `definitions.py`."""
+"""Dagster plan -> files of a standalone package, and the folder's `definitions.py` loading every package."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from orchestration_utils.codegen.dagster.plan import DagsterPlan
 from orchestration_utils.codegen.formatting import format_python
 from orchestration_utils.codegen.templates import environment
-from orchestration_utils.codegen.writer import GeneratedFile, python_header
+from orchestration_utils.codegen.writer import HEADER_MARK, GeneratedFile, ProjectId, python_header
 from orchestration_utils.project.schedule import GRANULARITIES
 
 TOOL = "dagster-asset-gen"
@@ -30,7 +30,7 @@ def _module(plan: DagsterPlan, module: str) -> str:
     return _ENV.get_template(_template(plan, module)).render(plan=plan, granularities=GRANULARITIES)
 
 
-def render_dagster(plan: DagsterPlan, source_hash: str) -> list[GeneratedFile]:
+def render_dagster(plan: DagsterPlan, source_hash: str, project: ProjectId) -> list[GeneratedFile]:
     files = [
         (
             f"{plan.package}/__init__.py",
@@ -38,10 +38,22 @@ def render_dagster(plan: DagsterPlan, source_hash: str) -> list[GeneratedFile]:
         )
     ]
     files += [(f"{plan.package}/{m}.py", _module(plan, m)) for m in _MODULES]
-    files.append(("definitions.py", _ENV.get_template("definitions.py.j2").render(plan=plan)))
-    source = f"{plan.kind} project {plan.project!r}"
+    files.append(
+        (
+            f"{plan.package}/definitions.py",
+            _ENV.get_template("package_definitions.py.j2").render(plan=plan),
+        )
+    )
     out = []
     for path, body in files:
         body = format_python(body, path)
-        out.append(GeneratedFile(path, python_header(TOOL, source, source_hash, body) + body))
+        out.append(GeneratedFile(path, python_header(TOOL, project, source_hash, body) + body))
+    # The same bytes from every project's run: projects sharing a folder share it.
+    body = format_python(
+        _ENV.get_template("definitions.py.j2").render(header=f"# {HEADER_MARK} {TOOL} "),
+        "definitions.py",
+    )
+    out.append(
+        GeneratedFile("definitions.py", python_header(TOOL, None, "", body) + body, shared=True)
+    )
     return out

@@ -1,6 +1,7 @@
 """Alerts: failed asset checks (health and project tests), and assets past their freshness window.
 
-Each alert is sent once and resolved once (the cursor remembers what is open), to the Slack
+Sensor names carry the package's, so packages sharing a folder load together. Each alert is
+sent once and resolved once (the cursor remembers what is open), to the Slack
 incoming webhook in SLACK_WEBHOOK_URL, or to the Dagster log when it is unset."""
 
 import json
@@ -30,7 +31,11 @@ def _check_keys() -> list[dg.AssetCheckKey]:
     return keys + [k for c in CHECKS for k in c.check_keys]
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(
+    name=f"{__package__}__failed_check_alert_sensor",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+)
 def failed_check_alert_sensor(context: dg.SensorEvaluationContext):
     """SLA and health-check alerts: a check that fails triggers once and resolves when it passes."""
     open_alerts = set(json.loads(context.cursor or "[]"))
@@ -51,7 +56,11 @@ def failed_check_alert_sensor(context: dg.SensorEvaluationContext):
     context.update_cursor(json.dumps(sorted(open_alerts)))
 
 
-@dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(
+    name=f"{__package__}__freshness_alert_sensor",
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+)
 def freshness_alert_sensor(context: dg.SensorEvaluationContext):
     """Freshness alerts: an asset whose last materialization is older than its fail window."""
     open_alerts = set(json.loads(context.cursor or "[]"))
