@@ -58,6 +58,13 @@ PLAIN, LOCATION, GENERATED = (
     "generated package (dagster-asset-gen)",
 )
 CASES = {"plain": PLAIN, "location": LOCATION, "generated": GENERATED}
+PANELS = {
+    "import_s": "import + resolve specs (s)",
+    "cpu_s": "import + resolve specs, process CPU (s)",
+    "validate_s": "dagster definitions validate (s)",
+    "validate_cpu": "validate, process CPU (s)",
+    "validate_rss": "validate peak RSS (MiB)",
+}
 
 
 def main() -> None:
@@ -69,15 +76,7 @@ def main() -> None:
     for models in args.models:
         points += measure(models, args.runs, {CASES[c] for c in args.only}, args.baseline)
     json_path, png = write_results(
-        "code_location_load",
-        "dbt models",
-        points,
-        {
-            "import_s": "import + resolve specs (s)",
-            "validate_s": "dagster definitions validate (s)",
-            "validate_rss": "validate peak RSS (MiB)",
-        },
-        title="Dagster code location load",
+        "code_location_load", "dbt models", points, PANELS, title="Dagster code location load"
     )
     print(f"\npoints: {json_path}; plot: {png}")
 
@@ -85,10 +84,12 @@ def main() -> None:
 def generate(manifest: Path, project: Path, out: Path, baseline: str | None = None) -> None:
     """The package dagster-asset-gen writes: this tree's, or that revision's (on PYTHONPATH)."""
     cli = [str(VENV_BIN / "dagster-asset-gen")]
-    env = None
+    env, cwd = None, None
     if baseline:
         cli = [str(VENV_BIN / "python"), "-m", "orchestration_utils.cli.dagster_asset_gen"]
-        env = {**os.environ, "PYTHONPATH": str(baseline_source(baseline))}
+        source = baseline_source(baseline)
+        # `-m` puts the working directory first on sys.path: run where that source is.
+        env, cwd = {**os.environ, "PYTHONPATH": str(source)}, source
     subprocess.run(
         [
             *cli,
@@ -104,6 +105,7 @@ def generate(manifest: Path, project: Path, out: Path, baseline: str | None = No
         check=True,
         capture_output=True,
         env=env,
+        cwd=cwd,
     )
 
 

@@ -133,6 +133,37 @@ def test_generated_dbt_graph_equals_the_live_code_location(dbt_package, demo_man
     assert len(live) == 21
 
 
+def test_a_package_from_nodes_without_tags_or_config_loads_as_the_live_location(
+    demo_manifest, tmp_path
+):
+    """dbt Fusion leaves `tags` out of nodes and sources and `config` out of hooks; dbt's selector
+    reads both (a package generated from such a manifest failed to load). The package loads and
+    holds the live location's assets and checks."""
+    manifest = json.loads(demo_manifest.read_text())
+    for section in ("nodes", "sources"):
+        for props in manifest[section].values():
+            props.pop("tags", None)
+    manifest["nodes"]["operation.shop.shop-on-run-end-0"] = {
+        "unique_id": "operation.shop.shop-on-run-end-0",
+        "resource_type": "operation",
+        "name": "shop-on-run-end-0",
+        "package_name": "shop",
+        "fqn": ["shop", "hooks", "shop-on-run-end-0"],
+        "depends_on": {"macros": [], "nodes": []},
+    }
+    path = tmp_path / "target" / "manifest.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(manifest))
+    out = tmp_path / "gen"
+    result = _gen("--project-type", "dbt", "--manifest-path", path, "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    generated = _load(out, "shop_dagster")
+    live = build_dbt_assets(path, "@daily")
+    assert _graph(s for a in generated.assets for s in a.specs) == _graph(_executable_specs(live))
+    checks = {k for a in generated.assets for k in a.check_keys}
+    assert checks == {k for a in live for k in a.check_keys} and len(checks) > 20
+
+
 def test_generated_sqlmesh_graph_equals_the_live_code_location(demo_sqlmesh_project, tmp_path):
     result = _gen(
         "--project-type",
