@@ -18,8 +18,7 @@ import argparse
 import os
 import sys
 
-from common import REPO, VENV_BIN, timed_json
-from health_monitor import baseline_source
+from common import REPO, VENV_BIN, baseline_source, timed_json
 from plot import Point, write_results
 
 CELL = """

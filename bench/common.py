@@ -66,7 +66,27 @@ def synthetic_project(models: int) -> Path:
     return project
 
 
+def baseline_source(revision: str) -> Path:
+    """The package as it was at `revision`, extracted (not checked out) under bench/.work."""
+    folder = WORK / f"baseline-{revision}"
+    if not (folder / "orchestration_utils").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", revision, "orchestration_utils"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
 def bench_args() -> argparse.Namespace:
+    return bench_parser().parse_args()
+
+
+def bench_parser() -> argparse.ArgumentParser:
+    """`--models` and `--runs`, for a benchmark to add its own options to."""
     ap = argparse.ArgumentParser()
     ap.add_argument(
         "--models",
@@ -76,7 +96,7 @@ def bench_args() -> argparse.Namespace:
         help="sizes of the synthetic dbt project (100 1000 5000 10000 draws the curve)",
     )
     ap.add_argument("--runs", type=int, default=3, help="fresh processes per measurement (median)")
-    return ap.parse_args()
+    return ap
 
 
 def timed(

@@ -18,11 +18,10 @@ import json
 import os
 import random
 import resource
-import subprocess
 from pathlib import Path
 
 import duckdb
-from common import REPO, VENV_BIN, WORK, median_runs, timed
+from common import VENV_BIN, WORK, baseline_source, median_runs, timed
 from plot import Point, write_results
 
 AS_OF = "2026-03-01T10:30:00+00:00"
@@ -64,21 +63,6 @@ def build(tables: int, datasets: int) -> tuple[Path, Path]:
     con.close()
     config.write_text(json.dumps({"warehouse": f"duckdb://{db}", "tables": entries}))
     return db, config
-
-
-def baseline_source(revision: str) -> Path:
-    """The package as it was at `revision`, extracted (not checked out) under bench/.work."""
-    folder = WORK / f"baseline-{revision}"
-    if not (folder / "orchestration_utils").is_dir():
-        folder.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "archive", revision, "orchestration_utils"],
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
 
 
 def measure(config: Path, source: Path | None) -> dict:

@@ -16,7 +16,8 @@ from orchestration_utils.dagster_assets.dbt import build_dbt_assets
 from orchestration_utils.dagster_assets.sqlmesh import build_sqlmesh_assets
 from orchestration_utils.dagster_defs.jobs import build_jobs, layer_jobs_in_order
 from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
-from orchestration_utils_tests.conftest import REPO, dbt_parse
+from orchestration_utils_tests.conftest import DBT, REPO, dbt_parse
+from orchestration_utils_tests.test_dbt_selection import _listed
 
 BIN = Path(sys.executable).parent
 DEMO_DBT = REPO / "orchestration_utils" / "demo" / "dbt_project"
@@ -132,6 +133,37 @@ def test_generated_dbt_graph_equals_the_live_code_location(dbt_package, demo_man
     assert len(live) == 21
 
 
+def test_a_package_from_nodes_without_tags_or_config_loads_as_the_live_location(
+    demo_manifest, tmp_path
+):
+    """dbt Fusion leaves `tags` out of nodes and sources and `config` out of hooks; dbt's selector
+    reads both (a package generated from such a manifest failed to load). The package loads and
+    holds the live location's assets and checks."""
+    manifest = json.loads(demo_manifest.read_text())
+    for section in ("nodes", "sources"):
+        for props in manifest[section].values():
+            props.pop("tags", None)
+    manifest["nodes"]["operation.shop.shop-on-run-end-0"] = {
+        "unique_id": "operation.shop.shop-on-run-end-0",
+        "resource_type": "operation",
+        "name": "shop-on-run-end-0",
+        "package_name": "shop",
+        "fqn": ["shop", "hooks", "shop-on-run-end-0"],
+        "depends_on": {"macros": [], "nodes": []},
+    }
+    path = tmp_path / "target" / "manifest.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(manifest))
+    out = tmp_path / "gen"
+    result = _gen("--project-type", "dbt", "--manifest-path", path, "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    generated = _load(out, "shop_dagster")
+    live = build_dbt_assets(path, "@daily")
+    assert _graph(s for a in generated.assets for s in a.specs) == _graph(_executable_specs(live))
+    checks = {k for a in generated.assets for k in a.check_keys}
+    assert checks == {k for a in live for k in a.check_keys} and len(checks) > 20
+
+
 def test_generated_sqlmesh_graph_equals_the_live_code_location(demo_sqlmesh_project, tmp_path):
     result = _gen(
         "--project-type",
@@ -147,6 +179,54 @@ def test_generated_sqlmesh_graph_equals_the_live_code_location(demo_sqlmesh_proj
     live = _graph(_executable_specs(build_sqlmesh_assets(project, demo_sqlmesh_project, "@daily")))
     assert _graph(s for a in generated.assets for s in a.specs) == live
     assert live["shop_marts/fct_orders_daily"]["partitions"][0] == "DailyPartitionsDefinition"
+
+
+def test_each_generated_op_loads_by_one_term_and_runs_exactly_its_nodes(
+    dbt_package, tmp_path, monkeypatch
+):
+    """Each op selects its nodes with one in-memory `tag:` term (dbt's selector scans the graph
+    once per term: a term per node made a 1,000-model package load in 26 s of CPU). A run of a
+    whole op, or of one of its assets, still names to dbt exactly the nodes it builds: a wrapper
+    records the `dbt build` command, and real `dbt ls` in the real project lists its selection."""
+    out, _ = dbt_package
+    log = tmp_path / "argv.jsonl"
+    wrapper = tmp_path / "dbt"
+    wrapper.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"if 'build' in sys.argv:\n    open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "    sys.exit(1)\n"
+        f"os.execv({DBT!r}, [{DBT!r}, *sys.argv[1:]])\n"
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("ORCHESTRATION_UTILS_DBT_EXECUTABLE", str(wrapper))
+    generated = _load(out, "shop_dagster")
+
+    def built(assets_def: dg.AssetsDefinition, keys=None) -> set[str]:
+        log.write_text("")
+        dg.materialize(
+            [assets_def],
+            selection=keys,
+            partition_key=assets_def.partitions_def.get_last_partition_key()
+            if assets_def.partitions_def
+            else None,
+            resources={"dbt": generated.resources["dbt"]},
+            raise_on_error=False,
+        )
+        return _listed(json.loads(log.read_text().splitlines()[-1]), tmp_path / "ls")
+
+    ops = [a for a in generated.assets if isinstance(a, dg.AssetsDefinition)]
+    assert len(ops) == 10
+    seen: set[str] = set()
+    for op in ops:
+        name = op.node_def.name
+        assert op.op.tags["dagster_dbt/select"] == f"tag:orchestration_utils_op_{name}"
+        members = {spec.metadata["dagster_dbt/unique_id"] for spec in op.specs}
+        assert built(op) == members, name
+        assert not seen & members
+        seen |= members
+    raw = next(op for op in ops if op.node_def.name == "dbt_raw_daily")
+    assert len(raw.keys) == 6
+    assert built(raw, [dg.AssetKey(["raw", "raw_orders"])]) == {"seed.shop.raw_orders"}
 
 
 def test_regeneration_is_byte_identical_and_check_names_changes(dbt_package):
