@@ -209,7 +209,7 @@ def test_each_generated_op_loads_by_one_term_and_runs_exactly_its_nodes(
             partition_key=assets_def.partitions_def.get_last_partition_key()
             if assets_def.partitions_def
             else None,
-            resources={"dbt": generated.resources["dbt"]},
+            resources={"shop_dagster_dbt": generated.resources["shop_dagster_dbt"]},
             raise_on_error=False,
         )
         return _listed(json.loads(log.read_text().splitlines()[-1]), tmp_path / "ls")
@@ -218,13 +218,13 @@ def test_each_generated_op_loads_by_one_term_and_runs_exactly_its_nodes(
     assert len(ops) == 10
     seen: set[str] = set()
     for op in ops:
-        name = op.node_def.name
+        name = op.node_def.name.removeprefix("shop_dagster__")  # packages sharing a folder
         assert op.op.tags["dagster_dbt/select"] == f"tag:orchestration_utils_op_{name}"
         members = {spec.metadata["dagster_dbt/unique_id"] for spec in op.specs}
         assert built(op) == members, name
         assert not seen & members
         seen |= members
-    raw = next(op for op in ops if op.node_def.name == "dbt_raw_daily")
+    raw = next(op for op in ops if op.node_def.name == "shop_dagster__dbt_raw_daily")
     assert len(raw.keys) == 6
     assert built(raw, [dg.AssetKey(["raw", "raw_orders"])]) == {"seed.shop.raw_orders"}
 
