@@ -41,6 +41,19 @@ def _timestamp(value: datetime) -> str:
 DEFAULT_MEMORY_LIMIT = "256MB"
 
 
+def _locked_down(memory_limit: str) -> dict[str, str | bool | int | float | list[str]]:
+    """The monitor only reads its one file; a quality SLA's query is the user's SQL. DuckDB itself
+    then refuses anything that reaches past the file (COPY TO, ATTACH, INSTALL, LOAD, read_csv),
+    and the lock keeps a query from SETting it back."""
+    return {
+        "memory_limit": memory_limit,
+        "enable_external_access": False,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "lock_configuration": True,
+    }
+
+
 class DuckDBWarehouse:
     def __init__(
         self, path: Path, timeout_seconds: float = 60.0, memory_limit: str = DEFAULT_MEMORY_LIMIT
@@ -80,7 +93,7 @@ class DuckDBWarehouse:
                 raise WarehouseError(f"DuckDB file {self.path} does not exist")
             try:
                 self._connection = duckdb.connect(
-                    str(self.path), read_only=True, config={"memory_limit": self.memory_limit}
+                    str(self.path), read_only=True, config=_locked_down(self.memory_limit)
                 )
             except duckdb.Error as exc:  # an IOException: another process holds the write lock
                 raise WarehouseError(
