@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from orchestration_utils.warehouse.base import PROJECT_PATTERN
 
+# Query parameters whose value is a secret, whatever the URL is for.
+_SECRET_PARAMETER = re.compile(
+    r"pass|pwd|token|secret|key|credential|auth|signature|sig$|session", re.IGNORECASE
+)
 _LOCATION = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _PROJECT = re.compile(PROJECT_PATTERN)
 
@@ -24,13 +28,35 @@ class WarehouseUrl:
     def __str__(self) -> str:  # never carries a secret: credentials come from the environment
         if self.kind == "duckdb":
             return f"duckdb://{self.path}"
-        tail = f"&endpoint={self.endpoint}" if self.endpoint else ""
+        tail = f"&endpoint={redact_url(self.endpoint)}" if self.endpoint else ""
         return f"bigquery://{self.project}?location={self.location}{tail}"
 
 
-def parse_warehouse_url(url: str) -> WarehouseUrl:
-    """Raises ValueError with the reason; callers add where the URL came from."""
-    parts = urlsplit(url)
+def redact_url(url: str) -> str:
+    """`url` as it may be reported or logged: a user and password become `***`, as does the value
+    of any password- or token-like query parameter; a URL inside a parameter is redacted too."""
+    try:
+        parts = urlsplit(url)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        return "<malformed URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = urlencode(
+        [
+            (k, "***" if _SECRET_PARAMETER.search(k) else redact_url(v) if "://" in v else v)
+            for k, v in pairs
+        ],
+        safe=":/*@",
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def parse_warehouse_url(raw: str) -> WarehouseUrl:
+    """Raises ValueError with the reason (the URL redacted); callers add where it came from."""
+    url = redact_url(raw)  # for the messages
+    parts = urlsplit(raw)
     if parts.scheme == "duckdb":
         if parts.netloc or not parts.path.startswith("/"):
             raise ValueError(f"{url!r}: a DuckDB URL is duckdb:///absolute/path/file.duckdb")
