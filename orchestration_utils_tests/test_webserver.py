@@ -88,9 +88,9 @@ def test_the_ui_shows_the_demo(demo_manifest, demo_sqlmesh_project, tmp_path):
     }
 
 
-def _query(port: int) -> dict:
+def _query(port: int, query: str = QUERY) -> dict:
     deadline = time.monotonic() + 180
-    body = json.dumps({"query": QUERY}).encode()
+    body = json.dumps({"query": query}).encode()
     while True:
         try:
             request = urllib.request.Request(

@@ -4,6 +4,7 @@ import importlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +18,9 @@ from orchestration_utils.dagster_assets.sqlmesh import build_sqlmesh_assets
 from orchestration_utils.dagster_defs.jobs import build_jobs, layer_jobs_in_order
 from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project
 from orchestration_utils_tests.conftest import DBT, REPO, dbt_parse
+from orchestration_utils_tests.health.bigquery_servers import free_port
 from orchestration_utils_tests.test_dbt_selection import _listed
+from orchestration_utils_tests.test_webserver import _query
 
 BIN = Path(sys.executable).parent
 DEMO_DBT = REPO / "orchestration_utils" / "demo" / "dbt_project"
@@ -123,6 +126,35 @@ def test_generated_dbt_package_validates_with_the_dagster_cli(dbt_package, tmp_p
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_dagster_dev_in_the_output_dir_serves_the_generated_assets(dbt_package, tmp_path):
+    """The README's usage: `cd dagster_assets && dagster dev` (the generated workspace.yaml)."""
+    out, _ = dbt_package
+    port = free_port()
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    server = subprocess.Popen(
+        [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=out,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        data = _query(port, _DEV_QUERY)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(60)
+    location = data["workspaceOrError"]["locationEntries"][0]["locationOrLoadError"]
+    assert location["__typename"] == "RepositoryLocation", location
+    keys = {"/".join(n["assetKey"]["path"]) for n in data["assetNodes"]}
+    assert "marts/fct_orders" in keys and len(keys) == 21
+
+
+_DEV_QUERY = """{ assetNodes { assetKey { path } }
+  workspaceOrError { ... on Workspace { locationEntries { locationOrLoadError { __typename
+    ... on PythonError { message } } } } } }"""
 
 
 def test_generated_dbt_graph_equals_the_live_code_location(dbt_package, demo_manifest):

@@ -1,4 +1,5 @@
-"""Dagster plan -> files of a standalone package, and the folder's `definitions.py` loading every package."""
+"""Dagster plan -> files of a standalone package, and the folder's `definitions.py` loading every
+package with the `workspace.yaml` that points `dagster dev` at it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ TOOL = "dagster-asset-gen"
 _ENV = environment(Path(__file__).parent / "templates")
 _PLAIN = Path(__file__).parent / "package"
 _MODULES = ("partitions", "warehouse", "assets", "checks", "sensors")
+_WORKSPACE = "load_from:\n  - python_file: definitions.py\n"
 
 
 def _template(plan: DagsterPlan, module: str) -> str:
@@ -55,5 +57,11 @@ def render_dagster(plan: DagsterPlan, source_hash: str, project: ProjectId) -> l
     )
     out.append(
         GeneratedFile("definitions.py", python_header(TOOL, None, "", body) + body, shared=True)
+    )
+    # `cd DIR && dagster dev` (the README's usage) finds the folder's definitions through it.
+    out.append(
+        GeneratedFile(
+            "workspace.yaml", python_header(TOOL, None, "", _WORKSPACE) + _WORKSPACE, shared=True
+        )
     )
     return out
