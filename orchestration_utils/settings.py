@@ -6,11 +6,14 @@ the embedded demo (DuckDB) with no configuration at all.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration_utils.errors import ProjectError
+from orchestration_utils.project.schedule import normalize_schedule
+from orchestration_utils.warehouse.url import parse_warehouse_url
 
 DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_DBT_PROJECT = DEMO_DIR / "dbt_project"
@@ -126,7 +129,6 @@ def check_url_scheme(url: str, source: str) -> None:
     """`url` names a writable store (WRITABLE_STORES, optionally behind fsspec caches) whose
     package is installed; a file:// URL names an absolute path on this machine. Otherwise a
     one-line ProjectError naming `source` and the reason."""
-    import importlib.util
 
     *caches, target = url.split("::")
     for cache in caches:
@@ -160,8 +162,6 @@ def check_url_scheme(url: str, source: str) -> None:
 def warehouse_setting(value: str | None, default: str) -> str:
     """`ORCHESTRATION_UTILS_WAREHOUSE` (else `default`), parsed as the checks will open it (not
     connected): a URL no warehouse reads fails the load, not every check at run time."""
-    from orchestration_utils.warehouse.url import parse_warehouse_url
-
     if not value:
         return default
     try:
@@ -174,8 +174,6 @@ def warehouse_setting(value: str | None, default: str) -> str:
 def schedule_setting(value: str) -> str:
     """`ORCHESTRATION_UTILS_DEFAULT_SCHEDULE`, normalized (`daily` -> `@daily`) by the project's
     schedule table; a value no schedule reads fails the load naming the variable."""
-    from orchestration_utils.project.schedule import normalize_schedule
-
     try:
         return normalize_schedule(value)
     except ValueError as exc:
@@ -209,7 +207,9 @@ def load_settings() -> Settings:
         artifacts_dir=Path(
             os.environ.get("ORCHESTRATION_UTILS_ARTIFACTS_DIR") or home / "artifacts"
         ).resolve(),
-        default_schedule=schedule_setting(os.environ.get(DEFAULT_SCHEDULE_VAR) or "@daily"),
+        default_schedule=schedule_setting(
+            os.environ.get(DEFAULT_SCHEDULE_VAR, "").strip() or "@daily"  # empty: the default
+        ),
         health_config_path=_optional_path(
             "ORCHESTRATION_UTILS_HEALTH_CONFIG", DEMO_HEALTH_CONFIG if on_demo else None
         ),
