@@ -155,8 +155,8 @@ def test_a_cli_refuses_a_bad_warehouse_setting_in_one_line(tmp_path):
         check=False,
     )
     assert result.returncode == 2
+    reason = "unknown warehouse; use duckdb:///path/file.duckdb or bigquery://PROJECT"
     assert result.stderr.splitlines() == [
-        f"sla-tracker: error: {WAREHOUSE}: 'postgres://x': unknown warehouse; "
-        "use duckdb:///path/file.duckdb or bigquery://PROJECT"
+        f"sla-tracker: error: {WAREHOUSE}: 'postgres://x': {reason}"
     ]
     assert not (tmp_path / "s").exists()
