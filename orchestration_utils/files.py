@@ -22,6 +22,17 @@ class StdoutError(Exception):
         self.broken_pipe = broken_pipe
 
 
+def check_stdout_open() -> None:
+    """Raises StdoutError when stdout is closed (`>&-`), so a command that will write there can
+    refuse before doing anything. A full device (`> /dev/full`) shows only when written to."""
+    if sys.stdout is None:  # Python leaves it None when fd 1 was closed at start
+        raise StdoutError("stdout is closed")
+    try:
+        os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError):  # EBADF: closed since; ValueError: the file object was closed
+        raise StdoutError("stdout is closed") from None
+
+
 def write_stdout(data: bytes | Iterable[bytes]) -> None:
     """Bytes (or chunks of them, streamed) to stdout, flushed. Raises StdoutError when stdout is
     closed (`>&-`), full (`> /dev/full`) or its reader has gone."""

@@ -6,11 +6,14 @@ the embedded demo (DuckDB) with no configuration at all.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration_utils.errors import ProjectError
+from orchestration_utils.project.schedule import normalize_schedule
+from orchestration_utils.warehouse.url import parse_warehouse_url
 
 DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_DBT_PROJECT = DEMO_DIR / "dbt_project"
@@ -34,8 +37,8 @@ class Settings:
 
     @property
     def warehouse_url(self) -> str:
-        """Where health checks look when their config names no warehouse."""
-        return os.environ.get("ORCHESTRATION_UTILS_WAREHOUSE") or f"duckdb://{self.dbt_duckdb_path}"
+        """Where health checks look when their config names no warehouse; checked at load."""
+        return warehouse_setting(os.environ.get(WAREHOUSE_VAR), f"duckdb://{self.dbt_duckdb_path}")
 
     @property
     def artifacts_url(self) -> str | None:
@@ -80,13 +83,36 @@ class Settings:
 
 
 ARTIFACTS_URL_VAR = "ORCHESTRATION_UTILS_ARTIFACTS_URL"
+WAREHOUSE_VAR = "ORCHESTRATION_UTILS_WAREHOUSE"
+DEFAULT_SCHEDULE_VAR = "ORCHESTRATION_UTILS_DEFAULT_SCHEDULE"
+
+# The stores a run can write to, with the package each needs (None: fsspec's own). Anything else
+# is refused: http(s) is read-only, and others (ftp, sftp, ...) fail at run time in ways fsspec
+# does not report up front. memory:// lasts only as long as the process (tests, one-off runs).
+WRITABLE_STORES: dict[str, str | None] = {
+    "file": None,
+    "memory": None,
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "az": "adlfs",
+    "abfs": "adlfs",
+    "abfss": "adlfs",
+}
+# fsspec's caching wrappers may precede the store (`simplecache::s3://bucket/prefix`).
+_CACHES = {"simplecache", "filecache", "blockcache"}
+_STORES_HINT = (
+    "use an absolute path, file:///path, s3://, gs://, az:// or abfs(s):// "
+    "(memory:// does not outlive the process)"
+)
 
 
 def artifacts_location(value: str, source: str) -> str:
-    """`value` when it is an fsspec URL whose implementation is installed, or an absolute local
-    path (taken as a local directory). A value without a scheme that is not absolute (`bogus`)
-    is refused: it would silently become a directory under whatever the working directory is.
-    `source` names where the value came from in the one-line ProjectError."""
+    """`value` when it is a URL of a writable store whose package is installed, or an absolute
+    local path (taken as a local directory). A value without a scheme that is not absolute
+    (`bogus`) is refused: it would silently become a directory under whatever the working
+    directory is. `source` names where the value came from in the one-line ProjectError."""
     if "://" not in value:
         if not Path(value).is_absolute():
             raise ProjectError(
@@ -100,26 +126,58 @@ def artifacts_location(value: str, source: str) -> str:
 
 
 def check_url_scheme(url: str, source: str) -> None:
-    """Every protocol of an fsspec URL (`s3://...`, chained `simplecache::s3://...`) is one fsspec
-    knows and can import; otherwise a ProjectError naming the package to install."""
-    import fsspec
-    from fsspec.registry import known_implementations
+    """`url` names a writable store (WRITABLE_STORES, optionally behind fsspec caches) whose
+    package is installed; a file:// URL names an absolute path on this machine. Otherwise a
+    one-line ProjectError naming `source` and the reason."""
 
-    for part in url.split("::"):
-        protocol = part.split("://", 1)[0]
-        try:
-            fsspec.get_filesystem_class(protocol)
-        except ImportError:
-            package = known_implementations[protocol]["class"].split(".", 1)[0]
-            raise ProjectError(
-                source,
-                f"{url!r}: the {protocol}:// scheme needs the package {package}, which is not "
-                f"installed: pip install {package}",
-            ) from None
-        except ValueError:
-            raise ProjectError(
-                source, f"{url!r}: {protocol!r} is not a scheme fsspec knows"
-            ) from None
+    *caches, target = url.split("::")
+    for cache in caches:
+        if cache not in _CACHES:
+            raise ProjectError(source, f"{url!r}: {cache!r} is not an fsspec cache; {_STORES_HINT}")
+    protocol, _, rest = target.partition("://")
+    if protocol not in WRITABLE_STORES:
+        reason = (
+            "http(s) is read-only, not a writable store"
+            if protocol in ("http", "https")
+            else f"{protocol}:// is not a writable store"
+        )
+        raise ProjectError(source, f"{url!r}: {reason}; {_STORES_HINT}")
+    host, _, path = rest.partition("/")
+    if protocol == "file" and (host or not path):
+        # fsspec would take the host as the first directory under the working directory.
+        raise ProjectError(
+            source, f"{url!r}: a file URL is file:///absolute/path (three slashes, no host)"
+        )
+    if protocol not in ("file", "memory") and not host:
+        raise ProjectError(source, f"{url!r}: expected {protocol}://bucket/prefix")
+    package = WRITABLE_STORES[protocol]
+    if package and importlib.util.find_spec(package) is None:
+        raise ProjectError(
+            source,
+            f"{url!r}: the {protocol}:// scheme needs the package {package}, which is not "
+            f"installed: pip install {package}",
+        )
+
+
+def warehouse_setting(value: str | None, default: str) -> str:
+    """`ORCHESTRATION_UTILS_WAREHOUSE` (else `default`), parsed as the checks will open it (not
+    connected): a URL no warehouse reads fails the load, not every check at run time."""
+    if not value:
+        return default
+    try:
+        parse_warehouse_url(value)
+    except ValueError as exc:
+        raise ProjectError(WAREHOUSE_VAR, str(exc)) from None
+    return value
+
+
+def schedule_setting(value: str) -> str:
+    """`ORCHESTRATION_UTILS_DEFAULT_SCHEDULE`, normalized (`daily` -> `@daily`) by the project's
+    schedule table; a value no schedule reads fails the load naming the variable."""
+    try:
+        return normalize_schedule(value)
+    except ValueError as exc:
+        raise ProjectError(DEFAULT_SCHEDULE_VAR, str(exc)) from None
 
 
 def _optional_path(var: str, default: Path | None) -> Path | None:
@@ -139,7 +197,7 @@ def load_settings() -> Settings:
     # The demo's monitors watch the demo's tables only; a manifest of another project beside the
     # default (demo) directory stops the location from loading (dagster_defs/dbt.py).
     on_demo = dbt_project_dir == DEMO_DBT_PROJECT
-    return Settings(
+    settings = Settings(
         home=home,
         dbt_project_dir=dbt_project_dir,
         dbt_manifest_path=Path(manifest).resolve() if manifest else None,
@@ -149,7 +207,9 @@ def load_settings() -> Settings:
         artifacts_dir=Path(
             os.environ.get("ORCHESTRATION_UTILS_ARTIFACTS_DIR") or home / "artifacts"
         ).resolve(),
-        default_schedule=os.environ.get("ORCHESTRATION_UTILS_DEFAULT_SCHEDULE", "@daily"),
+        default_schedule=schedule_setting(
+            os.environ.get(DEFAULT_SCHEDULE_VAR, "").strip() or "@daily"  # empty: the default
+        ),
         health_config_path=_optional_path(
             "ORCHESTRATION_UTILS_HEALTH_CONFIG", DEMO_HEALTH_CONFIG if on_demo else None
         ),
@@ -157,6 +217,11 @@ def load_settings() -> Settings:
             "ORCHESTRATION_UTILS_SLA_CONFIG", DEMO_SLA_CONFIG if on_demo else None
         ),
     )
+    # Read now, so a bad value fails the code location's load (or a CLI, exit 2) with one line
+    # naming the variable, before anything runs.
+    settings.warehouse_url  # noqa: B018
+    settings.artifacts_url  # noqa: B018
+    return settings
 
 
 def export_project_env(settings: Settings) -> None:

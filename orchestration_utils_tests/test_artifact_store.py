@@ -165,7 +165,24 @@ def test_generated_dags_are_mirrored_into_the_store(demo_manifest, tmp_path, mon
         ("bogus", "'bogus' is neither a URL (s3://bucket/prefix"),
         ("./reports", "'./reports' is neither a URL"),
         ("s3:bucket/x", "'s3:bucket/x' is neither a URL"),
-        ("nosuch://bucket/x", "'nosuch://bucket/x': 'nosuch' is not a scheme fsspec knows"),
+        ("nosuch://bucket/x", "'nosuch://bucket/x': nosuch:// is not a writable store"),
+        # A host is not a directory: fsspec would write under ./relative/x.
+        ("file://relative/x", "'file://relative/x': a file URL is file:///absolute/path"),
+        ("file://localhost/tmp/x", "a file URL is file:///absolute/path"),
+        ("file://", "a file URL is file:///absolute/path"),
+        # fsspec is installed; http(s) cannot be written to, whatever is installed.
+        ("http://127.0.0.1:1/x", "'http://127.0.0.1:1/x': http(s) is read-only"),
+        ("https://example.com/x", "http(s) is read-only, not a writable store"),
+        # fsspec knows these, and they fail only at run time (ftp: AttributeError _fs_cached).
+        ("ftp://127.0.0.1:1/x", "'ftp://127.0.0.1:1/x': ftp:// is not a writable store"),
+        ("sftp://host/x", "sftp:// is not a writable store"),
+        ("zip://x", "zip:// is not a writable store"),
+        ("nosuch::s3://bucket/x", "'nosuch' is not an fsspec cache"),
+        ("s3://", "'s3://': expected s3://bucket/prefix"),
+        (
+            "abfss://container/x",
+            "the abfss:// scheme needs the package adlfs, which is not installed",
+        ),
         (
             "s3://bucket/x",
             "'s3://bucket/x': the s3:// scheme needs the package s3fs, which is not installed: "
@@ -182,12 +199,13 @@ def test_an_unusable_artifacts_url_is_one_line_naming_the_variable(
 ):
     import importlib.util
 
-    # Real fsspec and universal-pathlib: neither s3fs nor gcsfs is installed here.
-    assert importlib.util.find_spec("s3fs") is None and importlib.util.find_spec("gcsfs") is None
+    # Real fsspec and universal-pathlib: neither s3fs, gcsfs nor adlfs is installed here.
+    assert importlib.util.find_spec("fsspec") is not None
+    assert not any(importlib.util.find_spec(p) for p in ("s3fs", "gcsfs", "adlfs"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ORCHESTRATION_UTILS_ARTIFACTS_URL", value)
     with pytest.raises(ProjectError) as raised:
-        load_settings().artifacts_url  # noqa: B018 -- reading the setting is what is tested
+        load_settings()  # checked at load, not when a run first writes
     message = str(raised.value)
     assert message.startswith("ORCHESTRATION_UTILS_ARTIFACTS_URL: ") and reason in message
     assert "\n" not in message
@@ -198,10 +216,11 @@ def test_the_code_location_refuses_a_bare_name_at_load(demo_manifest, tmp_path, 
     from orchestration_utils.dagster_defs.generators import build_codegen_defs
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ORCHESTRATION_UTILS_ARTIFACTS_URL", "bogus")
     settings = dataclasses.replace(
         load_settings(), dbt_manifest_path=demo_manifest, artifacts_dir=tmp_path / "local"
     )
+    # Set after load_settings (which refuses it too): the location's build reads it again.
+    monkeypatch.setenv("ORCHESTRATION_UTILS_ARTIFACTS_URL", "bogus")
     with pytest.raises(ProjectError, match="^ORCHESTRATION_UTILS_ARTIFACTS_URL: 'bogus'"):
         build_codegen_defs(settings)
     assert not (tmp_path / "bogus").exists()
@@ -218,3 +237,13 @@ def test_an_absolute_path_is_a_local_artifacts_directory(tmp_path, monkeypatch):
 def test_a_store_made_from_run_config_is_checked_too():
     with pytest.raises(ProjectError, match="pip install s3fs"):
         ArtifactStore("s3://bucket/reports")
+
+
+@pytest.mark.parametrize(
+    "url", ["file://relative/x", "ftp://127.0.0.1:1/x", "http://127.0.0.1:1/x"]
+)
+def test_a_store_from_run_config_refuses_what_it_cannot_write(url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProjectError, match=r"^artifacts: '"):
+        ArtifactStore(url)
+    assert list(tmp_path.iterdir()) == []

@@ -114,6 +114,24 @@ def test_a_closed_stdout_is_one_line_and_exit_2(command, site, tmp_path):
         check=False,
     )
     _one_error_line(result, command.split()[0], "stdout is closed")
+    # Refused at start: no DAG or package written, no SLA evaluated and recorded.
+    assert not (tmp_path / "out").exists() and not (tmp_path / "state").exists()
+    assert "[" not in result.stderr  # not even a progress line: nothing was begun
+
+
+@pytest.mark.parametrize("command", ["pipeline-health-monitor", "sla-tracker"])
+def test_a_closed_stdout_is_no_matter_when_the_output_goes_to_a_file(command, site, tmp_path):
+    argv = [*_argv(command, site, tmp_path), "--output", str(tmp_path / "report.json")]
+    result = subprocess.run(
+        ["bash", "-c", 'exec "$@" >&-', "bash", *argv],
+        cwd=site,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "report.json").read_text())["summary"]["total_checks"] == 1
 
 
 @pytest.mark.parametrize("command", COMMANDS)

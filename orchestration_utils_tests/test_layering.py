@@ -16,9 +16,10 @@ ROOT = "orchestration_utils"
 # packages of one layer do not import each other. The ground is ordered too.
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"files", "http_client", "configfile", "settings"},
+    {"files", "http_client", "configfile"},
     {"project"},
     {"warehouse"},
+    {"settings"},  # checks its values with the project's schedule and warehouse URL parsers
     {"runs"},
     {"health", "alerts"},
     {"sla"},

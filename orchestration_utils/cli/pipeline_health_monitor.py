@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run(lambda: _main(args), PROG)
+    return run(lambda: _main(args), PROG, writes_stdout=args.output is None)
 
 
 # --as-of far enough from year 1 and 9999 that every lookback window stays a datetime.

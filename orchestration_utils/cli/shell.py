@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from orchestration_utils.errors import ConfigError, ProjectError, UsageError
-from orchestration_utils.files import StdoutError
+from orchestration_utils.files import StdoutError, check_stdout_open
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # What a shell reports for a writer whose reader left (`yes | head`): 128 + SIGPIPE.
@@ -25,11 +25,15 @@ def parser(prog: str, description: str, epilog: str) -> argparse.ArgumentParser:
     )
 
 
-def run(main: Callable[[], int], prog: str) -> int:
+def run(main: Callable[[], int], prog: str, writes_stdout: bool = True) -> int:
     """`main` with the scripts' exit codes: its own, 2 with one line on bad input or when stdout
-    cannot take the output (closed, full), 141 and silence when stdout's reader left early."""
+    cannot take the output (closed, full), 141 and silence when stdout's reader left early.
+    `writes_stdout`: the command's output goes to stdout, so a closed one is refused before
+    `main` evaluates, sends or writes anything."""
     _hold_closed_streams()
     try:
+        if writes_stdout:
+            check_stdout_open()
         return main()
     except (ProjectError, ConfigError, UsageError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

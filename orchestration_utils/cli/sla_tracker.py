@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run(lambda: _main(args), PROG)
+    return run(lambda: _main(args), PROG, writes_stdout=args.output is None and not args.monitor)
 
 
 def _main(args: argparse.Namespace) -> int:

@@ -1,8 +1,8 @@
 """Where the code location's runs keep what they write (reports, generated code): a local
 directory by default, or object storage by URL through fsspec (`s3://bucket/prefix`,
-`gs://...`, `file:///...`, `memory://...`), so the files outlive the run's pod. A URL whose
-scheme has no installed fsspec implementation is refused when the store is made, naming the
-package to install."""
+`gs://...`, `az://...`, `file:///...`; `memory://...` for tests, gone with the process), so the
+files outlive the run's pod. Any other URL (http, ftp, a relative `file://`), or one whose
+package is not installed, is refused when the store is made (settings.WRITABLE_STORES)."""
 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
