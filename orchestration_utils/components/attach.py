@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -113,6 +113,24 @@ def _unknown_key(
     close = difflib.get_close_matches(key.to_user_string(), names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"no asset {key.to_user_string()!r} in {context.defs_module_path}{hint}"
+
+
+def refuse_unknown_tables(
+    asset_keys: Mapping[str, str], tables: Iterable[str], config: str
+) -> None:
+    """Each `asset_keys` table id must be a table of the component's config (compared as the
+    config's tables are matched to assets: lower-case, without quotes): a typo would otherwise
+    give the checks to a stub warehouse asset while the named asset gets none."""
+    known = {_table_key(t): t for t in tables}
+    for table_id in asset_keys:
+        if _table_key(table_id) not in known:
+            close = difflib.get_close_matches(table_id.lower(), sorted(known), n=1)
+            hint = f" (did you mean {known[close[0]]!r}?)" if close else ""
+            raise BadAttribute(("asset_keys", table_id), f"no table {table_id!r} in {config}{hint}")
+
+
+def _table_key(table_id: str) -> str:
+    return table_id.replace("`", "").replace('"', "").lower()
 
 
 class AttachesChecks:

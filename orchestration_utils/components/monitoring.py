@@ -11,13 +11,16 @@ from orchestration_utils.components.attach import (
     component_path,
     component_settings,
     defs_at,
+    refuse_unknown_tables,
 )
 from orchestration_utils.components.errors import config_error
-from orchestration_utils.dagster_defs.health import build_health_defs
+from orchestration_utils.dagster_defs.health import build_health_defs, dbt_freshness_tables
 from orchestration_utils.dagster_defs.resources import artifacts_resource
 from orchestration_utils.dagster_defs.sla import build_sla_defs
 from orchestration_utils.errors import OrchestrationUtilsError
+from orchestration_utils.health.config import load_health_config
 from orchestration_utils.settings import Settings
+from orchestration_utils.sla.config import CompletionSla, load_sla_config
 
 
 class HealthChecksComponent(AttachesChecks, dg.Component, dg.Model, dg.Resolvable):
@@ -39,6 +42,11 @@ class HealthChecksComponent(AttachesChecks, dg.Component, dg.Model, dg.Resolvabl
                 health_config_path=component_path(context, self.config) if self.config else None
             )
             attached = attached_assets(context, self.assets_from, self.asset_keys)
+            if self.asset_keys:
+                path = settings.health_config_path
+                tables = [t.table_id for t in load_health_config(path).tables] if path else []
+                tables += [t.table_id for t in dbt_freshness_tables(attached)[0]]
+                refuse_unknown_tables(self.asset_keys, tables, str(path or "the health config"))
             health = build_health_defs(settings, attached)
         except OrchestrationUtilsError as exc:
             raise config_error(context, exc, ("config",)) from None
@@ -67,6 +75,11 @@ class SlaComponent(AttachesChecks, dg.Component, dg.Model, dg.Resolvable):
             )
             health = defs_at(context, "health", self.health) if self.health else dg.Definitions()
             attached = attached_assets(context, self.assets_from, self.asset_keys, health)
+            if self.asset_keys:
+                path = settings.sla_config_path
+                slas = load_sla_config(path).slas if path else ()
+                tables = [s.table_id for s in slas if not isinstance(s, CompletionSla)]
+                refuse_unknown_tables(self.asset_keys, tables, str(path or "the SLA config"))
             sla = build_sla_defs(settings, attached, health)
         except OrchestrationUtilsError as exc:
             raise config_error(context, exc, ("config",)) from None

@@ -120,6 +120,26 @@ BAD = {
         },
         "sla/defs.yaml:4: asset_keys.p.d.orders: no asset 'orders' in {defs}",
     ),
+    "asset_keys naming a table the health config does not hold": (
+        {
+            "health/defs.yaml": HEALTH + "attributes:\n  config: health.json\n"
+            "  asset_keys: {P.D.Orders: shop/orders, p.d.orderz: shop/orders}\n",
+            "health/health.json": ORDERS_TABLE,
+        },
+        (
+            "health/defs.yaml:4: asset_keys.p.d.orderz: no table 'p.d.orderz' in"
+            " {defs}/health/health.json (did you mean 'p.d.orders'?)"
+        ),
+    ),
+    "an SLA's asset_keys naming a table no SLA names": (
+        {
+            "sla/defs.yaml": SLA + "attributes:\n  config: sla.json\n"
+            "  asset_keys:\n    p.d.orders: shop/orders\n    shop.main.orderz: shop/orders\n",
+            "sla/sla.json": '{"tables": [{"table_id": "p.d.orders", "freshness_sla": '
+            '{"name": "fresh", "timestamp_column": "at", "max_age_hours": 24}}]}',
+        },
+        "sla/defs.yaml:6: asset_keys.shop.main.orderz: no table 'shop.main.orderz' in {defs}/sla/sla.json",
+    ),
     "an empty asset key": (
         {"health/defs.yaml": HEALTH + "attributes:\n  asset_keys: {p.d.orders: ' '}\n"},
         "health/defs.yaml:3: asset_keys.p.d.orders: empty key",
