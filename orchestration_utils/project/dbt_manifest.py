@@ -195,9 +195,7 @@ class _NodeReader:
             materialization=config.get("materialized"),
             schedule=self._schedule(uid, meta),
             sla_hours=self._hours(uid, meta, "sla_hours"),
-            freshness_hours=self._hours(uid, meta, "freshness_hours")
-            if meta.get("freshness_hours") is not None or rtype != ResourceType.MODEL
-            else self._build_after_hours(uid, props, config),
+            freshness_hours=self._freshness_hours(uid, rtype, props, config, meta),
             critical=self._flag(uid, meta, "critical"),
             owner=self._owner(uid, meta),
             tags=tuple(
@@ -247,6 +245,22 @@ class _NodeReader:
         except ValueError as exc:
             raise self._fail(uid, "meta.schedule", str(exc)) from None
 
+    def _freshness_hours(
+        self,
+        uid: str,
+        rtype: ResourceType,
+        props: Mapping[str, Any],
+        config: Mapping[str, Any],
+        meta: Mapping[str, Any],
+    ) -> float | None:
+        """`meta.freshness_hours` wins over a model's `build_after`, which is still checked: a
+        wrong one is refused, not passed over unnoticed."""
+        build_after = (
+            self._build_after_hours(uid, props, config) if rtype == ResourceType.MODEL else None
+        )
+        hours = self._hours(uid, meta, "freshness_hours")
+        return build_after if hours is None else hours
+
     def _build_after_hours(
         self, uid: str, props: Mapping[str, Any], config: Mapping[str, Any]
     ) -> float | None:
@@ -254,9 +268,22 @@ class _NodeReader:
         (in `config`, else at the node's top level): the data is due again after count periods,
         so that is its maximum age. `updates_on` says which upstream updates trigger a build, not
         how old the data may be. A count of 0 (build on every upstream update) sets no age."""
-        freshness = config.get("freshness") if "freshness" in config else props.get("freshness")
-        build_after = freshness.get("build_after") if isinstance(freshness, Mapping) else None
-        if not isinstance(build_after, Mapping) or build_after.get("count") == 0:
+        freshness = config.get("freshness")
+        if freshness is None:  # dbt writes `config.freshness: null` beside a top-level block
+            freshness = props.get("freshness")
+        if freshness is None:
+            return None
+        build_after = freshness.get("build_after") if isinstance(freshness, Mapping) else freshness
+        if build_after is None:
+            return None
+        if not isinstance(build_after, Mapping):
+            raise self._fail(
+                uid,
+                "config.freshness.build_after",
+                f"expected an object {{count, period}}, got {build_after!r}",
+            )
+        count = build_after.get("count")
+        if count == 0 and not isinstance(count, bool) and build_after.get("period") in _PERIODS:
             return None
         after = _after(self.path, uid, "build_after", build_after)
         if after is None:
@@ -291,8 +318,10 @@ class _NodeReader:
         value = meta.get(key, False)
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in {"true", "false", "yes", "no"}:
-            return value.lower() in {"true", "yes"}
+        # YAML reads an unquoted `yes`/`no` as a bool already; a quoted word is refused (is "no"
+        # meant, or a typo of a tier name?), except the spelled-out "true"/"false".
+        if isinstance(value, str) and value.lower() in {"true", "false"}:
+            return value.lower() == "true"
         raise self._fail(uid, f"meta.{key}", f"expected true or false, got {value!r}")
 
     def _owner(self, uid: str, meta: Mapping[str, Any]) -> str | None:
@@ -343,8 +372,14 @@ class _NodeReader:
 
 
 def _is_date(value: Any) -> bool:
+    """A `YYYY-MM-DD` string (YAML's unquoted date too, which dbt writes back as that string);
+    a number such as 20260101 is no date the generated partitions can parse."""
+    if isinstance(value, date):
+        return True
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
     try:
-        date.fromisoformat(str(value)[:10])
+        date.fromisoformat(value)
     except ValueError:
         return False
     return True

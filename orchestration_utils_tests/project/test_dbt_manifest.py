@@ -167,6 +167,8 @@ def test_unknown_reference_is_named(tmp_path):
         ({"schedule": "every tuesday"}, "meta.schedule"),
         ({"sla_hours": "soon"}, "meta.sla_hours"),
         ({"critical": "maybe"}, "meta.critical"),
+        ({"critical": "no"}, "meta.critical"),  # quoted: a word, not YAML's boolean
+        ({"critical": 1}, "meta.critical"),
         ({"freshness_hours": -1}, "meta.freshness_hours"),
     ],
 )
@@ -286,6 +288,14 @@ _BAD_VALUES = [
     ),
     (
         _model("x", meta={"partition_by": {"field": "d"}, "partition_start": "yesterday-ish"}),
+        "meta.partition_start: expected a date",
+    ),
+    (  # a number, as an unquoted 20260101 in YAML: no date the generated partitions can parse
+        _model("x", meta={"partition_by": {"field": "d"}, "partition_start": 20260101}),
+        "meta.partition_start: expected a date",
+    ),
+    (
+        _model("x", meta={"partition_by": {"field": "d"}, "partition_start": "2026-02-30"}),
         "meta.partition_start: expected a date",
     ),
 ]  # fmt: skip

@@ -123,6 +123,8 @@ def test_unset_build_after_sets_nothing(tmp_path, freshness):
         ({"count": 2, "period": "week"}, "freshness.build_after must be a positive integer"),
         ({"count": "4", "period": "hour"}, "freshness.build_after must be a positive integer"),
         ({"count": 10**6, "period": "day"}, "config.freshness.build_after: expected at most"),
+        ("4 hours", "config.freshness.build_after: expected an object {count, period}"),
+        ({"count": 0, "period": "fortnight"}, "freshness.build_after must be a positive integer"),
     ],
 )
 def test_bad_build_after_is_one_line_naming_the_model(tmp_path, build_after, says):
@@ -131,3 +133,12 @@ def test_bad_build_after_is_one_line_naming_the_model(tmp_path, build_after, say
         load_dbt_manifest(path)
     message = str(err.value)
     assert "\n" not in message and "model.p.m" in message and says in message
+
+
+def test_a_bad_build_after_is_refused_even_when_meta_freshness_hours_wins(tmp_path):
+    path = _manifest(tmp_path, {"build_after": "daily"})
+    raw = json.loads(path.read_text())
+    raw["nodes"]["model.p.m"]["config"]["meta"] = {"freshness_hours": 6}
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ProjectError, match=r"model\.p\.m: config\.freshness\.build_after: "):
+        load_dbt_manifest(path)
