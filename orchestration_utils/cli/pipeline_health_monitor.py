@@ -331,9 +331,11 @@ def _last_materialization(settings, table_id: str, unique_ids: set[str]):
 
 
 def _failed_runs(settings):
-    """Failed runs of the code location's Dagster instance, when there is one on this machine."""
+    """Failed runs of the code location's Dagster instance, when there is one on this machine: a
+    DAGSTER_HOME holding `dagster.yaml` or run history (an empty folder is no instance to read)."""
     home = settings.dagster_home
-    if not home.is_dir():
+    if not ((home / "dagster.yaml").is_file() or (home / "history").is_dir()):
+        say(PROG, f"no Dagster instance at {home}: failed Dagster runs not read")
         return None
 
     def lookup(since: datetime):

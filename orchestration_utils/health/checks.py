@@ -407,6 +407,9 @@ def check_schema_drift(
 def check_failed_jobs(
     jobs: Sequence[Job] | None, runs: Sequence[FailedRun] | None, lookback_hours: float
 ) -> CheckResult:
+    """FAIL when any warehouse job or Dagster run of the lookback failed. `jobs` None: the
+    warehouse keeps no job history (DuckDB); `runs` None: no Dagster instance to read. With
+    neither there is nothing to judge: ERROR, not a PASS nobody measured."""
     failed = [j for j in jobs or () if j.error_reason]
     figures = {
         "lookback_hours": lookback_hours,
@@ -432,11 +435,20 @@ def check_failed_jobs(
         message = f"{len(failed)} failed warehouse jobs" + (f" ({detail})" if detail else "")
         message += f", {len(runs or ())} failed Dagster runs in {lookback_hours:g}h"
         return CheckResult("warehouse", "failed_jobs", Status.FAIL, message, figures, True)
-    scope = (
-        "warehouse jobs and Dagster runs"
-        if jobs is not None
-        else "Dagster runs (this warehouse keeps no job history)"
-    )
+    if jobs is None and runs is None:
+        return error_result(
+            "warehouse",
+            "failed_jobs",
+            "no failure history to read: this warehouse keeps no job history and no Dagster "
+            "instance was found (set DAGSTER_HOME to the code location's instance)",
+            True,
+        )
+    if runs is None:
+        scope = "warehouse jobs (no Dagster instance found: Dagster runs not read)"
+    elif jobs is None:
+        scope = "Dagster runs (this warehouse keeps no job history)"
+    else:
+        scope = "warehouse jobs and Dagster runs"
     return CheckResult(
         "warehouse",
         "failed_jobs",

@@ -1,10 +1,12 @@
 """`pipeline-health-monitor` as a user runs it: exit codes, JSON out, one-line errors."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -106,12 +108,58 @@ def test_single_table_freshness(warehouse):
     assert json.loads(result.stdout)["checks"][0]["hours_stale"] == 2.0
 
 
-def test_cost_report_and_failures_on_duckdb(warehouse):
+def test_cost_report_on_duckdb(warehouse):
     cost = _run("--cost-report", "--hours", "24", "--warehouse", f"duckdb://{warehouse}")
     assert cost.returncode == 0 and json.loads(cost.stdout)["total_cost_usd"] == 0.0
-    failures = _run("--check-failures", "--hours", "24", "--warehouse", f"duckdb://{warehouse}")
-    assert failures.returncode == 0, failures.stderr
-    assert json.loads(failures.stdout)["checks"][0]["check"] == "failed_jobs"
+
+
+def _failures(warehouse, dagster_home: Path) -> tuple[int, dict, str]:
+    result = subprocess.run(
+        [str(BIN), "--check-failures", "--hours", "24", "--warehouse", f"duckdb://{warehouse}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+        check=False,
+    )
+    (check,) = json.loads(result.stdout)["checks"]
+    return result.returncode, check, result.stderr
+
+
+def test_failures_on_duckdb_read_the_dagster_instance(warehouse, tmp_path):
+    """DuckDB keeps no job history: the failed runs of the code location's instance are the
+    measure; one failed run there fails the critical check (exit 1)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    code, check, _ = _failures(warehouse, home)
+    assert (code, check["status"]) == (0, "PASS")
+    assert check["message"] == "no failed Dagster runs (this warehouse keeps no job history) in 24h"
+
+    @dg.op
+    def boom():
+        raise RuntimeError("boom")
+
+    @dg.job
+    def nightly():
+        boom()
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        result = nightly.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    code, check, _ = _failures(warehouse, home)
+    assert (code, check["status"], check["failed_dagster_runs"]) == (1, "FAIL", 1)
+    assert check["dagster_runs"][0]["job_name"] == "nightly"
+
+
+def test_failures_with_nothing_to_read_is_an_error_not_a_pass(warehouse, tmp_path):
+    """No job history in DuckDB and no Dagster instance (an empty DAGSTER_HOME): unmeasured."""
+    (tmp_path / "empty").mkdir()
+    code, check, stderr = _failures(warehouse, tmp_path / "empty")
+    assert (code, check["status"]) == (1, "ERROR")
+    assert check["message"].startswith("no failure history to read")
+    assert f"no Dagster instance at {tmp_path / 'empty'}" in stderr
+    assert list((tmp_path / "empty").iterdir()) == []  # no instance created by looking
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,11 @@ def seed_dir(tmp_path, monkeypatch):
         if name.startswith(("ORCHESTRATION_UTILS_", "DAGSTER_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("ORCHESTRATION_UTILS_HOME", str(tmp_path / "home"))
+    # The code location's instance, whose failed runs `--check-failures` reads (DuckDB keeps no
+    # job history of its own).
+    (tmp_path / "dagster_home").mkdir()
+    (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     monkeypatch.setenv("ORCHESTRATION_UTILS_WAREHOUSE", f"duckdb://{tmp_path / 'project.duckdb'}")
     monkeypatch.setenv("PATH", f"{BIN_DIR}{os.pathsep}{os.environ['PATH']}")
     (tmp_path / "health-config.json").write_text(SEED_CONFIG)
