@@ -3,6 +3,7 @@ line out naming the file, the JSON path and the reason."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Annotated
@@ -57,6 +58,7 @@ def parse_config(model: type[BaseModel], text: bytes | str, source: str):
         raise ConfigError(f"{source}: not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a JSON object")
+    refuse_duplicate_keys(text, source)
     try:
         # JSON mode: arrays are accepted where tuples are declared, nothing else is coerced.
         return model.model_validate_json(text, strict=True)
@@ -65,6 +67,28 @@ def parse_config(model: type[BaseModel], text: bytes | str, source: str):
         error = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(f"{source}: {json_path(error['loc'])}: {_reason(error)}{more}") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def refuse_duplicate_keys(text: bytes | str, source: str) -> None:
+    """A key twice in one object of valid JSON is a ConfigError: JSON parsers keep the last one
+    silently, so the first (often the one the user edited) would be ignored."""
+    try:
+        json.loads(text, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{source}: key {exc.args[0]!r} appears twice in one object") from None
 
 
 def json_path(loc: tuple) -> str:

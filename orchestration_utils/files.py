@@ -3,6 +3,7 @@ leaves the old file)."""
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import sys
@@ -29,6 +30,8 @@ def check_stdout_open() -> None:
         raise StdoutError("stdout is closed")
     try:
         os.fstat(sys.stdout.fileno())
+    except io.UnsupportedOperation:  # no file descriptor behind it (an in-memory stream): open
+        return
     except (OSError, ValueError):  # EBADF: closed since; ValueError: the file object was closed
         raise StdoutError("stdout is closed") from None
 

@@ -124,14 +124,17 @@ class InstanceStore:
                 self.keys[sla_name], limit=500, cursor=cursor
             )
             for record in page:
-                if record.create_timestamp < since.timestamp():
+                # When the evaluation happened (its event's time); the row's own time is when the
+                # database stored it.
+                at = record.event.timestamp if record.event else record.create_timestamp
+                if at < since.timestamp():
                     return samples
                 evaluation = record.evaluation  # a planned (still running) check has no result yet
                 if not isinstance(evaluation, dg.AssetCheckEvaluation):
                     continue
                 status = evaluation.metadata.get("sla_status")
                 ok = None if status is None else recorded_ok(str(status.value))
-                samples.append(Sample(datetime.fromtimestamp(record.create_timestamp, UTC), ok))
+                samples.append(Sample(datetime.fromtimestamp(at, UTC), ok))
             if len(page) < 500:
                 return samples
             cursor = page[-1].id

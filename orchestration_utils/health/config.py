@@ -28,6 +28,7 @@ from orchestration_utils.configfile import (
     bounded,
     parse_config,
     read_config_file,
+    refuse_duplicate_keys,
 )
 from orchestration_utils.errors import ConfigError
 from orchestration_utils.warehouse.base import TableRef, check_column_name, parse_table_id
@@ -256,7 +257,9 @@ def parse_health_config(text: bytes | str, source: str) -> HealthConfig:
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        data = None
+        data = None  # parse_config says why
+    else:
+        refuse_duplicate_keys(text, source)
     tables = data.get("tables") if isinstance(data, dict) else None
     flat = [
         (i, key)

@@ -40,6 +40,7 @@ from orchestration_utils.configfile import (
     bounded,
     parse_config,
     read_config_file,
+    refuse_duplicate_keys,
 )
 from orchestration_utils.errors import ConfigError
 from orchestration_utils.health.config import WarehouseUrlField
@@ -407,6 +408,7 @@ def parse_sla_config(text: bytes | str, source: str) -> SlaConfig:
         data = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"{source}: not valid JSON: {exc}") from None
+    refuse_duplicate_keys(text, source)
     if isinstance(data, dict) and "slas" in data and not {"pipelines", "tables"} & data.keys():
         text = orjson.dumps(_from_flat(data, source))
     return to_sla_config(parse_config(SlaConfigFile, text, source))

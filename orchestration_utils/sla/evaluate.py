@@ -358,6 +358,10 @@ def _with_time_compliance(
     )
 
 
+# The share of an availability window that must be measured before the SLA is judged.
+MIN_MEASURED_SHARE = 0.1
+
+
 def _availability(
     sla: AvailabilitySla, source: str, fresh_now: SlaResult, now: datetime, history: History
 ) -> SlaResult:
@@ -377,13 +381,19 @@ def _availability(
         "no_data_hours": round(coverage.no_data_seconds / 3600, 3),
         "freshness_sla": source,
     }
-    if coverage.good_ratio is None:
-        # Nothing measured in the window. If the freshness cannot be evaluated now either, that
-        # failure is why (ERROR); otherwise availability simply has no history yet (NO_DATA).
+    needed = MIN_MEASURED_SHARE * window.total_seconds()
+    if coverage.good_ratio is None or coverage.measured_seconds < needed:
+        # Too little measured in the window to judge it (seconds of history would make one stale
+        # evaluation 100% unavailable). If the freshness cannot be evaluated now either, that
+        # failure is why (ERROR); otherwise availability has too little history yet (NO_DATA).
         if fresh_now.status in (SlaStatus.PASS, SlaStatus.FAIL):
-            status, message = (
-                SlaStatus.NO_DATA,
-                f"no freshness evaluations of {source} in the window yet",
+            status = SlaStatus.NO_DATA
+            message = (
+                f"{coverage.measured_seconds / 3600:.1f} h of freshness evaluations of {source} "
+                f"in the window; judged once {MIN_MEASURED_SHARE:.0%} of its "
+                f"{sla.lookback_hours:g} h ({needed / 3600:.1f} h) is measured"
+                if coverage.measured_seconds
+                else f"no freshness evaluations of {source} in the window yet"
             )
         else:
             status, message = SlaStatus.ERROR, f"its freshness SLA {source}: {fresh_now.message}"

@@ -207,6 +207,10 @@ def test_failures_with_nothing_to_read_is_an_error_not_a_pass(warehouse, tmp_pat
             "$: table_id 'a.b.c' appears twice",
         ),
         ('{"tables": [', "not valid JSON"),
+        (
+            '{"tables": [{"table_id": "a.b.c", "row_count": {"min_rows": 1, "min_rows": 5}}]}',
+            "key 'min_rows' appears twice in one object",
+        ),
     ],
 )
 def test_bad_config_is_one_line_and_exit_2(tmp_path, content, message):

@@ -213,6 +213,25 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, warehouse, tables, top, mes
     assert message in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("flat", [False, True])
+def test_a_key_given_twice_is_refused_not_silently_overridden(tmp_path, warehouse, flat):
+    """JSON parsers keep the last of two equal keys: the max_age_hours the user edited first
+    would be ignored. In the seed's shape and in the earlier flat format alike."""
+    block = '"timestamp_column": "ts", "max_age_hours": 1, "max_age_hours": 48'
+    table = (
+        f'{{"slas": [{{"name": "n", "type": "freshness", "table_id": "shop.marts.orders", {block}}}]}}'
+        if flat
+        else f'{{"tables": [{{"table_id": "shop.marts.orders", "freshness_sla": {{{block}}}}}]}}'
+    )
+    config = tmp_path / "sla.json"
+    config.write_text(table)
+    result = _run("--config", str(config), "--state-dir", str(tmp_path / "state"))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"sla-tracker: error: {config}: key 'max_age_hours' appears twice in one object\n"
+    )
+
+
 def test_the_earlier_flat_format_is_read_with_a_warning(tmp_path, warehouse):
     config = tmp_path / "flat.json"
     config.write_text(

@@ -7,10 +7,12 @@ import json
 import logging
 import os
 import time
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import duckdb
 import pytest
+import time_machine
 
 from orchestration_utils_tests.sla.alert_servers import pagerduty, slack_webhook
 
@@ -48,7 +50,11 @@ def location(demo_manifest, tmp_path, monkeypatch):
                             "timestamp_column": "ts",
                             "max_age_hours": 1,
                         },
-                        "availability_sla": {"name": "clicks_available", "target_availability": 99},
+                        "availability_sla": {
+                            "name": "clicks_available",
+                            "target_availability": 99,
+                            "lookback_hours": 10,  # judged once 1 h is measured
+                        },
                     }
                 ],
                 "alerts": {"timeout_seconds": 2},
@@ -108,18 +114,22 @@ def test_the_sensor_requests_runs_that_record_evaluations_and_alert_once(locatio
     assert (
         definitions.resolve_job_def("sla_evaluation_job").tags["orchestration_utils/kind"] == "sla"
     )
+    start = datetime.now(UTC)
     with dg.instance_for_test() as instance:
         cursor, logs = None, []
-        for _ in range(3):  # three intervals: a tick, then the run it requested
-            tick, _ = _tick(definitions, instance, cursor)
-            [request] = tick.run_requests
-            assert (
-                request.run_key.startswith("sla_evaluation:")
-                and request.tags["orchestration_utils/kind"] == "sla"
-            )
-            assert slack.received == [] or logs  # the tick itself sends nothing
-            logs.append(_run(definitions, instance, request))
-            cursor = tick.cursor
+        # Three intervals 75 min apart (the clock moved, so the availability SLA's window gets
+        # measured time): a tick, then the run it requested.
+        for i in range(3):
+            with time_machine.travel(start + timedelta(minutes=75 * i), tick=True):
+                tick, _ = _tick(definitions, instance, cursor)
+                [request] = tick.run_requests
+                assert (
+                    request.run_key.startswith("sla_evaluation:")
+                    and request.tags["orchestration_utils/kind"] == "sla"
+                )
+                assert slack.received == [] or logs  # the tick itself sends nothing
+                logs.append(_run(definitions, instance, request))
+                cursor = tick.cursor
         key = dg.AssetCheckKey(
             dg.AssetKey(["warehouse", "lake", "landing", "clicks"]), "sla_clicks_fresh"
         )
@@ -127,14 +137,15 @@ def test_the_sensor_requests_runs_that_record_evaluations_and_alert_once(locatio
         assert len(history) == 3 and not history[0].evaluation.passed
         assert history[0].evaluation.metadata["sla_status"] == dg.TextMetadataValue("FAIL")
         assert isinstance(history[0].evaluation.metadata["hours_stale"], dg.FloatMetadataValue)
-        tick, _ = _tick(definitions, instance, cursor)
+        with time_machine.travel(start + timedelta(minutes=151), tick=True):
+            tick, _ = _tick(definitions, instance, cursor)
         stored = json.dumps(
             instance.run_storage.get_cursor_values(
                 {"orchestration_utils/sla/alerts", "orchestration_utils/sla/last_evaluation"}
             )
         )
     # Run 1: two violations, one grouped Slack message and a page per critical SLA. Run 2: the
-    # availability SLA now has measured (stale) time and triggers. Run 3: nothing new to say.
+    # availability SLA now has 75 min of measured (stale) time and triggers. Run 3: nothing new.
     assert len(slack.received) == 2
     assert slack.received[0]["text"].startswith(
         "SLA: 2 SLA violations\nVIOLATED (critical): clicks_fresh"
@@ -242,22 +253,32 @@ def test_an_earlier_sensors_state_moves_into_the_instance(location):
 
 def test_history_in_the_instance_feeds_availability(location):
     definitions, *_ = location
+    start = datetime.now(UTC)
     with dg.instance_for_test() as instance:
         job = definitions.resolve_job_def("sla_checks_job")
         assert job.execute_in_process(instance=instance).success  # failing SLAs never fail the run
-        assert job.execute_in_process(instance=instance).success
-        key = dg.AssetCheckKey(
-            dg.AssetKey(["warehouse", "lake", "landing", "clicks"]), "sla_clicks_available"
-        )
-        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[
-            key
-        ].evaluation
-    # The second run sees the first run's freshness evaluation: stale for the time between them.
+        with time_machine.travel(start + timedelta(seconds=30), tick=True):
+            assert job.execute_in_process(instance=instance).success
+            key = dg.AssetCheckKey(
+                dg.AssetKey(["warehouse", "lake", "landing", "clicks"]), "sla_clicks_available"
+            )
+            soon = _latest(instance, key)
+        with time_machine.travel(start + timedelta(hours=3), tick=True):
+            assert job.execute_in_process(instance=instance).success
+            latest = _latest(instance, key)
+    # Seconds of stale history are too little of a 10 h window to judge (10% is needed).
+    assert soon.metadata["sla_status"] == dg.TextMetadataValue("NO_DATA")
+    # The third run sees the earlier freshness evaluations: stale for the 3 h between them.
     assert latest.metadata["availability_percent"] == dg.FloatMetadataValue(0.0)
     assert latest.metadata["compliance_percent"] == dg.FloatMetadataValue(
         0.0
     )  # None if nothing were measured
     assert latest.metadata["sla_status"] == dg.TextMetadataValue("FAIL")
+
+
+def _latest(instance, key: dg.AssetCheckKey) -> dg.AssetCheckEvaluation:
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+    return record.evaluation
 
 
 def test_run_failure_sensor_alerts(location):

@@ -52,7 +52,7 @@ def _config(tmp_path: Path, warehouse: Path, critical: bool) -> Path:
                             "query": "SELECT COUNT(*) AS total_rows, COUNT_IF(amount < 0) "
                             "AS failed_rows FROM wh.sales.receipts",
                         },
-                        "availability_sla": {"target_availability": 95},
+                        "availability_sla": {"target_availability": 95, "lookback_hours": 10},
                     }
                 ],
             }
@@ -114,12 +114,43 @@ def test_nothing_measured_yet_is_no_data_not_a_failure(tmp_path):
         line for line in result.stdout.splitlines() if line.startswith("| `wh.sales.receipts avail")
     ]
     assert "❔ no data yet" in availability_row
-    later = _run(tmp_path, config, "--no-alerts", as_of="2026-05-01T12:30:00+00:00")
-    report = json.loads(later.stdout)
-    jsonschema.validate(report, OUTPUT_SCHEMA)
-    # The first run recorded a freshness evaluation: half an hour later there is time to measure.
+    # Half an hour measured of a 10 h window: still too little to judge (10% is needed).
+    later = json.loads(
+        _run(tmp_path, config, "--no-alerts", as_of="2026-05-01T12:30:00+00:00").stdout
+    )
+    jsonschema.validate(later, OUTPUT_SCHEMA)
+    availability = next(s for s in later["slas"] if s["sla_type"] == "availability")
+    assert availability["status"] == "NO_DATA"
+    assert availability["message"] == (
+        "0.5 h of freshness evaluations of wh.sales.receipts freshness in the window; "
+        "judged once 10% of its 10 h (1.0 h) is measured"
+    )
+    # An hour and a quarter measured: judged.
+    report = json.loads(
+        _run(tmp_path, config, "--no-alerts", as_of="2026-05-01T13:15:00+00:00").stdout
+    )
     assert {s["sla_type"]: s["status"] for s in report["slas"]}["availability"] == "PASS"
     assert report["summary"]["no_data"] == 0
+
+
+def test_seconds_of_stale_history_do_not_fail_availability(tmp_path):
+    """A new instance whose table is stale: two evaluations seconds apart measure seconds, all
+    stale; that is no 0% availability of the window (the demo showed FAIL on its first look)."""
+    warehouse = _warehouse(tmp_path / "wh.duckdb", table="receipts")
+    config = _config(tmp_path, warehouse, critical=True)
+    stale = "2026-05-01T20:00:00+00:00"  # 9 h after the newest row: freshness FAILs
+    _run(tmp_path, config, "--no-alerts", as_of=stale)
+    report = json.loads(
+        _run(tmp_path, config, "--no-alerts", as_of="2026-05-01T20:00:30+00:00").stdout
+    )
+    statuses = {s["sla_type"]: s["status"] for s in report["slas"]}
+    assert (statuses["freshness"], statuses["availability"]) == ("FAIL", "NO_DATA")
+    # Stale through more than a tenth of the window: now it is judged, and fails.
+    for at in ("2026-05-01T21:00:00+00:00", "2026-05-01T21:30:00+00:00"):
+        report = json.loads(_run(tmp_path, config, "--no-alerts", as_of=at).stdout)
+    availability = next(s for s in report["slas"] if s["sla_type"] == "availability")
+    assert availability["status"] == "FAIL"
+    assert availability["availability_percent"] == 0.0
 
 
 def _result(status: SlaStatus, critical: bool) -> SlaResult:
