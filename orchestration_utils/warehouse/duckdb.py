@@ -131,6 +131,10 @@ class DuckDBWarehouse:
     ) -> dict[str, TableMeta | WarehouseError]:
         catalog, schema = dataset
         if catalog != self.catalog:
+            try:
+                self._connect()  # a missing or unreadable file is the first thing to say
+            except WarehouseError as exc:
+                return dict.fromkeys(tables, exc)
             error = WarehouseError(
                 f"catalog {catalog!r} is not in this warehouse (the file's catalog is {self.catalog!r})"
             )

@@ -395,3 +395,16 @@ def test_freshness_sees_the_newest_rows_of_a_date_partition_at_any_hour(tmp_path
     result = _run("--config", str(tmp_path / "health-config.json"), "--as-of", as_of)
     freshness = next(c for c in json.loads(result.stdout)["checks"] if c["check"] == "freshness")
     assert freshness["latest_update"] == "2026-03-01T22:00:00+00:00", freshness
+
+
+def test_a_missing_duckdb_file_is_said_before_a_catalog_mismatch(tmp_path):
+    """The table's catalog differs from the (missing) file's stem: the missing file is the cause."""
+    config = tmp_path / "health-config.json"
+    config.write_text(
+        json.dumps({"tables": [{"table_id": "p.ds.t", "row_count": {"min_rows": 1}}]})
+    )
+    missing = tmp_path / "nope" / "shop.duckdb"
+    result = _run("--config", str(config), "--warehouse", f"duckdb://{missing}")
+    (check,) = json.loads(result.stdout)["checks"]
+    assert (check["status"], check["message"]) == ("ERROR", f"DuckDB file {missing} does not exist")
+    assert not missing.parent.exists()
