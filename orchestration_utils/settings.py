@@ -81,6 +81,14 @@ class Settings:
     def dagster_home(self) -> Path:
         return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster_home")
 
+    @property
+    def dagster_instance_home(self) -> Path | None:
+        """`dagster_home` when it holds an instance (`dagster.yaml` or run history); None for an
+        empty or missing folder, which the CLIs do not open: that would create an empty instance
+        and report its history of nothing as the truth."""
+        home = self.dagster_home
+        return home if (home / "dagster.yaml").is_file() or (home / "history").is_dir() else None
+
 
 ARTIFACTS_URL_VAR = "ORCHESTRATION_UTILS_ARTIFACTS_URL"
 WAREHOUSE_VAR = "ORCHESTRATION_UTILS_WAREHOUSE"

@@ -331,11 +331,10 @@ def _last_materialization(settings, table_id: str, unique_ids: set[str]):
 
 
 def _failed_runs(settings):
-    """Failed runs of the code location's Dagster instance, when there is one on this machine: a
-    DAGSTER_HOME holding `dagster.yaml` or run history (an empty folder is no instance to read)."""
-    home = settings.dagster_home
-    if not ((home / "dagster.yaml").is_file() or (home / "history").is_dir()):
-        say(PROG, f"no Dagster instance at {home}: failed Dagster runs not read")
+    """Failed runs of the code location's Dagster instance, when there is one on this machine."""
+    home = settings.dagster_instance_home
+    if home is None:
+        say(PROG, f"no Dagster instance at {settings.dagster_home}: failed Dagster runs not read")
         return None
 
     def lookup(since: datetime):

@@ -248,8 +248,12 @@ def _monitor(args, config, url, instance, store) -> int:
 def _dagster_instance(config: SlaConfig, settings):
     if not any(isinstance(s, CompletionSla) and s.source == "dagster" for s in config.slas):
         return None
-    home = settings.dagster_home
-    if not home.is_dir():
+    home = settings.dagster_instance_home
+    if home is None:
+        say(
+            PROG,
+            f"no Dagster instance at {settings.dagster_home}: completion-time SLAs not evaluated",
+        )
         return None
     import dagster as dg
 

@@ -191,3 +191,40 @@ def test_the_compliance_rate_reads_100_only_when_every_sla_is_met(statuses):
         assert exact - 0.1 < summary["compliance_rate"] <= exact + 1e-9  # floored, never up
     assert summary["no_data"] == statuses.count(SlaStatus.NO_DATA)
     assert summary["errors"] == statuses.count(SlaStatus.ERROR)
+
+
+@pytest.mark.parametrize("home", ["empty", "missing"])
+def test_a_completion_sla_without_a_dagster_instance_is_an_error(tmp_path, home):
+    """An empty (or missing) DAGSTER_HOME is no instance: opening it would create one whose
+    history of nothing reads as "no run finished", a violation nobody measured."""
+    dagster_home = tmp_path / "dagster_home"
+    if home == "empty":
+        dagster_home.mkdir()
+    config = tmp_path / "sla.json"
+    config.write_text(
+        json.dumps(
+            {
+                "pipelines": [
+                    {
+                        "name": "nightly",
+                        "critical": True,
+                        "completion_time_sla": {"target_duration_minutes": 5},
+                    }
+                ]
+            }
+        )
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAGERDUTY_"))}
+    result = subprocess.run(
+        [str(BIN), "--config", str(config), "--state-dir", str(tmp_path / "state"), "--no-alerts"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**clean, "DAGSTER_HOME": str(dagster_home)},
+    )
+    assert result.returncode == 1  # a critical SLA that cannot be evaluated
+    (sla,) = json.loads(result.stdout)["slas"]
+    assert (sla["status"], sla["message"]) == ("ERROR", "no Dagster instance: set DAGSTER_HOME")
+    assert f"no Dagster instance at {dagster_home}" in result.stderr
+    assert list(dagster_home.iterdir()) == [] if home == "empty" else not dagster_home.exists()
