@@ -128,15 +128,18 @@ def test_generated_dbt_package_validates_with_the_dagster_cli(dbt_package, tmp_p
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_dagster_dev_in_the_output_dir_serves_the_generated_assets(dbt_package, tmp_path):
-    """The README's usage: `cd dagster_assets && dagster dev` (the generated workspace.yaml)."""
-    out, _ = dbt_package
+def test_dagster_dev_in_the_output_dir_serves_the_generated_assets(tmp_path):
+    """The README's usage: `cd dagster_assets && dagster dev` (the generated workspace.yaml). Its
+    own package: under `dagster dev` the package's DbtProject re-parses the project's manifest."""
+    out, _, _ = _generate_dbt(tmp_path / "site")
     port = free_port()
-    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     server = subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
         cwd=out,
-        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        env={**os.environ, "DAGSTER_HOME": str(home)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
