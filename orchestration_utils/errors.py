@@ -4,11 +4,51 @@ or that one check with it)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters whose value is a secret, whatever the URL is for.
+_SECRET_PARAMETER = re.compile(
+    r"pass|pwd|token|secret|key|credential|auth|signature|sig$|session", re.IGNORECASE
+)
+
+
+def redact_url(url: str) -> str:
+    """`url` as it may be reported or logged: a user and password become `***`, as does the value
+    of any password- or token-like query parameter; a URL inside a parameter is redacted too."""
+    try:
+        parts = urlsplit(url)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        return "<malformed URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    redacted = [
+        (k, "***" if _SECRET_PARAMETER.search(k) else redact_url(v) if "://" in v else v)
+        for k, v in pairs
+    ]
+    if netloc == parts.netloc and redacted == pairs:
+        return url  # nothing secret: as written (urlunsplit would respell `duckdb:///x`)
+    query = urlencode(redacted, safe=":/*@")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>,.;:)]")
+
+
+def redact_text(text: str) -> str:
+    """`text` (an error message) with every URL in it redacted as `redact_url` does."""
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group()), text)
 
 
 class OrchestrationUtilsError(Exception):
-    """Base of the errors below; `str()` is the line a user sees."""
+    """Base of the errors below; `str()` is the line a user sees, any URL in it redacted (a
+    service's own errors quote request URLs, with the credentials some of them carry)."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(redact_text(message))
 
 
 class ConfigError(OrchestrationUtilsError):
@@ -21,7 +61,7 @@ class ProjectError(OrchestrationUtilsError):
     def __init__(self, source: Path | str, reason: str):
         super().__init__(f"{source}: {reason}")
         self.source = str(source)
-        self.reason = reason
+        self.reason = redact_text(reason)
 
 
 class OutputDirError(OrchestrationUtilsError):

@@ -5,14 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
+from orchestration_utils.errors import redact_url
 from orchestration_utils.warehouse.base import PROJECT_PATTERN
 
-# Query parameters whose value is a secret, whatever the URL is for.
-_SECRET_PARAMETER = re.compile(
-    r"pass|pwd|token|secret|key|credential|auth|signature|sig$|session", re.IGNORECASE
-)
 _LOCATION = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _PROJECT = re.compile(PROJECT_PATTERN)
 
@@ -30,27 +27,6 @@ class WarehouseUrl:
             return f"duckdb://{self.path}"
         tail = f"&endpoint={redact_url(self.endpoint)}" if self.endpoint else ""
         return f"bigquery://{self.project}?location={self.location}{tail}"
-
-
-def redact_url(url: str) -> str:
-    """`url` as it may be reported or logged: a user and password become `***`, as does the value
-    of any password- or token-like query parameter; a URL inside a parameter is redacted too."""
-    try:
-        parts = urlsplit(url)
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-    except ValueError:
-        return "<malformed URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    query = urlencode(
-        [
-            (k, "***" if _SECRET_PARAMETER.search(k) else redact_url(v) if "://" in v else v)
-            for k, v in pairs
-        ],
-        safe=":/*@",
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def parse_warehouse_url(raw: str) -> WarehouseUrl:
@@ -72,8 +48,14 @@ def parse_warehouse_url(raw: str) -> WarehouseUrl:
         if not _LOCATION.fullmatch(location):
             raise ValueError(f"{url!r}: malformed location {location!r}")
         endpoint = query.get("endpoint") or None
-        if endpoint and urlsplit(endpoint).scheme not in ("http", "https"):
-            raise ValueError(f"{url!r}: endpoint must be an http(s) URL")
+        if endpoint:
+            server = urlsplit(endpoint)
+            if server.scheme not in ("http", "https") or not server.hostname:
+                raise ValueError(f"{url!r}: endpoint must be an http(s) URL")
+            try:
+                server.port  # noqa: B018 -- urllib checks the port only when it is read
+            except ValueError:
+                raise ValueError(f"{url!r}: endpoint has a malformed port") from None
         return WarehouseUrl("bigquery", project=parts.netloc, location=location, endpoint=endpoint)
     raise ValueError(
         f"{url!r}: unknown warehouse; use duckdb:///path/file.duckdb or bigquery://PROJECT"

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from orchestration_utils.cli.pipeline_health_monitor import main
-from orchestration_utils.warehouse.url import parse_warehouse_url, redact_url
+from orchestration_utils.errors import ProjectError, RunHistoryError, WarehouseError, redact_url
+from orchestration_utils.warehouse.url import parse_warehouse_url
 
 SECRET = "s3cret"
 
@@ -59,3 +60,31 @@ def test_the_health_report_and_log_never_carry_the_endpoint_password(tmp_path, c
     assert report["warehouse"] == "bigquery://p?location=US&endpoint=http://***@127.0.0.1:1"
     assert report["checks"][0]["status"] == "ERROR"
     assert SECRET not in out + err
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        WarehouseError(
+            f"InvalidURL: Failed to parse: http://alice:{SECRET}@127.0.0.1:9/bigquery/v2"
+        ),
+        WarehouseError(f"HTTP 400: GET https://h/x?access_token={SECRET}, retry"),
+        ProjectError("ORCHESTRATION_UTILS_ARTIFACTS_URL", f"'s3://alice:{SECRET}@bucket/x': nope"),
+        RunHistoryError(f"GET http://admin:{SECRET}@airflow:8080/api/v2/dags: 500"),
+    ],
+    ids=["warehouse", "token", "artifacts", "airflow"],
+)
+def test_no_error_a_user_sees_carries_a_url_secret(error):
+    """A client library's error quotes the request URL; whatever raised it, the line is redacted."""
+    assert SECRET not in str(error) and "***" in str(error)
+
+
+def test_an_endpoint_with_a_malformed_port_is_refused_at_start_redacted(tmp_path, capsys):
+    config = tmp_path / "health.json"
+    config.write_text(
+        json.dumps({"tables": [{"table_id": "p.ds.t", "row_count": {"min_rows": 1}}]})
+    )
+    warehouse = f"bigquery://p?location=US&endpoint=http://alice:{SECRET}@127.0.0.1:99999"
+    assert main(["--config", str(config), "--warehouse", warehouse]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "endpoint has a malformed port" in err and SECRET not in err
