@@ -61,6 +61,7 @@ def test_a_warehouse_url_is_kept_as_given(value, monkeypatch):
     [
         ("every day", "'every day' is not hourly/daily/weekly/monthly, an @preset or a 5-field"),
         ("0 25 * * *", "'0 25 * * *' is not hourly/daily"),
+        ("0 0 31 2 *", "cron '0 0 31 2 *' never fires"),
         ("* * * *", "is not hourly/daily"),
         ("@once", "is not hourly/daily"),
         ("daily Mars/Olympus", "'Mars/Olympus' is not an IANA time zone"),

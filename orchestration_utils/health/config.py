@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import orjson
-from croniter import croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -31,6 +30,7 @@ from orchestration_utils.configfile import (
     refuse_duplicate_keys,
 )
 from orchestration_utils.errors import ConfigError
+from orchestration_utils.project.schedule import five_field_cron
 from orchestration_utils.warehouse.base import TableRef, check_column_name, parse_table_id
 from orchestration_utils.warehouse.url import parse_warehouse_url
 
@@ -200,13 +200,7 @@ class TableConfig(Strict):
         return self.row_count.lookback_days if self.row_count else 7
 
 
-def _cron(value: str) -> str:
-    if len(value.split()) != 5 or not croniter.is_valid(value):
-        raise ValueError(f"{value!r} is not a 5-field cron")
-    return value
-
-
-Cron = Annotated[str, AfterValidator(_cron)]
+Cron = Annotated[str, AfterValidator(five_field_cron)]
 
 
 class ScheduleConfig(Strict):

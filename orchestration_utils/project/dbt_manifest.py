@@ -366,23 +366,27 @@ class _NodeReader:
         start = meta.get("partition_start")
         if start is not None and not _is_date(start):
             raise self._fail(
-                uid, "meta.partition_start", f"expected a date (YYYY-MM-DD), got {start!r}"
+                uid,
+                "meta.partition_start",
+                f"expected a date (YYYY-MM-DD) from {_FIRST_START} to {_LAST_START}, got {start!r}",
             )
         return Partitioning(field, data_type, granularity, str(start) if start else None)
 
 
+# Partitions Dagster and Airflow can count from: year 1 does not format back, and a start near
+# year 9999 overflows when the next partition is computed.
+_FIRST_START, _LAST_START = date(1970, 1, 1), date(2999, 12, 31)
+
+
 def _is_date(value: Any) -> bool:
-    """A `YYYY-MM-DD` string (YAML's unquoted date too, which dbt writes back as that string);
-    a number such as 20260101 is no date the generated partitions can parse."""
-    if isinstance(value, date):
-        return True
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+    """A `YYYY-MM-DD` string (YAML's unquoted date too, which dbt writes back as that string) in
+    the range partitions can start; a number such as 20260101 is no date they can parse."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return False
+    return isinstance(value, date) and _FIRST_START <= value <= _LAST_START
 
 
 def _materialization_options(config: Mapping[str, Any]) -> tuple[str, ...]:

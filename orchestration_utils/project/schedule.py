@@ -12,9 +12,9 @@ import itertools
 import re
 import zoneinfo
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 # Presets both Airflow and Dagster understand; "@once"/None are Airflow-only and not accepted.
 PRESETS = {
@@ -85,7 +85,7 @@ def normalize_schedule(value: object, timezone: object = None) -> str:
     elif lowered in _PRESET_CRONS:
         cron = _ALIASES.get(lowered, lowered)
     elif len(parts) == 5 and croniter.is_valid(text):
-        cron = text
+        cron = five_field_cron(text)
     else:
         raise ValueError(
             f"schedule {value!r} is not hourly/daily/weekly/monthly, an @preset or a 5-field cron"
@@ -93,6 +93,18 @@ def normalize_schedule(value: object, timezone: object = None) -> str:
         )
     zone = _timezone(tz)
     return f"{cron} {zone}" if zone else cron
+
+
+def five_field_cron(value: str) -> str:
+    """`value` when it is a 5-field cron that fires (`0 0 30 2 *` parses, and never does: Dagster
+    and Airflow refuse it); raises ValueError naming it."""
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a 5-field cron")
+    try:
+        croniter(value, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"cron {value!r} never fires (no such date)") from None
+    return value
 
 
 def _timezone(tz: object) -> str | None:

@@ -44,6 +44,7 @@ from orchestration_utils.configfile import (
 )
 from orchestration_utils.errors import ConfigError
 from orchestration_utils.health.config import WarehouseUrlField
+from orchestration_utils.project.schedule import five_field_cron
 from orchestration_utils.warehouse.base import check_column_name, parse_table_id
 
 _log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ SlaName = Annotated[
 ]
 # A Dagster job name or an Airflow dag_id.
 PipelineName = Annotated[str, Field(pattern=r"^[\w.-]+$", max_length=250)]
-_CRON = re.compile(r"@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+( \S+){4}")
+_PRESET = re.compile(r"@(yearly|annually|monthly|weekly|daily|midnight|hourly)")
 
 
 def _table_id(value: str) -> str:
@@ -163,9 +164,12 @@ class SlaConfigFile(_Strict):
     @field_validator("report_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if not _CRON.fullmatch(value):
-            raise ValueError(f"not a cron expression: {value!r}")
-        return value
+        if _PRESET.fullmatch(value):
+            return value
+        try:
+            return five_field_cron(value)
+        except ValueError as exc:
+            raise ValueError(f"not a cron expression: {exc}") from None
 
     @model_validator(mode="after")
     def _consistent(self) -> SlaConfigFile:

@@ -3,6 +3,7 @@ history, compliance, error budget and burn rate over its window."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -389,7 +390,9 @@ def _availability(
         if fresh_now.status in (SlaStatus.PASS, SlaStatus.FAIL):
             status = SlaStatus.NO_DATA
             message = (
-                f"{coverage.measured_seconds / 3600:.1f} h of freshness evaluations of {source} "
+                # Floored: 0.98 h must not read as the 1.0 h it still needs.
+                f"{math.floor(coverage.measured_seconds / 360) / 10:.1f} h of freshness "
+                f"evaluations of {source} "
                 f"in the window; judged once {MIN_MEASURED_SHARE:.0%} of its "
                 f"{sla.lookback_hours:g} h ({needed / 3600:.1f} h) is measured"
                 if coverage.measured_seconds

@@ -129,6 +129,11 @@ def test_out_of_range_flags_are_one_line_and_exit_2(capsys, argv, named):
             {"schedule": {"critical_cron": "*/15 * * *"}},
             "$.schedule.critical_cron: '*/15 * * *' is not a 5-field cron",
         ),
+        (
+            {},
+            {"schedule": {"critical_cron": "0 0 30 2 *"}},
+            "$.schedule.critical_cron: cron '0 0 30 2 *' never fires",
+        ),
         ({}, {"schedule": {"default_cron": "61 * * * *"}}, "$.schedule.default_cron"),
     ],
 )

@@ -298,6 +298,14 @@ _BAD_VALUES = [
         _model("x", meta={"partition_by": {"field": "d"}, "partition_start": "2026-02-30"}),
         "meta.partition_start: expected a date",
     ),
+    (  # a date, but none partitions can count from
+        _model("x", meta={"partition_by": {"field": "d"}, "partition_start": "9999-12-31"}),
+        "meta.partition_start: expected a date (YYYY-MM-DD) from 1970-01-01 to 2999-12-31",
+    ),
+    (
+        _model("x", meta={"partition_by": {"field": "d"}, "partition_start": "0001-01-01"}),
+        "meta.partition_start: expected a date",
+    ),
 ]  # fmt: skip
 
 

@@ -75,6 +75,17 @@ def test_unknown_time_zones_are_refused(value):
         normalize_schedule(value)
 
 
+@pytest.mark.parametrize("value", ["0 0 30 2 *", "0 0 31 4 *", "0 0 31 2 * Europe/Paris"])
+def test_a_cron_that_never_fires_is_refused(value):
+    """It parses, yet Dagster and Airflow refuse it (croniter finds no next date)."""
+    with pytest.raises(ValueError, match="never fires"):
+        normalize_schedule(value)
+
+
+def test_a_leap_day_cron_fires_and_is_kept():
+    assert normalize_schedule("0 0 29 2 *") == "0 0 29 2 *"
+
+
 def test_slugs_that_read_alike_stay_apart():
     """The handed case: `0 9-17` and `0 9,17` both slugged `cron_0_9_17_x_x_x`."""
     assert schedule_slug("0 9-17 * * *") == "cron_0_9to17_x_x_x"

@@ -202,6 +202,11 @@ def test_names_default_to_subject_and_type(tmp_path, warehouse):
             "$.alerts.timeout_seconds: must be a number of seconds in (0, 3600]",
         ),
         ([FRESH], {"report_cron": "daily"}, "$.report_cron: not a cron expression"),
+        (
+            [FRESH],
+            {"report_cron": "0 0 30 2 *"},
+            "$.report_cron: not a cron expression: cron '0 0 30 2 *' never fires",
+        ),
         ([], {}, "no SLAs"),
     ],
 )
