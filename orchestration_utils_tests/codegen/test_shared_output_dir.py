@@ -296,3 +296,28 @@ def test_another_project_of_the_same_name_is_refused(seed_root, tool):
     copy = _run([*line, "artifact/manifest.json"], seed_root)
     assert copy.returncode == 0, copy.stderr
     assert json.loads(copy.stdout)["removed"] == []
+
+
+def test_a_project_whose_asset_keys_another_package_holds_is_refused(seed_root):
+    """Another dbt project (`shop_copy`) with the same models, into the folder `shop` was
+    generated into: the merged definitions.py would hold two assets per key and load neither,
+    so the second run is refused, nothing written, and the folder still loads."""
+    manifest = json.loads((seed_root / "dbt" / "target" / "manifest.json").read_text())
+    manifest["metadata"]["project_name"] = "shop_copy"
+    (seed_root / "copy" / "target").mkdir(parents=True)
+    (seed_root / "copy" / "target" / "manifest.json").write_text(json.dumps(manifest))
+    line = ["dagster-asset-gen", "--project-type", "dbt", "--output-dir", "out", "--manifest-path"]
+    first = _run([*line, "dbt/target/manifest.json"], seed_root)
+    assert first.returncode == 0, first.stderr
+    keys = json.loads((seed_root / "out" / "shop_dagster" / "asset_keys.json").read_text())
+    assert keys["generated_by"] == "dagster-asset-gen" and "marts/fct_orders" in keys["asset_keys"]
+    before = _tree(seed_root / "out")
+    second = _run([*line, "copy/target/manifest.json"], seed_root)
+    assert second.returncode == 2
+    assert second.stderr.splitlines()[-1] == (
+        "dagster-asset-gen: error: --output-dir out: asset key intermediate/int_customer_orders "
+        "(and 20 more) is also in shop_dagster/ (project 'shop'): Dagster holds one asset per key, "
+        "so the folder's definitions.py could not load both; give each project its own --output-dir"
+    )
+    assert _tree(seed_root / "out") == before
+    assert "marts/fct_orders" in _defs(seed_root / "out" / "definitions.py")["assets"]

@@ -3,18 +3,26 @@ package with the `workspace.yaml` that points `dagster dev` at it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from orchestration_utils.codegen.dagster.plan import DagsterPlan
 from orchestration_utils.codegen.formatting import format_python
 from orchestration_utils.codegen.templates import environment
-from orchestration_utils.codegen.writer import HEADER_MARK, GeneratedFile, ProjectId, python_header
+from orchestration_utils.codegen.writer import (
+    HEADER_MARK,
+    GeneratedFile,
+    ProjectId,
+    json_stamp,
+    python_header,
+)
 from orchestration_utils.project.schedule import GRANULARITIES
 
 TOOL = "dagster-asset-gen"
 _ENV = environment(Path(__file__).parent / "templates")
 _PLAIN = Path(__file__).parent / "package"
 _MODULES = ("partitions", "warehouse", "assets", "checks", "sensors")
+ASSET_KEYS_FILE = "asset_keys.json"
 _WORKSPACE = "load_from:\n  - python_file: definitions.py\n"
 
 
@@ -30,6 +38,11 @@ def _module(plan: DagsterPlan, module: str) -> str:
     if plain.exists():
         return plain.read_text()
     return _ENV.get_template(_template(plan, module)).render(plan=plan, granularities=GRANULARITIES)
+
+
+def asset_keys(plan: DagsterPlan) -> list[str]:
+    """The package's asset keys as Dagster writes them (`marts/fct_orders`), sorted."""
+    return sorted("/".join(a.key) for g in plan.groups for a in g.assets)
 
 
 def render_dagster(plan: DagsterPlan, source_hash: str, project: ProjectId) -> list[GeneratedFile]:
@@ -50,6 +63,11 @@ def render_dagster(plan: DagsterPlan, source_hash: str, project: ProjectId) -> l
     for path, body in files:
         body = format_python(body, path)
         out.append(GeneratedFile(path, python_header(TOOL, project, source_hash, body) + body))
+    # What the next project generated into the folder checks its own keys against.
+    index = {**json_stamp(TOOL, project), "asset_keys": asset_keys(plan)}
+    out.append(
+        GeneratedFile(f"{plan.package}/{ASSET_KEYS_FILE}", json.dumps(index, indent=1) + "\n")
+    )
     # The same bytes from every project's run: projects sharing a folder share it.
     body = format_python(
         _ENV.get_template("definitions.py.j2").render(header=f"# {HEADER_MARK} {TOOL} "),
