@@ -321,3 +321,18 @@ def test_a_project_whose_asset_keys_another_package_holds_is_refused(seed_root):
     )
     assert _tree(seed_root / "out") == before
     assert "marts/fct_orders" in _defs(seed_root / "out" / "definitions.py")["assets"]
+
+
+@pytest.mark.parametrize("tool", ["airflow-dag-gen", "dagster-asset-gen"])
+@pytest.mark.parametrize("kind", ["name too long", "not a directory"])
+def test_an_unusable_output_dir_is_one_line_from_each_generator(seed_root, tool, kind):
+    """Through the whole command (the folder is read before the writer runs: asset keys of
+    other packages), not the writer alone."""
+    out = seed_root / ("o" * 300 if kind == "name too long" else "a_file")
+    if kind == "not a directory":
+        out.write_text("x")
+    line = [tool, "--project-type", "dbt", "--manifest-path", "dbt/target/manifest.json"]
+    result = _run([*line, "--output-dir", str(out)], seed_root)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].endswith(f": {kind}")
