@@ -137,7 +137,6 @@ def check_url_scheme(url: str, source: str) -> None:
     """`url` names a writable store (WRITABLE_STORES, optionally behind fsspec caches) whose
     package is installed; a file:// URL names an absolute path on this machine. Otherwise a
     one-line ProjectError naming `source` and the reason."""
-
     *caches, target = url.split("::")
     for cache in caches:
         if cache not in _CACHES:

@@ -252,8 +252,6 @@ def parse_health_config(text: bytes | str, source: str) -> HealthConfig:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
         data = None  # parse_config says why
-    else:
-        refuse_duplicate_keys(text, source)
     tables = data.get("tables") if isinstance(data, dict) else None
     flat = [
         (i, key)
@@ -263,6 +261,7 @@ def parse_health_config(text: bytes | str, source: str) -> HealthConfig:
         if key in _FLAT_KEYS
     ]
     if flat:
+        refuse_duplicate_keys(text, source)  # before the rewrite below drops them
         assert isinstance(tables, list)  # `flat` holds keys of its tables
         for i, table in enumerate(tables):
             if isinstance(table, dict):

@@ -412,8 +412,8 @@ def parse_sla_config(text: bytes | str, source: str) -> SlaConfig:
         data = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"{source}: not valid JSON: {exc}") from None
-    refuse_duplicate_keys(text, source)
     if isinstance(data, dict) and "slas" in data and not {"pipelines", "tables"} & data.keys():
+        refuse_duplicate_keys(text, source)  # before the rewrite drops them
         text = orjson.dumps(_from_flat(data, source))
     return to_sla_config(parse_config(SlaConfigFile, text, source))
 
