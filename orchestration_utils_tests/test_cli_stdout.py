@@ -101,18 +101,21 @@ def test_a_full_stdout_is_one_line_and_exit_2(command, site, tmp_path):
     _one_error_line(result, command.split()[0], "No space left on device")
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_a_closed_stdout_is_one_line_and_exit_2(command, site, tmp_path):
+def _with_stdout_closed(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
     # `>&-` as a shell does it: fd 1 closed in the child before the script starts.
-    argv = _argv(command, site, tmp_path)
-    result = subprocess.run(
+    return subprocess.run(
         ["bash", "-c", 'exec "$@" >&-', "bash", *argv],
-        cwd=site,
+        cwd=cwd,
         stderr=subprocess.PIPE,
         text=True,
         timeout=180,
         check=False,
     )
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_closed_stdout_is_one_line_and_exit_2(command, site, tmp_path):
+    result = _with_stdout_closed(_argv(command, site, tmp_path), site)
     _one_error_line(result, command.split()[0], "stdout is closed")
     # Refused at start: no DAG or package written, no SLA evaluated and recorded.
     assert not (tmp_path / "out").exists() and not (tmp_path / "state").exists()
@@ -122,14 +125,7 @@ def test_a_closed_stdout_is_one_line_and_exit_2(command, site, tmp_path):
 @pytest.mark.parametrize("command", ["pipeline-health-monitor", "sla-tracker"])
 def test_a_closed_stdout_is_no_matter_when_the_output_goes_to_a_file(command, site, tmp_path):
     argv = [*_argv(command, site, tmp_path), "--output", str(tmp_path / "report.json")]
-    result = subprocess.run(
-        ["bash", "-c", 'exec "$@" >&-', "bash", *argv],
-        cwd=site,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    result = _with_stdout_closed(argv, site)
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "report.json").read_text())["summary"]["total_checks"] == 1
 

@@ -76,6 +76,17 @@ class NoHistory:
         return []
 
 
+def _evaluate(warehouse, query: str, dialect):
+    """The one quality SLA of `query` evaluated against the DuckDB file, as sla-tracker does."""
+    config = parse_sla_config(json.dumps(_config(warehouse, query, dialect)), "c.json")
+    duck = DuckDBWarehouse(warehouse)
+    try:
+        [result] = evaluate_slas(config, NOW, duck, None, NoHistory())
+    finally:
+        duck.close()
+    return result
+
+
 @pytest.mark.parametrize("dialect", ["duckdb", "bigquery", None])
 @pytest.mark.parametrize("template", HOSTILE)
 def test_a_hostile_query_is_an_error_and_touches_nothing(tmp_path, warehouse, template, dialect):
@@ -83,12 +94,7 @@ def test_a_hostile_query_is_an_error_and_touches_nothing(tmp_path, warehouse, te
     passwd = tmp_path / "secret.csv"
     passwd.write_text("a\n1\n")
     query = template.format(out=out, passwd=passwd)
-    config = parse_sla_config(json.dumps(_config(warehouse, query, dialect)), "c.json")
-    duck = DuckDBWarehouse(warehouse)
-    try:
-        [result] = evaluate_slas(config, NOW, duck, None, NoHistory())
-    finally:
-        duck.close()
+    result = _evaluate(warehouse, query, dialect)
     assert result.status == SlaStatus.ERROR, result.message
     assert result.message.startswith(
         ("the quality query must", "cannot parse", "cannot transpile", "query failed:")
@@ -133,12 +139,7 @@ def test_the_message_names_what_the_query_is(query, said):
     ],
 )
 def test_a_select_still_runs_in_every_dialect(tmp_path, warehouse, query, dialect):
-    config = parse_sla_config(json.dumps(_config(warehouse, query, dialect)), "c.json")
-    duck = DuckDBWarehouse(warehouse)
-    try:
-        [result] = evaluate_slas(config, NOW, duck, None, NoHistory())
-    finally:
-        duck.close()
+    result = _evaluate(warehouse, query, dialect)
     assert result.status == SlaStatus.PASS, result.message
 
 
