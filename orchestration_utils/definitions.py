@@ -11,9 +11,9 @@ from orchestration_utils.dagster_defs.freshness_notes import with_freshness_note
 from orchestration_utils.dagster_defs.generators import build_codegen_defs
 from orchestration_utils.dagster_defs.health import build_health_defs
 from orchestration_utils.dagster_defs.jobs import build_jobs, run_executor
-from orchestration_utils.dagster_defs.projects import load_dbt_defs, load_sqlmesh_defs
 from orchestration_utils.dagster_defs.schedules import build_schedules
 from orchestration_utils.dagster_defs.sla import build_sla_defs
+from orchestration_utils.dagster_defs.sqlmesh_project import load_sqlmesh_defs
 from orchestration_utils.settings import export_project_env, load_settings
 
 
@@ -46,6 +46,8 @@ def _build() -> dg.Definitions:
     export_project_env(settings)
     parts = []
     if settings.dbt_project_dir or settings.dbt_manifest_path:
+        from orchestration_utils.dagster_defs.dbt_project import load_dbt_defs  # dagster-dbt: 1.5 s
+
         parts.append(load_dbt_defs(settings))
     if settings.sqlmesh_project_dir:
         parts.append(load_sqlmesh_defs(settings))

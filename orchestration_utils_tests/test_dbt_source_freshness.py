@@ -160,7 +160,7 @@ def test_every_period_and_count_reads_as_dbt_means_it(count, period, in_config, 
 def test_production_never_parses_at_import_and_dagster_dev_prepares(lake, tmp_path, monkeypatch):
     """Another project than the demo without a manifest: one line saying what to set, and no
     manifest written; under `dagster dev` (DbtProject.prepare_if_dev) one is prepared and loads."""
-    from orchestration_utils.dagster_defs.projects import ensure_manifest
+    from orchestration_utils.dagster_defs.dbt_project import ensure_manifest
     from orchestration_utils.settings import load_settings
 
     monkeypatch.delenv("ORCHESTRATION_UTILS_DBT_MANIFEST", raising=False)

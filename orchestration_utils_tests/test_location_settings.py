@@ -164,7 +164,7 @@ def test_the_demo_manifest_is_parsed_again_after_its_project_changes(tmp_path):
     import os
     import time
 
-    from orchestration_utils.dagster_defs.projects import _edited_since
+    from orchestration_utils.dagster_defs.dbt_project import _edited_since
     from orchestration_utils.settings import DEMO_DBT_PROJECT
 
     manifest = tmp_path / "manifest.json"

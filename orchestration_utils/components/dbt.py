@@ -12,7 +12,7 @@ from dagster_dbt.components.dbt_project.component import DagsterDbtComponentTran
 from orchestration_utils.components.attach import component_settings, schedule_attribute
 from orchestration_utils.components.errors import BadAttribute, config_error
 from orchestration_utils.dagster_assets.dbt import build_dbt_assets, source_freshness_specs
-from orchestration_utils.dagster_defs.projects import DBT_EXECUTABLE, load_dbt_defs
+from orchestration_utils.dagster_defs.dbt_project import DBT_EXECUTABLE, load_dbt_defs
 from orchestration_utils.errors import OrchestrationUtilsError
 from orchestration_utils.project.dbt_manifest import read_manifest
 from orchestration_utils.settings import export_project_env

@@ -8,7 +8,7 @@ from orchestration_utils.components.attach import (
     schedule_attribute,
 )
 from orchestration_utils.components.errors import config_error
-from orchestration_utils.dagster_defs.projects import load_sqlmesh_defs
+from orchestration_utils.dagster_defs.sqlmesh_project import load_sqlmesh_defs
 from orchestration_utils.errors import OrchestrationUtilsError
 from orchestration_utils.settings import export_project_env
 

@@ -24,6 +24,7 @@ from orchestration_utils.dagster_assets.check_partitions import partitioned_chec
 from orchestration_utils.dagster_assets.op_groups import OpGroup, op_groups
 from orchestration_utils.dagster_assets.partitions import partitions_def, run_window
 from orchestration_utils.dagster_assets.specs import (
+    DBT_FRESHNESS_METADATA_KEY,
     name_part,
     name_safe_key,
     project_tags,
@@ -203,9 +204,6 @@ def build_dbt_assets(
     assets = [_dbt_assets(manifest, translator, group, tests, op_tags) for group in groups]
     translator.forget_build_state()
     return assets
-
-
-DBT_FRESHNESS_METADATA_KEY = "orchestration_utils/dbt_freshness"
 
 
 def source_freshness_specs(manifest: Mapping[str, Any], manifest_path: Path) -> list[dg.AssetSpec]:

@@ -76,6 +76,8 @@ PROJECT_TAG_KEYS = {
     ProjectKind.SQLMESH: "orchestration_utils/sqlmesh_project",
 }
 KIND_TAG_KEY = "orchestration_utils/kind"
+# A dbt source's `freshness` config, on its external asset: the health side checks it (health.py).
+DBT_FRESHNESS_METADATA_KEY = "orchestration_utils/dbt_freshness"
 
 
 def project_tags(kind: ProjectKind, project_name: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
-from orchestration_utils.dagster_defs.projects import ensure_manifest
 from orchestration_utils.dagster_defs.resources import (
     ArtifactsResource,
     artifacts_resource,
@@ -126,6 +125,8 @@ def project_source(settings: Settings, project_type: str) -> tuple[Path, str]:
             raise dg.Failure(
                 "no dbt project configured (ORCHESTRATION_UTILS_DBT_PROJECT_DIR is empty)"
             )
+        from orchestration_utils.dagster_defs.dbt_project import ensure_manifest  # dagster-dbt
+
         return ensure_manifest(settings), str(settings.dbt_project_dir or ".")
     if project_type == ProjectKind.SQLMESH:
         if not settings.sqlmesh_project_dir:

@@ -10,8 +10,7 @@ from typing import Any, cast
 
 import dagster as dg
 
-from orchestration_utils.dagster_assets.dbt import DBT_FRESHNESS_METADATA_KEY
-from orchestration_utils.dagster_assets.specs import KIND_TAG_KEY
+from orchestration_utils.dagster_assets.specs import DBT_FRESHNESS_METADATA_KEY, KIND_TAG_KEY
 from orchestration_utils.dagster_defs.freshness_notes import FRESHNESS_NOTE_KEY
 from orchestration_utils.dagster_defs.resources import ArtifactsResource, WarehouseResource
 from orchestration_utils.errors import ProjectError, WarehouseError

@@ -1,6 +1,7 @@
-"""The projects the code location loads, each read once per process: the dbt project (which
-manifest and project directory, the manifest parsed only when none exists yet, the demo; refused
-when they do not belong together; the dbt resource) and the SQLMesh project."""
+"""The dbt project the code location loads, read once per process: which manifest and project
+directory (the manifest parsed only when none exists yet, the demo; refused when they do not
+belong together) and the dbt resource. Imported only where a dbt project is configured: dagster-dbt
+and dbt-core cost 1.5 s of CPU on every load (bench/README.md, SQLMesh at scale)."""
 
 import functools
 import os
@@ -15,11 +16,8 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration_utils.dagster_assets.dbt import build_dbt_assets, source_freshness_specs
-from orchestration_utils.dagster_assets.sqlmesh import build_sqlmesh_assets
-from orchestration_utils.dagster_defs.project_cache import cached_project
 from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import read_manifest
-from orchestration_utils.project.model import Project
 from orchestration_utils.settings import DEMO_DBT_PROJECT, Settings
 
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -168,24 +166,3 @@ def _edited_since(manifest: Path) -> bool:
         and f.name != ".user.yml"  # dbt's own, not the project's
         and not {"target", "logs", "dbt_packages"} & set(f.parts)
     )
-
-
-@functools.cache
-def load_sqlmesh_defs(settings: Settings) -> dg.Definitions:
-    """The project model comes from the home's cache when the project is unchanged
-    (project_cache.py): a run's worker then builds its definitions without SQLMesh."""
-    assert settings.sqlmesh_project_dir is not None  # definitions.py loads SQLMesh only when set
-    project = cached_project(
-        Path(settings.sqlmesh_project_dir), settings.home / "cache" / "sqlmesh", _read_project
-    )
-    return dg.Definitions(
-        assets=build_sqlmesh_assets(
-            project, Path(settings.sqlmesh_project_dir), settings.default_schedule
-        )
-    )
-
-
-def _read_project(project_dir: Path) -> Project:
-    from orchestration_utils.project.sqlmesh_project import load_sqlmesh_project  # imports sqlglot
-
-    return load_sqlmesh_project(project_dir)
