@@ -187,3 +187,23 @@ def test_project_runs_carry_the_tags_the_run_queue_limits(defs, demo_sqlmesh_pro
     limits = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["concurrency"]["runs"]
     limited = {limit["key"] for limit in limits["tag_concurrency_limits"]}
     assert {*PROJECT_TAG_KEYS.values(), KIND_TAG_KEY} <= limited
+
+
+def test_a_load_builds_once_and_a_changed_input_rebuilds(defs, tmp_path, monkeypatch):
+    """Dagster calls the `@dg.definitions` function twice per load; the second call reuses the
+    first's build. A changed health config or environment variable builds anew."""
+    from orchestration_utils import definitions
+    from orchestration_utils.settings import DEMO_HEALTH_CONFIG
+
+    config = tmp_path / "health-config.json"
+    config.write_text(DEMO_HEALTH_CONFIG.read_text())
+    monkeypatch.setenv("ORCHESTRATION_UTILS_HEALTH_CONFIG", str(config))
+    first = definitions.defs()
+    assert definitions.defs() is first
+
+    config.write_text(DEMO_HEALTH_CONFIG.read_text().replace('"tables"', '"tables" ', 1))
+    edited = definitions.defs()
+    assert edited is not first and definitions.defs() is edited
+
+    monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", "rk-test")
+    assert definitions.defs() is not edited
