@@ -4,8 +4,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestration_utils.errors import ProjectError
+from orchestration_utils.project import manifest_shape
 from orchestration_utils.project.dbt_manifest import load_dbt_manifest
 from orchestration_utils.project.model import Layer, ResourceType
 from orchestration_utils_tests.conftest import CORPUS, corpus_manifests
@@ -337,3 +340,37 @@ def test_both_generators_exit_2_with_one_line(tmp_path, cli, node, reason):
 def test_hours_within_bounds_are_read(tmp_path, hours):
     path = _manifest(tmp_path, {"model.p.x": _model("x", meta={"sla_hours": hours})})
     assert load_dbt_manifest(path).nodes["model.p.x"].sla_hours == hours
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@pytest.mark.parametrize("field", sorted(f for f, kind in manifest_shape._NODE.items() if kind))
+@given(value=_JSON)
+def test_a_node_field_is_refused_exactly_when_its_json_type_is_wrong(field, value):
+    """The fast isinstance path and the per-value check with its message agree on every value."""
+    expected = manifest_shape._NODE[field]
+    outer, inner = expected if isinstance(expected, tuple) else (expected, None)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    wrong = (
+        value is not None
+        and expected is not None
+        and not (
+            manifest_shape._is(value, outer)
+            and (inner is None or all(manifest_shape._is(i, inner) for i in items))
+        )
+    )
+    node = {"resource_type": "model", "name": "a", field: value}
+    manifest = {"nodes": {"model.p.a": node}, "parent_map": {}, "child_map": {}}
+    try:
+        manifest_shape.check_manifest_shape(manifest, Path("manifest.json"))
+    except ProjectError as exc:
+        assert wrong and f"model.p.a: {field}" in str(exc), str(exc)
+    else:
+        assert not wrong
