@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import dagster as dg
@@ -18,37 +20,40 @@ from orchestration_utils.dagster_defs.sla import build_sla_defs
 from orchestration_utils.dagster_defs.sqlmesh_project import load_sqlmesh_defs
 from orchestration_utils.settings import Settings, export_project_env, load_settings
 
-_last: tuple[object, dg.Definitions] | None = None
-
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """Dagster calls this twice per load (once to find the target, once to build the repository:
-    1.4 s of a 5,000-model validate), so the last result is reused while its inputs are unchanged:
-    the environment (settings, and the secrets' presence the alert resources depend on) and the
-    health and SLA config files; the projects themselves are read once per settings."""
-    global _last
-    if _last is None or _last[0] != _inputs():
-        with _build_then_freeze():
-            built = _build(load_settings())
-        _last = (_inputs(), built)  # after the build, which exports the project's variables
-    return _last[1]
+    return build_once("definitions", _build)
 
 
-def _inputs() -> object:
+_built: dict[str, tuple[object, dg.Definitions]] = {}
+
+
+def build_once(
+    entry: str, build: Callable[[Settings], dg.Definitions], files: Iterable[Path] = ()
+) -> dg.Definitions:
+    """`build(settings)`, reused while its inputs are unchanged: Dagster calls a `@dg.definitions`
+    function twice per load (once to find the target, once to build the repository; the second
+    build was 1.4 s of a 5,000-model validate). The inputs: the settings (resolved against the
+    working directory), the environment (the secrets' presence decides the alert resources) and
+    the contents of the health and SLA configs and of `files`, read before the build so an edit
+    during it builds again. The projects themselves are read once per settings."""
     settings = load_settings()
-    return (
-        sorted(os.environ.items()),
-        [_stamp(p) for p in (settings.health_config_path, settings.sla_config_path)],
-    )
+    export_project_env(settings)  # first: the environment in the key is the one the build sees
+    configs = (settings.health_config_path, settings.sla_config_path, *files)
+    key = (settings, sorted(os.environ.items()), [_digest(path) for path in configs])
+    last = _built.get(entry)
+    if last is None or last[0] != key:
+        with _build_then_freeze():
+            last = _built[entry] = (key, build(settings))
+    return last[1]
 
 
-def _stamp(path: Path | None) -> tuple[int, int, int] | None:
+def _digest(path: Path | None) -> bytes | None:
     try:
-        st = os.stat(path) if path else None
+        return hashlib.sha256(path.read_bytes()).digest() if path else None
     except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns) if st else None
+        return None  # the build says what is wrong with it
 
 
 @contextlib.contextmanager
@@ -70,7 +75,6 @@ def _build_then_freeze():
 
 
 def _build(settings: Settings) -> dg.Definitions:
-    export_project_env(settings)
     parts = []
     if settings.dbt_project_dir or settings.dbt_manifest_path:
         from orchestration_utils.dagster_defs.dbt_project import load_dbt_defs  # dagster-dbt: 1.5 s

@@ -207,3 +207,47 @@ def test_a_load_builds_once_and_a_changed_input_rebuilds(defs, tmp_path, monkeyp
 
     monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", "rk-test")
     assert definitions.defs() is not edited
+
+
+def test_a_build_is_reused_only_while_what_it_read_is_unchanged(tmp_path, monkeypatch):
+    """The inputs of a build: the config files' contents (read before the build), the
+    environment, and the settings as the working directory resolves them."""
+    from orchestration_utils.definitions import build_once
+
+    config = tmp_path / "sla-config.json"
+    config.write_text('{"slas": [1]}')
+    monkeypatch.setenv("ORCHESTRATION_UTILS_SLA_CONFIG", str(config))
+    builds = []
+
+    def build(settings):
+        builds.append(settings)
+        return dg.Definitions()
+
+    first = build_once("test", build)
+    assert build_once("test", build) is first and len(builds) == 1
+
+    # The same size and modification time (`cp -p`, `touch -r`, `rsync -t`): the contents decide.
+    stat = config.stat()
+    config.write_text('{"slas": [2]}')
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    second = build_once("test", build)
+    assert second is not first and len(builds) == 2
+
+    # Edited while the build ran: the next call builds again.
+    def edits_during_build(settings):
+        config.write_text('{"slas": [3]}')
+        return build(settings)
+
+    config.write_text('{"slas": [4]}')
+    during = build_once("test", edits_during_build)
+    assert build_once("test", build) is not during and len(builds) == 4
+
+    # A relative setting resolves against the working directory.
+    monkeypatch.setenv("ORCHESTRATION_UTILS_ARTIFACTS_DIR", "artifacts")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    build_once("test", build)
+    monkeypatch.chdir(tmp_path / "b")
+    build_once("test", build)
+    assert [s.artifacts_dir.parent.name for s in builds[-2:]] == ["a", "b"]

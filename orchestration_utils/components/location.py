@@ -8,14 +8,19 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration_utils.dagster_defs.jobs import run_executor
-from orchestration_utils.definitions import _build_then_freeze
-from orchestration_utils.settings import load_settings
+from orchestration_utils.definitions import build_once
+from orchestration_utils.settings import Settings
+
+_DEFS_FOLDER = Path(__file__).resolve().parent.parent / "defs"
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    with _build_then_freeze():
-        return dg.Definitions.merge(
-            run_executor(load_settings()),
-            dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
-        )
+    return build_once("components", _build, files=sorted(_DEFS_FOLDER.rglob("*.yaml")))
+
+
+def _build(settings: Settings) -> dg.Definitions:
+    return dg.Definitions.merge(
+        run_executor(settings),
+        dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+    )

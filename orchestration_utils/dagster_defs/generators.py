@@ -4,6 +4,7 @@ the artifacts directory configured on a resource, and every run records what it 
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
 from orchestration_utils.dagster_defs.resources import (
@@ -15,16 +16,21 @@ from orchestration_utils.project.model import ProjectKind
 from orchestration_utils.project.schedule import normalize_schedule
 from orchestration_utils.settings import Settings
 
+_PROJECT_TYPE = "dbt or sqlmesh; empty: the configured project (dbt when both are configured)"
+_SCHEDULE = "for models that set none: daily, hourly, a cron...; empty: ORCHESTRATION_UTILS_DEFAULT_SCHEDULE"
+
 
 class DagsterGenConfig(dg.Config):
-    project_type: str = "dbt"
-    schedule: str = "daily"
+    project_type: str = Field(default="", description=_PROJECT_TYPE)
+    schedule: str = Field(default="", description=_SCHEDULE)
 
 
 class AirflowGenConfig(dg.Config):
-    project_type: str = "dbt"
-    schedule: str = "daily"
-    mode: str = "dbt"
+    project_type: str = Field(default="", description=_PROJECT_TYPE)
+    schedule: str = Field(default="", description=_SCHEDULE)
+    mode: str = Field(
+        default="dbt", description="dbt (`dbt build` per model) or bigquery (BigQuery operators)"
+    )
     health_checks: bool = True
 
 
@@ -35,15 +41,20 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
     ):
         from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
 
-        source, project_dir = project_source(settings, config.project_type)
+        kind = project_kind(settings, config.project_type)
+        source, project_dir = project_source(settings, kind)
+        if config.mode not in set(ExecutionMode):
+            raise dg.Failure(
+                f"config mode: {config.mode!r}: expected one of {', '.join(ExecutionMode)}"
+            )
         options = GeneratorOptions(
-            default_schedule=normalize_schedule(config.schedule),
+            default_schedule=default_schedule(settings, config.schedule),
             mode=ExecutionMode(config.mode),
             health_checks=config.health_checks,
             project_dir=project_dir,
         )
-        out = artifacts.subdir("airflow_dags", config.project_type)
-        plan, result = generate_airflow_dags(config.project_type, source, out, options)
+        out = artifacts.subdir("airflow_dags", kind)
+        plan, result = generate_airflow_dags(kind, source, out, options)
         context.log.info(
             f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.removed)} removed in {out}"
         )
@@ -55,7 +66,7 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
                 "files_removed": dg.MetadataValue.json(result.removed),
                 "dag_count": len(plan.dags),
                 "task_count": sum(len(d.tasks) for d in plan.dags),
-                **publish(artifacts, out, f"airflow_dags/{config.project_type}"),
+                **publish(artifacts, out, f"airflow_dags/{kind}"),
             }
         )
         return str(out)
@@ -76,20 +87,19 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
     ):
         from orchestration_utils.codegen.dagster.generate import generate_dagster_package
 
-        source, project_dir = project_source(settings, config.project_type)
+        kind = project_kind(settings, config.project_type)
+        source, project_dir = project_source(settings, kind)
         warehouse = (
-            settings.dbt_duckdb_path
-            if config.project_type == ProjectKind.DBT
-            else settings.sqlmesh_duckdb_path
+            settings.dbt_duckdb_path if kind == ProjectKind.DBT else settings.sqlmesh_duckdb_path
         )
-        out = artifacts.subdir("dagster_package", config.project_type)
+        out = artifacts.subdir("dagster_package", kind)
         plan, result = generate_dagster_package(
-            config.project_type,
+            kind,
             source,
             out,
             project_dir=project_dir,
             warehouse_url=f"duckdb:///{warehouse}",
-            default_schedule=normalize_schedule(config.schedule),
+            default_schedule=default_schedule(settings, config.schedule),
         )
         context.add_output_metadata(
             {
@@ -98,7 +108,7 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
                 "files_unchanged": dg.MetadataValue.json(result.unchanged),
                 "files_removed": dg.MetadataValue.json(result.removed),
                 "asset_count": sum(len(g.assets) for g in plan.groups),
-                **publish(artifacts, out, f"dagster_package/{config.project_type}"),
+                **publish(artifacts, out, f"dagster_package/{kind}"),
             }
         )
         return str(out)
@@ -118,9 +128,33 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
     )
 
 
-def project_source(settings: Settings, project_type: str) -> tuple[Path, str]:
+def project_kind(settings: Settings, project_type: str) -> ProjectKind:
+    """The op config's `project_type`; empty: the configured project (dbt when both are)."""
+    if not project_type:
+        if settings.dbt_project_dir or settings.dbt_manifest_path:
+            return ProjectKind.DBT
+        if settings.sqlmesh_project_dir:
+            return ProjectKind.SQLMESH
+        raise dg.Failure(
+            "no project configured: set ORCHESTRATION_UTILS_DBT_PROJECT_DIR or "
+            "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR"
+        )
+    if project_type not in set(ProjectKind):
+        raise dg.Failure(f"config project_type: {project_type!r}: expected dbt or sqlmesh")
+    return ProjectKind(project_type)
+
+
+def default_schedule(settings: Settings, schedule: str) -> str:
+    """The op config's `schedule` (empty: the location's default), normalized."""
+    try:
+        return normalize_schedule(schedule) if schedule else settings.default_schedule
+    except ValueError as exc:
+        raise dg.Failure(f"config schedule: {exc}") from None
+
+
+def project_source(settings: Settings, kind: ProjectKind) -> tuple[Path, str]:
     """The configured project's source and its directory (what generated code runs in)."""
-    if project_type == ProjectKind.DBT:
+    if kind == ProjectKind.DBT:
         if not (settings.dbt_project_dir or settings.dbt_manifest_path):
             raise dg.Failure(
                 "no dbt project configured (ORCHESTRATION_UTILS_DBT_PROJECT_DIR is empty)"
@@ -128,10 +162,8 @@ def project_source(settings: Settings, project_type: str) -> tuple[Path, str]:
         from orchestration_utils.dagster_defs.dbt_project import ensure_manifest  # dagster-dbt
 
         return ensure_manifest(settings), str(settings.dbt_project_dir or ".")
-    if project_type == ProjectKind.SQLMESH:
-        if not settings.sqlmesh_project_dir:
-            raise dg.Failure(
-                "no SQLMesh project configured (ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR is empty)"
-            )
-        return settings.sqlmesh_project_dir, str(settings.sqlmesh_project_dir)
-    raise dg.Failure(f"unknown project_type {project_type!r}: dbt or sqlmesh")
+    if not settings.sqlmesh_project_dir:
+        raise dg.Failure(
+            "no SQLMesh project configured (ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR is empty)"
+        )
+    return settings.sqlmesh_project_dir, str(settings.sqlmesh_project_dir)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from orchestration_utils_tests.conftest import REPO
 
@@ -135,3 +136,72 @@ def test_dagster_job_writes_the_same_files_as_the_cli(demo_manifest, tmp_path):
     job_files = {p.name: p.read_bytes() for p in Path(written).iterdir()}
     cli_files = {p.name: p.read_bytes() for p in cli_out.iterdir()}
     assert job_files == cli_files and len(job_files) == 3
+
+
+def _codegen_job(job_name, tmp_path, **settings_fields):
+    import dataclasses
+
+    from orchestration_utils.dagster_defs.generators import build_codegen_defs
+    from orchestration_utils.settings import load_settings
+
+    settings = dataclasses.replace(
+        load_settings(), artifacts_dir=tmp_path / "artifacts", **settings_fields
+    )
+    return build_codegen_defs(settings).resolve_job_def(job_name)
+
+
+@pytest.mark.parametrize(
+    ("job_name", "op"),
+    [
+        ("generate_airflow_dags_job", "write_airflow_dags"),
+        ("generate_dagster_package_job", "write_dagster_package"),
+    ],
+)
+def test_generator_jobs_default_to_the_configured_project(
+    demo_sqlmesh_project, tmp_path, job_name, op
+):
+    """A SQLMesh-only location: the launchpad's default config generates from SQLMesh."""
+    job = _codegen_job(
+        job_name,
+        tmp_path,
+        dbt_project_dir=None,
+        dbt_manifest_path=None,
+        sqlmesh_project_dir=demo_sqlmesh_project,
+    )
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance)
+    assert result.success
+    written = Path(result.output_for_node(op))
+    assert written.parent.name in ("airflow_dags", "dagster_package") and written.name == "sqlmesh"
+    assert any(written.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"mode": "bogus"}, "config mode: 'bogus': expected one of dbt, bigquery"),
+        ({"schedule": "every tuesday"}, "config schedule: "),
+        ({"project_type": "airflow"}, "config project_type: 'airflow': expected dbt or sqlmesh"),
+        ({"project_type": "sqlmesh"}, "no SQLMesh project configured"),
+    ],
+)
+def test_bad_generator_config_fails_the_run_naming_the_field(
+    demo_manifest, tmp_path, config, message
+):
+    job = _codegen_job(
+        "generate_airflow_dags_job",
+        tmp_path,
+        dbt_manifest_path=demo_manifest,
+        sqlmesh_project_dir=None,
+    )
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            run_config={"ops": {"write_airflow_dags": {"config": config}}},
+            raise_on_error=False,
+        )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error = failure.step_failure_data.error
+    assert error.cls_name == "Failure" and message in error.message, error.message
+    assert not (tmp_path / "artifacts" / "airflow_dags").exists()
