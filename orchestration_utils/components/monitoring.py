@@ -2,6 +2,9 @@
 by table name (the `dagster/table_name` of the assets that `assets_from` folders build) or by key
 (`asset_keys`). Tables matched by neither become observed warehouse assets of their own."""
 
+import os
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field
 
@@ -13,7 +16,7 @@ from orchestration_utils.components.attach import (
     defs_at,
     refuse_unknown_tables,
 )
-from orchestration_utils.components.errors import config_error
+from orchestration_utils.components.errors import ComponentConfigError, config_error
 from orchestration_utils.dagster_defs.health import build_health_defs, dbt_freshness_tables
 from orchestration_utils.dagster_defs.resources import artifacts_resource
 from orchestration_utils.dagster_defs.sla import build_sla_defs
@@ -49,7 +52,9 @@ class HealthChecksComponent(AttachesChecks, dg.Component, dg.Model, dg.Resolvabl
                 refuse_unknown_tables(self.asset_keys, tables, str(path or "the health config"))
             health = build_health_defs(settings, attached)
         except OrchestrationUtilsError as exc:
-            raise config_error(context, exc, ("config",)) from None
+            raise _config_error(
+                context, exc, self.config, "ORCHESTRATION_UTILS_HEALTH_CONFIG"
+            ) from None
         return _with_artifacts(health, settings)
 
 
@@ -82,8 +87,23 @@ class SlaComponent(AttachesChecks, dg.Component, dg.Model, dg.Resolvable):
                 refuse_unknown_tables(self.asset_keys, tables, str(path or "the SLA config"))
             sla = build_sla_defs(settings, attached, health)
         except OrchestrationUtilsError as exc:
-            raise config_error(context, exc, ("config",)) from None
+            raise _config_error(
+                context, exc, self.config, "ORCHESTRATION_UTILS_SLA_CONFIG"
+            ) from None
         return _with_artifacts(sla, settings)
+
+
+def _config_error(
+    context: dg.ComponentLoadContext, exc: OrchestrationUtilsError, config: str | None, var: str
+) -> ComponentConfigError:
+    """Under the `config` attribute when it names the file. Unset, the file came from `var`: an
+    error in that file names the variable, not an attribute the `defs.yaml` does not have."""
+    if config is not None:
+        return config_error(context, exc, ("config",))
+    source = os.environ.get(var)
+    if source and str(exc).startswith(str(Path(source).resolve())):
+        return ComponentConfigError(context, (), f"{var}={exc}")
+    return config_error(context, exc, ())
 
 
 def _with_artifacts(defs: dg.Definitions, settings: Settings) -> dg.Definitions:

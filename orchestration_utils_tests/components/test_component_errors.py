@@ -279,3 +279,18 @@ def test_dg_check_defs_prints_the_line_first(tmp_path):
         end = next(i for i, line in enumerate(printed) if "code locations failed" in line)
         assert end <= 14, printed  # the line, then dagster's stack of ours and the project's
         assert not any("caused by" in line or "├──" in line for line in printed), printed
+
+
+def test_a_bad_config_file_from_the_setting_names_the_variable(tmp_path, monkeypatch):
+    """Without a `config` attribute the file comes from ORCHESTRATION_UTILS_HEALTH_CONFIG: the
+    line names that variable, not an attribute the `defs.yaml` does not have."""
+    bad = tmp_path / "health-config.json"
+    bad.write_text("{not json")
+    monkeypatch.setenv("ORCHESTRATION_UTILS_HEALTH_CONFIG", str(bad))
+    with pytest.raises(ComponentConfigError) as raised:
+        _load(tmp_path / "project", monkeypatch, {"health/defs.yaml": HEALTH})
+    message = str(raised.value)
+    assert (
+        f"/health/defs.yaml:1: ORCHESTRATION_UTILS_HEALTH_CONFIG={bad}: not valid JSON" in message
+    )
+    assert ": config:" not in message
