@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from pathlib import Path
 from typing import Annotated
 
@@ -44,7 +46,10 @@ ByteCap = Annotated[int, bounded(0, MAX_ROWS, "a number of bytes")]
 
 
 def read_config_file(path: Path | str) -> bytes:
+    """The file's bytes; a FIFO or device (which would block or never end) is refused."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not Path(path).is_dir():
+            raise ConfigError(f"{path}: not a regular file")
         return Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None

@@ -251,3 +251,24 @@ def test_a_build_is_reused_only_while_what_it_read_is_unchanged(tmp_path, monkey
     monkeypatch.chdir(tmp_path / "b")
     build_once("test", build)
     assert [s.artifacts_dir.parent.name for s in builds[-2:]] == ["a", "b"]
+
+
+def test_a_build_that_sets_variables_is_still_reused(tmp_path, monkeypatch):
+    """The build may set variables (dbt's directory on PATH, the project's DuckDB paths): the
+    environment it leaves is the one the next call compares with. A FIFO as a config file is not
+    read (it would block): the build says what is wrong with it."""
+    from orchestration_utils.definitions import build_once
+
+    fifo = tmp_path / "health-config.json"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("ORCHESTRATION_UTILS_HEALTH_CONFIG", str(fifo))
+    monkeypatch.setenv("PATH", os.environ["PATH"])
+    builds = []
+
+    def build(settings):
+        os.environ["PATH"] = f"{tmp_path}{os.pathsep}{os.environ['PATH']}"
+        builds.append(settings)
+        return dg.Definitions()
+
+    first = build_once("sets-variables", build)
+    assert build_once("sets-variables", build) is first and len(builds) == 1

@@ -8,19 +8,16 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration_utils.dagster_defs.jobs import run_executor
-from orchestration_utils.definitions import build_once
-from orchestration_utils.settings import Settings
-
-_DEFS_FOLDER = Path(__file__).resolve().parent.parent / "defs"
+from orchestration_utils.definitions import build_then_freeze
+from orchestration_utils.settings import load_settings
 
 
+# Built on every call (Dagster calls it twice per load): what the defs folder reads (its files,
+# the files its components name) is open-ended, so no build is reused here.
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_once("components", _build, files=sorted(_DEFS_FOLDER.rglob("*.yaml")))
-
-
-def _build(settings: Settings) -> dg.Definitions:
-    return dg.Definitions.merge(
-        run_executor(settings),
-        dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
-    )
+    with build_then_freeze():
+        return dg.Definitions.merge(
+            run_executor(load_settings()),
+            dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+        )

@@ -129,7 +129,9 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
 
 
 def project_kind(settings: Settings, project_type: str) -> ProjectKind:
-    """The op config's `project_type`; empty: the configured project (dbt when both are)."""
+    """The op config's `project_type` (any case); empty: the configured project (dbt when both
+    are)."""
+    project_type = project_type.strip().lower()
     if not project_type:
         if settings.dbt_project_dir or settings.dbt_manifest_path:
             return ProjectKind.DBT
@@ -140,30 +142,35 @@ def project_kind(settings: Settings, project_type: str) -> ProjectKind:
             "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR"
         )
     if project_type not in set(ProjectKind):
-        raise dg.Failure(f"config project_type: {project_type!r}: expected dbt or sqlmesh")
-    return ProjectKind(project_type)
+        raise dg.Failure(f"config project_type: {project_type[:80]!r}: expected dbt or sqlmesh")
+    kind = ProjectKind(project_type)
+    configured = (
+        settings.dbt_project_dir or settings.dbt_manifest_path
+        if kind == ProjectKind.DBT
+        else settings.sqlmesh_project_dir
+    )
+    if not configured:
+        variable = f"ORCHESTRATION_UTILS_{kind.upper()}_PROJECT_DIR"
+        raise dg.Failure(
+            f"config project_type: {kind}: no {kind} project configured ({variable} is empty)"
+        )
+    return kind
 
 
 def default_schedule(settings: Settings, schedule: str) -> str:
     """The op config's `schedule` (empty: the location's default), normalized."""
     try:
-        return normalize_schedule(schedule) if schedule else settings.default_schedule
+        return normalize_schedule(schedule) if schedule.strip() else settings.default_schedule
     except ValueError as exc:
         raise dg.Failure(f"config schedule: {exc}") from None
 
 
 def project_source(settings: Settings, kind: ProjectKind) -> tuple[Path, str]:
-    """The configured project's source and its directory (what generated code runs in)."""
+    """The configured project's source and its directory (what generated code runs in); `kind`
+    is configured (`project_kind`)."""
     if kind == ProjectKind.DBT:
-        if not (settings.dbt_project_dir or settings.dbt_manifest_path):
-            raise dg.Failure(
-                "no dbt project configured (ORCHESTRATION_UTILS_DBT_PROJECT_DIR is empty)"
-            )
         from orchestration_utils.dagster_defs.dbt_project import ensure_manifest  # dagster-dbt
 
         return ensure_manifest(settings), str(settings.dbt_project_dir or ".")
-    if not settings.sqlmesh_project_dir:
-        raise dg.Failure(
-            "no SQLMesh project configured (ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR is empty)"
-        )
+    assert settings.sqlmesh_project_dir is not None
     return settings.sqlmesh_project_dir, str(settings.sqlmesh_project_dir)

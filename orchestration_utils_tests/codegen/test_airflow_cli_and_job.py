@@ -182,7 +182,13 @@ def test_generator_jobs_default_to_the_configured_project(
         ({"mode": "bogus"}, "config mode: 'bogus': expected one of dbt, bigquery"),
         ({"schedule": "every tuesday"}, "config schedule: "),
         ({"project_type": "airflow"}, "config project_type: 'airflow': expected dbt or sqlmesh"),
-        ({"project_type": "sqlmesh"}, "no SQLMesh project configured"),
+        (
+            {"project_type": "sqlmesh"},
+            (
+                "config project_type: sqlmesh: no sqlmesh project configured "
+                "(ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR is empty)"
+            ),
+        ),
     ],
 )
 def test_bad_generator_config_fails_the_run_naming_the_field(
@@ -205,3 +211,24 @@ def test_bad_generator_config_fails_the_run_naming_the_field(
     error = failure.step_failure_data.error
     assert error.cls_name == "Failure" and message in error.message, error.message
     assert not (tmp_path / "artifacts" / "airflow_dags").exists()
+
+
+def test_generator_config_reads_as_a_user_types_it(demo_manifest, tmp_path):
+    """Any case and surrounding blanks in `project_type`; a blank `schedule` is the default."""
+    job = _codegen_job(
+        "generate_airflow_dags_job",
+        tmp_path,
+        dbt_manifest_path=demo_manifest,
+        sqlmesh_project_dir=None,
+    )
+    config = {"project_type": " DBT ", "schedule": "   "}
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance, run_config={"ops": {"write_airflow_dags": {"config": config}}}
+        )
+    assert result.success
+    assert {p.name for p in Path(result.output_for_node("write_airflow_dags")).iterdir()} == {
+        "shop__airflow_dag_index.json",
+        "shop__daily.py",
+        "shop__hourly.py",
+    }

@@ -148,6 +148,13 @@ def test_an_output_directory_is_refused_before_the_run(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_config_that_is_a_fifo_is_refused_not_read(capsys, tmp_path):
+    """Reading a FIFO (or a device) would block or never end."""
+    fifo = tmp_path / "health-config.json"
+    os.mkfifo(fifo)
+    assert f"{fifo}: not a regular file" in _refused(capsys, ["--config", str(fifo)])
+
+
 # The fuzz: argv and config files built from the CLI's own grammar, with hostile values mixed in.
 _numbers = st.one_of(
     st.floats(), st.integers(-10, 10**12), st.sampled_from([0, 1, 2.5, 24, 1e300, -1, 87600])
