@@ -48,7 +48,8 @@ ByteCap = Annotated[int, bounded(0, MAX_ROWS, "a number of bytes")]
 def read_config_file(path: Path | str) -> bytes:
     """The file's bytes; a FIFO or device (which would block or never end) is refused."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode) and not Path(path).is_dir():
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory: read_bytes says so
             raise ConfigError(f"{path}: not a regular file")
         return Path(path).read_bytes()
     except OSError as exc:

@@ -131,12 +131,15 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
 def project_kind(settings: Settings, project_type: str) -> ProjectKind:
     """The op config's `project_type` (any case); empty: the configured project (dbt when both
     are)."""
+    configured = {
+        ProjectKind.DBT: bool(settings.dbt_project_dir or settings.dbt_manifest_path),
+        ProjectKind.SQLMESH: bool(settings.sqlmesh_project_dir),
+    }
     project_type = project_type.strip().lower()
     if not project_type:
-        if settings.dbt_project_dir or settings.dbt_manifest_path:
-            return ProjectKind.DBT
-        if settings.sqlmesh_project_dir:
-            return ProjectKind.SQLMESH
+        for kind, on in configured.items():
+            if on:
+                return kind
         raise dg.Failure(
             "no project configured: set ORCHESTRATION_UTILS_DBT_PROJECT_DIR or "
             "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR"
@@ -144,12 +147,7 @@ def project_kind(settings: Settings, project_type: str) -> ProjectKind:
     if project_type not in set(ProjectKind):
         raise dg.Failure(f"config project_type: {project_type[:80]!r}: expected dbt or sqlmesh")
     kind = ProjectKind(project_type)
-    configured = (
-        settings.dbt_project_dir or settings.dbt_manifest_path
-        if kind == ProjectKind.DBT
-        else settings.sqlmesh_project_dir
-    )
-    if not configured:
+    if not configured[kind]:
         variable = f"ORCHESTRATION_UTILS_{kind.upper()}_PROJECT_DIR"
         raise dg.Failure(
             f"config project_type: {kind}: no {kind} project configured ({variable} is empty)"

@@ -46,18 +46,18 @@ def load_project(
 @dataclass(frozen=True)
 class LoadedSource:
     project: Project
-    sha256: str  # `source_hash` of what was read
+    sha256: str  # `manifest_hash` or `sqlmesh_hash` of what was read
     manifest: dict[str, Any] | None = None  # dbt: the parsed manifest the project came from
 
 
 def load_source(
     project_type: ProjectKind | str, path: Path | str, gateway: str | None = None
 ) -> LoadedSource:
-    """`load_project` and `source_hash` of one read: a dbt manifest (62 MB at 5,000 models) is
+    """`load_project` and the hash of its source, of one read: a dbt manifest (62 MB at 5,000 models) is
     read and parsed once, and its parse is kept for what reads it beside the project (dagster-dbt)."""
     if project_type != ProjectKind.DBT:
         project = load_project(project_type, path, gateway=gateway)
-        return LoadedSource(project, source_hash(project_type, path))
+        return LoadedSource(project, sqlmesh_hash(Path(path)))
     path = Path(path)
     raw = read_manifest_bytes(path)
     manifest = parse_manifest(raw, path)
@@ -82,12 +82,8 @@ def manifest_hash(raw: bytes) -> str:
     return digest.hexdigest()
 
 
-def source_hash(project_type: ProjectKind | str, path: Path | str) -> str:
-    """`manifest_hash` of a dbt manifest, or sha256 of a SQLMesh project's files (sorted, with
-    their paths)."""
-    path = Path(path)
-    if project_type == ProjectKind.DBT:
-        return manifest_hash(path.read_bytes())
+def sqlmesh_hash(path: Path) -> str:
+    """sha256 of a SQLMesh project's files (sorted, with their paths)."""
     digest = hashlib.sha256()
     files = sorted(
         {
