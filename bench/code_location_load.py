@@ -109,18 +109,17 @@ def generate(manifest: Path, project: Path, out: Path, baseline: str | None = No
     )
 
 
-def measure(models: int, runs: int, only: set[str], baseline: str | None = None) -> list[Point]:
+def prepare(models: int) -> tuple[Path, Path, Path, dict[str, str]]:
+    """The synthetic project, its manifest, the bench's folder (a Dagster home holding the plain
+    definition's file) and the environment that points our code location at the same project."""
     project = synthetic_project(models)
     manifest = project / "target" / "manifest.json"
     root = WORK / f"dagster_{models}"
     root.mkdir(parents=True, exist_ok=True)
+    (root / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     (root / "plain_defs.py").write_text(
         PLAIN_DEFS.format(manifest=str(manifest), project=str(project), dbt=str(VENV_BIN / "dbt"))
     )
-    if GENERATED in only:
-        generate(manifest, project, root / "generated")
-    if baseline:
-        generate(manifest, project, root / f"generated_{baseline}", baseline)
     env = {
         **os.environ,
         "DAGSTER_HOME": str(root),
@@ -129,7 +128,15 @@ def measure(models: int, runs: int, only: set[str], baseline: str | None = None)
         "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
         "ORCHESTRATION_UTILS_HOME": str(root / "home"),
     }
-    (root / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return project, manifest, root, env
+
+
+def measure(models: int, runs: int, only: set[str], baseline: str | None = None) -> list[Point]:
+    project, manifest, root, env = prepare(models)
+    if GENERATED in only:
+        generate(manifest, project, root / "generated")
+    if baseline:
+        generate(manifest, project, root / f"generated_{baseline}", baseline)
     cases = {
         PLAIN: (str(root), "plain_defs", ["-f", str(root / "plain_defs.py")]),
         LOCATION: (

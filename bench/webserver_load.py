@@ -22,8 +22,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from code_location_load import LOCATION, PLAIN, PLAIN_DEFS
-from common import REPO, VENV_BIN, WORK, bench_parser, synthetic_project
+from code_location_load import LOCATION, PLAIN, prepare
+from common import REPO, VENV_BIN, bench_parser
 from plot import Point, write_results
 
 QUERY = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
@@ -49,22 +49,7 @@ def main() -> None:
 
 
 def measure(models: int, runs: int) -> dict[str, float]:
-    project = synthetic_project(models)
-    manifest = project / "target" / "manifest.json"
-    root = WORK / f"dagster_{models}"
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    (root / "plain_defs.py").write_text(
-        PLAIN_DEFS.format(manifest=str(manifest), project=str(project), dbt=str(VENV_BIN / "dbt"))
-    )
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(root),
-        "ORCHESTRATION_UTILS_DBT_MANIFEST": str(manifest),
-        "ORCHESTRATION_UTILS_DBT_PROJECT_DIR": str(project),
-        "ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR": "",
-        "ORCHESTRATION_UTILS_HOME": str(root / "home"),
-    }
+    _, _, root, env = prepare(models)
     workspaces = {
         PLAIN: f"load_from:\n  - python_file:\n      relative_path: {root / 'plain_defs.py'}\n"
         "      location_name: plain\n",
