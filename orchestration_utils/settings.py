@@ -51,8 +51,18 @@ class Settings:
 
     @property
     def dbt_profiles_dir(self) -> Path:
-        """dbt's `DBT_PROFILES_DIR` when set, else the project directory."""
-        return Path(os.environ.get("DBT_PROFILES_DIR") or self.dbt_project_dir or ".")
+        """dbt's `DBT_PROFILES_DIR` when set (a relative one against the working directory, as
+        dbt reads it: dbt runs in the project directory, so it is passed on absolute), else the
+        project directory."""
+        value = os.environ.get(PROFILES_DIR_VAR)
+        return Path(value).absolute() if value else self.dbt_project_dir or Path(".")
+
+    @property
+    def dbt_profiles_setting(self) -> str:
+        """`NAME=value` of the variable `dbt_profiles_dir` comes from, for errors."""
+        if os.environ.get(PROFILES_DIR_VAR):
+            return f"{PROFILES_DIR_VAR}={os.environ[PROFILES_DIR_VAR]}"
+        return f"ORCHESTRATION_UTILS_DBT_PROJECT_DIR={self.dbt_project_dir}"
 
     @property
     def dbt_target_dir(self) -> Path:
@@ -91,6 +101,7 @@ class Settings:
 
 
 ARTIFACTS_URL_VAR = "ORCHESTRATION_UTILS_ARTIFACTS_URL"
+PROFILES_DIR_VAR = "DBT_PROFILES_DIR"  # dbt's own
 WAREHOUSE_VAR = "ORCHESTRATION_UTILS_WAREHOUSE"
 DEFAULT_SCHEDULE_VAR = "ORCHESTRATION_UTILS_DEFAULT_SCHEDULE"
 

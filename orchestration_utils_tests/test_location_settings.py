@@ -122,6 +122,33 @@ def test_a_users_project_gets_no_demo_monitors_and_builds_what_it_selects(
     ]
 
 
+def test_a_relative_profiles_dir_is_the_users_not_the_projects(env, orders_project, tmp_path):
+    """`DBT_PROFILES_DIR=profiles` means ./profiles where the user starts the location; dbt runs
+    in the project directory, where the same relative path names nothing."""
+    root, manifest = orders_project
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("dbt_project.yml", "models"):
+        subprocess.run(["cp", "-r", str(root / name), str(bare / name)], check=True)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "profiles.yml").write_text((root / "profiles.yml").read_text())
+    env.setenv("ORCHESTRATION_UTILS_DBT_MANIFEST", str(manifest))
+    env.setenv("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", str(bare))
+    env.setenv("DBT_PROFILES_DIR", "elsewhere")
+    with pytest.raises(ProjectError) as err:
+        _load()
+    assert str(err.value).startswith("DBT_PROFILES_DIR=elsewhere: no profiles.yml in ")
+    env.setenv("DBT_PROFILES_DIR", "profiles")
+    defs = dg.Definitions.merge(
+        _load(), dg.Definitions(jobs=[dg.define_asset_job("one", selection=["orders_total"])])
+    )
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("one").execute_in_process(instance=instance)
+    assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == [
+        "orders_total"
+    ]
+
+
 def test_a_dbt_run_that_builds_nothing_fails(env, orders_project, tmp_path):
     """The manifest names a model the project directory no longer holds: dbt says "Nothing to do"
     and exits 0; the run must fail, not report success with nothing built."""

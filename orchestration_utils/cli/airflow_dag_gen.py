@@ -14,7 +14,13 @@ from orchestration_utils.cli.generator_args import (
     report,
 )
 from orchestration_utils.cli.shell import parser, run, say
-from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
+from orchestration_utils.codegen.airflow.plan import (
+    BIGQUERY_MODE_DBT_ONLY,
+    ExecutionMode,
+    GeneratorOptions,
+)
+from orchestration_utils.errors import UsageError
+from orchestration_utils.project.model import ProjectKind
 
 PROG = "airflow-dag-gen"
 EPILOG = """\
@@ -64,6 +70,8 @@ def _generate(args) -> int:
     from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
 
     source = project_source(args)
+    if args.mode == ExecutionMode.BIGQUERY and args.project_type == ProjectKind.SQLMESH:
+        raise UsageError(f"--mode bigquery: {BIGQUERY_MODE_DBT_ONLY}")
     options = GeneratorOptions(
         default_schedule=default_schedule(args),
         mode=ExecutionMode(args.mode),

@@ -67,7 +67,7 @@ def dbt_project_dir(settings: Settings) -> Path:
         )
     if not (settings.dbt_profiles_dir / "profiles.yml").is_file():
         raise ProjectError(
-            f"ORCHESTRATION_UTILS_DBT_PROJECT_DIR={project_dir}",
+            settings.dbt_profiles_setting,
             f"no profiles.yml in {settings.dbt_profiles_dir}: add one, or set DBT_PROFILES_DIR "
             "to the directory that holds it",
         )

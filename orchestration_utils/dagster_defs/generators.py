@@ -6,7 +6,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from orchestration_utils.codegen.airflow.plan import ExecutionMode, GeneratorOptions
+from orchestration_utils.codegen.airflow.plan import (
+    BIGQUERY_MODE_DBT_ONLY,
+    ExecutionMode,
+    GeneratorOptions,
+)
 from orchestration_utils.dagster_defs.resources import (
     ArtifactsResource,
     artifacts_resource,
@@ -47,6 +51,8 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
             raise dg.Failure(
                 f"config mode: {config.mode!r}: expected one of {', '.join(ExecutionMode)}"
             )
+        if config.mode == ExecutionMode.BIGQUERY and kind == ProjectKind.SQLMESH:
+            raise dg.Failure(f"config mode: 'bigquery': {BIGQUERY_MODE_DBT_ONLY}")
         options = GeneratorOptions(
             default_schedule=default_schedule(settings, config.schedule),
             mode=ExecutionMode(config.mode),

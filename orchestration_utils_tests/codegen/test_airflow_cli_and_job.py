@@ -213,6 +213,47 @@ def test_bad_generator_config_fails_the_run_naming_the_field(
     assert not (tmp_path / "artifacts" / "airflow_dags").exists()
 
 
+def test_bigquery_mode_on_a_sqlmesh_project_is_refused_not_ignored(demo_sqlmesh_project, tmp_path):
+    """SQLMesh runs its own models: asked for BigQuery operators, the generator says so rather
+    than writing `sqlmesh run` tasks the user did not ask for."""
+    result = _gen(
+        "--project-type",
+        "sqlmesh",
+        "--project-path",
+        demo_sqlmesh_project,
+        "--output-dir",
+        tmp_path / "out",
+        "--mode",
+        "bigquery",
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        (
+            "airflow-dag-gen: error: --mode bigquery: only for dbt projects "
+            "(SQLMesh models run through `sqlmesh run`): use mode dbt"
+        )
+    ]
+    assert not (tmp_path / "out").exists()
+    job = _codegen_job(
+        "generate_airflow_dags_job",
+        tmp_path,
+        dbt_project_dir=None,
+        dbt_manifest_path=None,
+        sqlmesh_project_dir=demo_sqlmesh_project,
+    )
+    with dg.instance_for_test() as instance:
+        run = job.execute_in_process(
+            instance=instance,
+            run_config={"ops": {"write_airflow_dags": {"config": {"mode": "bigquery"}}}},
+            raise_on_error=False,
+        )
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    assert (
+        "config mode: 'bigquery': only for dbt projects" in failure.step_failure_data.error.message
+    )
+    assert not (tmp_path / "artifacts" / "airflow_dags").exists()
+
+
 def test_generator_config_reads_as_a_user_types_it(demo_manifest, tmp_path):
     """Any case and surrounding blanks in `project_type`; a blank `schedule` is the default."""
     job = _codegen_job(

@@ -47,6 +47,13 @@ class ExecutionMode(StrEnum):
     BIGQUERY = "bigquery"  # compiled SQL through a deferrable BigQueryInsertJobOperator
 
 
+# SQLMesh renders and runs its models itself (`sqlmesh run`); there is no compiled SQL to hand
+# to BigQuery operators.
+BIGQUERY_MODE_DBT_ONLY = (
+    "only for dbt projects (SQLMesh models run through `sqlmesh run`): use mode dbt"
+)
+
+
 @dataclass(frozen=True)
 class GeneratorOptions:
     default_schedule: str = "@daily"
