@@ -123,3 +123,29 @@ def test_dagster_cloud_yaml_names_the_location_the_workspace_loads():
     assert location["code_source"]["module_name"] == module["module_name"]
     assert (REPO / location["build"]["directory"] / "deploy" / "Dockerfile").exists()
     assert location["container_context"]["k8s"]["env_secrets"]
+
+
+def test_the_code_server_webserver_and_daemon_share_a_grpc_limit_above_dagsters():
+    """The location's snapshot passes Dagster's 100 MB message limit at about 10,000 dbt models
+    (bench/README.md); a limit raised on one side only still fails the load."""
+    from dagster._grpc.utils import max_rx_bytes
+
+    image = dict(
+        pair.split("=", 1)
+        for instruction, args in _instructions(DEPLOY / "Dockerfile")
+        if instruction == "ENV"
+        for pair in shlex.split(args)
+    )
+    values = _yaml(DEPLOY / "helm-values.yaml")
+    limits = {
+        "image": {
+            k: image.get(k) for k in ("DAGSTER_GRPC_MAX_SEND_BYTES", "DAGSTER_GRPC_MAX_RX_BYTES")
+        },
+        **{
+            part: {e["name"]: e["value"] for e in values[part]["env"] if "GRPC" in e["name"]}
+            for part in ("dagsterWebserver", "dagsterDaemon")
+        },
+    }
+    sizes = {int(v) for limit in limits.values() for v in limit.values() if v is not None}
+    assert all(len(limit) == 2 and None not in limit.values() for limit in limits.values()), limits
+    assert len(sizes) == 1 and sizes.pop() > 4 * max_rx_bytes(), limits
