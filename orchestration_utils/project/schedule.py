@@ -71,12 +71,14 @@ def normalize_schedule(value: object, timezone: object = None) -> str:
     """`daily` -> `@daily`; presets and 5-field crons pass through, optionally followed by a time
     zone (or given one as `timezone`); UTC is left out. Raises ValueError."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"schedule must be a non-empty string, got {value!r}")
+        raise ValueError(f"schedule must be a non-empty string, got {_shown(value)}")
     parts = value.strip().split()
     tz = timezone
     if len(parts) in (2, 6):  # a preset or a 5-field cron, then a time zone
         if tz is not None and str(tz) != parts[-1]:
-            raise ValueError(f"schedule {value!r} names a time zone, and another is given ({tz})")
+            raise ValueError(
+                f"schedule {_shown(value)} names a time zone, and another is given ({_shown(tz)})"
+            )
         *parts, tz = parts
     text = " ".join(parts)
     lowered = text.lower()
@@ -88,22 +90,28 @@ def normalize_schedule(value: object, timezone: object = None) -> str:
         cron = five_field_cron(text)
     else:
         raise ValueError(
-            f"schedule {value!r} is not hourly/daily/weekly/monthly, an @preset or a 5-field cron"
+            f"schedule {_shown(value)} is not hourly/daily/weekly/monthly, an @preset or a 5-field cron"
             " (optionally followed by a time zone)"
         )
     zone = _timezone(tz)
     return f"{cron} {zone}" if zone else cron
 
 
+def _shown(value: object) -> str:
+    """`repr(value)`, cut to 80 characters: errors are one line a user reads."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def five_field_cron(value: str) -> str:
     """`value` when it is a 5-field cron that fires (`0 0 30 2 *` parses, and never does: Dagster
     and Airflow refuse it); raises ValueError naming it."""
     if len(value.split()) != 5 or not croniter.is_valid(value):
-        raise ValueError(f"{value!r} is not a 5-field cron")
+        raise ValueError(f"{_shown(value)} is not a 5-field cron")
     try:
         croniter(value, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
     except CroniterBadDateError:
-        raise ValueError(f"cron {value!r} never fires (no such date)") from None
+        raise ValueError(f"cron {_shown(value)} never fires (no such date)") from None
     return value
 
 
@@ -118,7 +126,7 @@ def _timezone(tz: object) -> str | None:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"time zone {name!r} is not an IANA time zone (e.g. America/Los_Angeles)"
+            f"time zone {_shown(name)} is not an IANA time zone (e.g. America/Los_Angeles)"
         ) from None
     return name
 

@@ -157,3 +157,15 @@ def test_every_interval_unit_has_partitions_and_a_schedule(name):
     window = partitions.time_window_for_partition_key(request.partition_key)
     assert window.end <= at < window.end + (window.end - window.start) + (window.end - window.start)
     assert normalize_schedule(unit.cron) == unit.cron and schedule_slug(unit.cron)
+
+
+@pytest.mark.parametrize(
+    ("value", "timezone"),
+    [("x" * 20_000, None), ("@daily " + "Europe/" * 3_000, None), ("@daily", "Mars/" * 5_000)],
+)
+def test_a_long_bad_schedule_is_named_not_echoed_whole(value, timezone):
+    """The error is one line a user reads: a 20,000-character value is shown by its start."""
+    with pytest.raises(ValueError) as err:
+        normalize_schedule(value, timezone)
+    message = str(err.value)
+    assert len(message) < 250 and "..." in message and "\n" not in message
