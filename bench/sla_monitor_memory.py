@@ -20,6 +20,14 @@ import duckdb
 from common import VENV_BIN, WORK
 from plot import Point, write_results
 
+# `sla-tracker` itself: its `main`, with the CLI's 1-second floor on --interval lowered so that
+# thousands of evaluations take minutes.
+FAST_MONITOR = """import sys
+from orchestration_utils.cli import sla_tracker
+sla_tracker.MIN_INTERVAL_SECONDS = 0.001
+sys.exit(sla_tracker.main(sys.argv[1:]))
+"""
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -69,9 +77,12 @@ def main() -> None:
     )
     state = folder / "state"
     subprocess.run(["rm", "-rf", str(state)], check=True)
+    log = folder / "monitor.log"
     process = subprocess.Popen(
         [
-            str(VENV_BIN / "sla-tracker"),
+            str(VENV_BIN / "python"),
+            "-c",
+            FAST_MONITOR,
             "--config",
             str(config),
             "--monitor",
@@ -82,7 +93,7 @@ def main() -> None:
             str(state),
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("w"),  # a pipe would fill with the monitor's lines and stop it
     )
     marks = sorted({10, 100, args.evaluations // 4, args.evaluations // 2, args.evaluations})
     print("| evaluations | RSS | history rows kept |")
@@ -91,6 +102,10 @@ def main() -> None:
     try:
         for mark in marks:
             while _evaluations(state) < mark * 3:
+                if process.poll() is not None:
+                    raise SystemExit(
+                        f"sla-tracker exited ({process.returncode}): {log.read_text()[-2000:]}"
+                    )
                 time.sleep(0.2)
             rss = (
                 int(Path(f"/proc/{process.pid}/status").read_text().split("VmRSS:")[1].split()[0])
