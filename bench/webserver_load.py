@@ -1,7 +1,7 @@
 """Issue #17.3: time until `dagster-webserver` serves the code location, ours beside a plain
 `@dbt_assets` definition of the same manifest.
 
-    .venv/bin/python bench/webserver_load.py --models 1000 5000 --runs 3
+    .venv/bin/python bench/webserver_load.py --models 100 1000 5000 10000 --runs 3
 
 Per size and definition: a fresh `dagster-webserver -w workspace.yaml` (it starts the location's
 gRPC code server, which loads the definitions and sends the UI's snapshot of them), polled every

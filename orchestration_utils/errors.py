@@ -43,12 +43,23 @@ def redact_text(text: str) -> str:
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group()), text)
 
 
+def printable(text: str) -> str:
+    """`text` on one line: what a terminal would break or hide (a newline in a node's id, U+0085,
+    U+2028, ...) escaped as Python writes it (`\\n`)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
 class OrchestrationUtilsError(Exception):
     """Base of the errors below; `str()` is the line a user sees, any URL in it redacted (a
-    service's own errors quote request URLs, with the credentials some of them carry)."""
+    service's own errors quote request URLs, with the credentials some of them carry) and any
+    line break a project's names carry escaped."""
 
     def __init__(self, message: str = ""):
-        super().__init__(redact_text(message))
+        super().__init__(printable(redact_text(message)))
 
 
 class ConfigError(OrchestrationUtilsError):
@@ -61,7 +72,7 @@ class ProjectError(OrchestrationUtilsError):
     def __init__(self, source: Path | str, reason: str):
         super().__init__(f"{source}: {reason}")
         self.source = str(source)
-        self.reason = redact_text(reason)
+        self.reason = printable(redact_text(reason))
 
 
 class OutputDirError(OrchestrationUtilsError):

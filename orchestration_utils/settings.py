@@ -51,11 +51,18 @@ class Settings:
 
     @property
     def dbt_profiles_dir(self) -> Path:
-        """dbt's `DBT_PROFILES_DIR` when set (a relative one against the working directory, as
-        dbt reads it: dbt runs in the project directory, so it is passed on absolute), else the
-        project directory."""
+        """Where dbt finds `profiles.yml`, in dbt's order: `DBT_PROFILES_DIR` when set (a relative
+        one against the working directory, as dbt reads it: dbt runs in the project directory, so
+        it is passed on absolute), else the project directory when it holds one, else `~/.dbt`
+        when that does, else the project directory (where the error says to add one)."""
         value = os.environ.get(PROFILES_DIR_VAR)
-        return Path(value).absolute() if value else self.dbt_project_dir or Path(".")
+        if value:
+            return Path(value).absolute()
+        project = self.dbt_project_dir or Path(".")
+        home = Path.home() / ".dbt"
+        if not (project / "profiles.yml").is_file() and (home / "profiles.yml").is_file():
+            return home
+        return project
 
     @property
     def dbt_profiles_setting(self) -> str:

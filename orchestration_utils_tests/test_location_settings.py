@@ -16,6 +16,7 @@ from orchestration_utils_tests.conftest import dbt_parse
 @pytest.fixture
 def env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))  # no ~/.dbt/profiles.yml of the machine's
     monkeypatch.setenv("ORCHESTRATION_UTILS_SQLMESH_PROJECT_DIR", "")
     for var in (
         "ORCHESTRATION_UTILS_DBT_MANIFEST",
@@ -139,6 +140,31 @@ def test_a_relative_profiles_dir_is_the_users_not_the_projects(env, orders_proje
         _load()
     assert str(err.value).startswith("DBT_PROFILES_DIR=elsewhere: no profiles.yml in ")
     env.setenv("DBT_PROFILES_DIR", "profiles")
+    defs = dg.Definitions.merge(
+        _load(), dg.Definitions(jobs=[dg.define_asset_job("one", selection=["orders_total"])])
+    )
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("one").execute_in_process(instance=instance)
+    assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == [
+        "orders_total"
+    ]
+
+
+def test_profiles_in_the_users_dbt_folder_are_found_as_dbt_finds_them(
+    env, orders_project, tmp_path
+):
+    """No DBT_PROFILES_DIR and none in the project: dbt reads ~/.dbt/profiles.yml, so do we."""
+    root, manifest = orders_project
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("dbt_project.yml", "models"):
+        subprocess.run(["cp", "-r", str(root / name), str(bare / name)], check=True)
+    env.setenv("ORCHESTRATION_UTILS_DBT_MANIFEST", str(manifest))
+    env.setenv("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", str(bare))
+    with pytest.raises(ProjectError, match=r"no profiles.yml in .*bare or ~/.dbt: add one"):
+        _load()
+    (tmp_path / "user" / ".dbt").mkdir(parents=True)
+    (tmp_path / "user" / ".dbt" / "profiles.yml").write_text((root / "profiles.yml").read_text())
     defs = dg.Definitions.merge(
         _load(), dg.Definitions(jobs=[dg.define_asset_job("one", selection=["orders_total"])])
     )

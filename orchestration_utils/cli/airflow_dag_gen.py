@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=[m.value for m in ExecutionMode],
         default="dbt",
         help="dbt: `dbt build --select` per model (any warehouse); bigquery: compiled SQL via "
-        "deferrable BigQueryInsertJobOperator for table/view models (needs a compiled manifest)",
+        "deferrable BigQueryInsertJobOperator for table/view models (dbt projects on BigQuery "
+        "only: needs a manifest from `dbt compile` against BigQuery)",
     )
     p.add_argument(
         "--no-health-checks", action="store_true", help="omit the BigQuery health-check tasks"

@@ -18,7 +18,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from orchestration_utils.dagster_assets.dbt import build_dbt_assets, source_freshness_specs
 from orchestration_utils.errors import ProjectError
 from orchestration_utils.project.dbt_manifest import read_manifest
-from orchestration_utils.settings import DEMO_DBT_PROJECT, Settings
+from orchestration_utils.settings import DEMO_DBT_PROJECT, PROFILES_DIR_VAR, Settings
 
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
@@ -68,8 +68,9 @@ def dbt_project_dir(settings: Settings) -> Path:
     if not (settings.dbt_profiles_dir / "profiles.yml").is_file():
         raise ProjectError(
             settings.dbt_profiles_setting,
-            f"no profiles.yml in {settings.dbt_profiles_dir}: add one, or set DBT_PROFILES_DIR "
-            "to the directory that holds it",
+            f"no profiles.yml in {settings.dbt_profiles_dir}"
+            + ("" if os.environ.get(PROFILES_DIR_VAR) else " or ~/.dbt")
+            + ": add one, or set DBT_PROFILES_DIR to the directory that holds it",
         )
     return project_dir
 

@@ -47,15 +47,16 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
 
         kind = project_kind(settings, config.project_type)
         source, project_dir = project_source(settings, kind)
-        if config.mode not in set(ExecutionMode):
+        mode = config.mode.strip().lower()  # as a user types it, like project_type
+        if mode not in set(ExecutionMode):
             raise dg.Failure(
-                f"config mode: {config.mode!r}: expected one of {', '.join(ExecutionMode)}"
+                f"config mode: {config.mode[:80]!r}: expected one of {', '.join(ExecutionMode)}"
             )
-        if config.mode == ExecutionMode.BIGQUERY and kind == ProjectKind.SQLMESH:
+        if mode == ExecutionMode.BIGQUERY and kind == ProjectKind.SQLMESH:
             raise dg.Failure(f"config mode: 'bigquery': {BIGQUERY_MODE_DBT_ONLY}")
         options = GeneratorOptions(
             default_schedule=default_schedule(settings, config.schedule),
-            mode=ExecutionMode(config.mode),
+            mode=ExecutionMode(mode),
             health_checks=config.health_checks,
             project_dir=project_dir,
         )

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestration_utils.errors import ProjectError
+from orchestration_utils.errors import ProjectError, printable
 
 _OBJ, _STR, _LIST, _BOOL, _NUM = "an object", "a string", "a list", "true or false", "a number"
 _PY_TYPES = {_OBJ: dict, _STR: str, _LIST: list, _BOOL: bool}
@@ -217,9 +217,5 @@ def _is(value: Any, kind: str) -> bool:
 
 def _show(value: Any) -> str:
     """The value as JSON, as the user wrote it."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    # Keep the message one line: escape what a terminal would break or hide (U+0085, U+2028, ...).
-    text = "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
-    )
+    text = printable(json.dumps(value, ensure_ascii=False, default=str))
     return text if len(text) <= 60 else text[:57] + "..."

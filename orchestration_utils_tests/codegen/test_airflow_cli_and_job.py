@@ -255,14 +255,15 @@ def test_bigquery_mode_on_a_sqlmesh_project_is_refused_not_ignored(demo_sqlmesh_
 
 
 def test_generator_config_reads_as_a_user_types_it(demo_manifest, tmp_path):
-    """Any case and surrounding blanks in `project_type`; a blank `schedule` is the default."""
+    """Any case and surrounding blanks in `project_type` and `mode`; a blank `schedule` is the
+    default."""
     job = _codegen_job(
         "generate_airflow_dags_job",
         tmp_path,
         dbt_manifest_path=demo_manifest,
         sqlmesh_project_dir=None,
     )
-    config = {"project_type": " DBT ", "schedule": "   "}
+    config = {"project_type": " DBT ", "schedule": "   ", "mode": " Dbt "}
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
             instance=instance, run_config={"ops": {"write_airflow_dags": {"config": config}}}

@@ -366,3 +366,37 @@ def test_bigquery_health_counts_stored_tables_only_and_uris_use_the_adapter_sche
     plan = plan_airflow(project_from_manifest(manifest, tmp_path / "m.json"), GeneratorOptions())
     uris = {u for d in plan.dags for t in d.tasks for u in (*t.inlets, *t.outlets)}
     assert uris == {"snowflake://proj/marts/fct_t"}
+
+
+@pytest.mark.parametrize("adapter", ["duckdb", "snowflake", "postgres"])
+def test_bigquery_mode_refuses_sql_compiled_for_another_warehouse(tmp_path, adapter):
+    """DuckDB's `"db"."schema"."t"` is a string literal to BigQuery: the mode would write tasks that
+    fail or misread, so it is refused naming the manifest's field, and nothing is written."""
+    path = tmp_path / "manifest.json"
+    path.write_text(
+        json.dumps(_bq_manifest({"t": ({"materialized": "table"}, "sql", [])}, adapter))
+    )
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "airflow-dag-gen"), "--project-type", "dbt"]
+        + [
+            "--manifest-path",
+            str(path),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--mode",
+            "bigquery",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[1:] == [  # after the "reading ..." progress line
+        (
+            f"airflow-dag-gen: error: {path}: metadata.adapter_type is {adapter!r}: bigquery mode"
+            " runs the compiled SQL on BigQuery, so it needs a manifest compiled for BigQuery"
+            " (use mode dbt)"
+        )
+    ]
+    assert not (tmp_path / "out").exists()
+    plan_airflow(project_from_manifest(json.loads(path.read_text()), path), GeneratorOptions())

@@ -130,6 +130,8 @@ TOOLS = [airflow_dag_gen, dagster_asset_gen]
             {"\x85": None},
             'dbt_version: expected a string, got {"\\x85": null}',
         ),
+        # a node id holding a line break: the line names it escaped
+        (("nodes",), {"model.a\nb": None}, "model.a\\nb: expected an object, got null"),
     ],
 )
 def test_wrong_json_type_is_one_line_naming_manifest_node_and_field(
