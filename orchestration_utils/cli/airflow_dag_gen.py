@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
 
 from orchestration_utils.cli.generator_args import (
     add_project_arguments,
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     add_project_arguments(p)
     p.add_argument(
         "--mode",
+        type=lambda value: value.strip().lower(),  # any case, as the job's op config
         choices=[m.value for m in ExecutionMode],
         default="dbt",
         help="dbt: `dbt build --select` per model (any warehouse); bigquery: compiled SQL via "
@@ -71,6 +73,10 @@ def _generate(args) -> int:
     from orchestration_utils.codegen.airflow.generate import generate_airflow_dags
 
     source = project_source(args)
+    try:
+        datetime.fromisoformat(args.start_date)
+    except ValueError:
+        raise UsageError(f"--start-date: not an ISO date: {args.start_date[:80]!r}") from None
     if args.mode == ExecutionMode.BIGQUERY and args.project_type == ProjectKind.SQLMESH:
         raise UsageError(f"--mode bigquery: {BIGQUERY_MODE_DBT_ONLY}")
     options = GeneratorOptions(

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from orchestration_utils.errors import ConfigError, ProjectError, UsageError
+from orchestration_utils.errors import ConfigError, ProjectError, UsageError, printable
 from orchestration_utils.files import StdoutError, check_stdout_open
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -47,6 +47,14 @@ def run(main: Callable[[], int], prog: str, writes_stdout: bool = True) -> int:
     except BrokenPipeError:  # stderr's reader left (`2>&1 | head`)
         _discard_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A path the user gave that the system refuses to look at (a name over 255 bytes, ...).
+        name = str(exc.filename)
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        print(f"{prog}: error: {printable(shown)}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
@@ -80,7 +88,7 @@ def _discard_stdout() -> None:
 
 def say(prog: str, message: str) -> None:
     """Progress and summaries go to stderr; stdout is for JSON."""
-    print(f"[{prog}] {message}", file=sys.stderr, flush=True)
+    print(f"[{prog}] {printable(message)}", file=sys.stderr, flush=True)
 
 
 def as_of_time(value: str | None) -> datetime:

@@ -274,3 +274,48 @@ def test_generator_config_reads_as_a_user_types_it(demo_manifest, tmp_path):
         "shop__daily.py",
         "shop__hourly.py",
     }
+
+
+def test_what_the_system_refuses_to_look_at_is_one_line_not_a_traceback(demo_manifest, tmp_path):
+    """A path over 255 bytes, a line break in a path, a start date Airflow cannot read."""
+    long = tmp_path / ("L" * 300)
+    result = _gen(
+        "--project-type", "sqlmesh", "--project-path", long, "--output-dir", tmp_path / "x"
+    )
+    assert result.returncode == 2
+    error = f"airflow-dag-gen: error: {str(long)[:77]}...: File name too long"
+    assert result.stderr.splitlines()[1:] == [error]  # after the "reading ..." progress line
+    monitor = subprocess.run(
+        [str(BIN / "pipeline-health-monitor"), "--table", "a.b.c", "--check-freshness"]
+        + ["--warehouse", f"duckdb://{long}.duckdb"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert monitor.returncode == 2 and "Traceback" not in monitor.stderr
+    assert monitor.stderr.splitlines()[-1].endswith("...: File name too long")
+    broken = _gen(
+        "--project-type",
+        "dbt",
+        "--manifest-path",
+        tmp_path / "m\nb.json",
+        "--output-dir",
+        tmp_path / "x",
+    )
+    assert broken.returncode == 2 and len(broken.stderr.splitlines()) == 2  # progress, error
+    assert all("m\\nb.json" in line for line in broken.stderr.splitlines())
+    dated = _gen(
+        "--project-type",
+        "dbt",
+        "--manifest-path",
+        demo_manifest,
+        "--output-dir",
+        tmp_path / "x",
+        "--start-date",
+        "banana",
+    )
+    assert dated.returncode == 2
+    assert dated.stderr.splitlines() == [
+        "airflow-dag-gen: error: --start-date: not an ISO date: 'banana'"
+    ]
+    assert not (tmp_path / "x").exists()

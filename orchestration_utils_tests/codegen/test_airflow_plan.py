@@ -183,6 +183,7 @@ def test_bigquery_mode_runs_compiled_sql_with_cost_labels(tmp_path):
         "metadata": {
             "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
             "project_name": "p",
+            "adapter_type": "bigquery",
         },
         "nodes": {
             "model.p.orders": {
@@ -368,7 +369,7 @@ def test_bigquery_health_counts_stored_tables_only_and_uris_use_the_adapter_sche
     assert uris == {"snowflake://proj/marts/fct_t"}
 
 
-@pytest.mark.parametrize("adapter", ["duckdb", "snowflake", "postgres"])
+@pytest.mark.parametrize("adapter", ["duckdb", "snowflake", "postgres", ""])
 def test_bigquery_mode_refuses_sql_compiled_for_another_warehouse(tmp_path, adapter):
     """DuckDB's `"db"."schema"."t"` is a string literal to BigQuery: the mode would write tasks that
     fail or misread, so it is refused naming the manifest's field, and nothing is written."""
@@ -384,7 +385,7 @@ def test_bigquery_mode_refuses_sql_compiled_for_another_warehouse(tmp_path, adap
             "--output-dir",
             str(tmp_path / "out"),
             "--mode",
-            "bigquery",
+            " BigQuery ",  # any case, as the job's op config
         ],
         capture_output=True,
         text=True,
@@ -393,7 +394,8 @@ def test_bigquery_mode_refuses_sql_compiled_for_another_warehouse(tmp_path, adap
     assert result.returncode == 2
     assert result.stderr.splitlines()[1:] == [  # after the "reading ..." progress line
         (
-            f"airflow-dag-gen: error: {path}: metadata.adapter_type is {adapter!r}: bigquery mode"
+            f"airflow-dag-gen: error: {path}: metadata.adapter_type is {adapter or 'missing'!r}:"
+            " bigquery mode"
             " runs the compiled SQL on BigQuery, so it needs a manifest compiled for BigQuery"
             " (use mode dbt)"
         )

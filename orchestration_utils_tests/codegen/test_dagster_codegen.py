@@ -128,6 +128,24 @@ def test_generated_dbt_package_validates_with_the_dagster_cli(dbt_package, tmp_p
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def test_the_package_finds_profiles_in_the_users_dbt_folder_as_dbt_does(tmp_path):
+    """No DBT_PROFILES_DIR and no profiles.yml in the project: dbt reads ~/.dbt/profiles.yml."""
+    out, _, project = _generate_dbt(tmp_path / "site")
+    home = tmp_path / "user"
+    (home / ".dbt").mkdir(parents=True)
+    (project / "profiles.yml").rename(home / ".dbt" / "profiles.yml")
+    env = {k: v for k, v in os.environ.items() if k != "DBT_PROFILES_DIR"}
+    result = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-f", str(out / "definitions.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "DAGSTER_HOME": str(tmp_path), "HOME": str(home)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_dagster_dev_in_the_output_dir_serves_the_generated_assets(tmp_path):
     """The README's usage: `cd dagster_assets && dagster dev` (the generated workspace.yaml). Its
     own package: under `dagster dev` the package's DbtProject re-parses the project's manifest."""

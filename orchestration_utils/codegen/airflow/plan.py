@@ -135,12 +135,13 @@ def bigquery_checks(project: Project, options: GeneratorOptions) -> bool:
 def plan_airflow(project: Project, options: GeneratorOptions) -> AirflowPlan:
     """The DAGs, tasks and index to write. Raises ProjectError for a project this plan cannot
     serve (bigquery mode on a manifest compiled for another warehouse, a node without SQL)."""
-    if options.mode == ExecutionMode.BIGQUERY and project.adapter not in (None, "bigquery"):
-        # Its compiled SQL is that warehouse's dialect; BigQuery would fail or misread it.
+    if options.mode == ExecutionMode.BIGQUERY and project.adapter != "bigquery":
+        # Its compiled SQL is that warehouse's dialect (dbt has written the field since 0.19);
+        # BigQuery would fail or misread it.
         raise ProjectError(
             project.source,
-            f"metadata.adapter_type is {project.adapter!r}: bigquery mode runs the compiled SQL "
-            "on BigQuery, so it needs a manifest compiled for BigQuery (use mode dbt)",
+            f"metadata.adapter_type is {project.adapter or 'missing'!r}: bigquery mode runs the "
+            "compiled SQL on BigQuery, so it needs a manifest compiled for BigQuery (use mode dbt)",
         )
     default = normalize_schedule(options.default_schedule)
     runnable = project.runnable()
