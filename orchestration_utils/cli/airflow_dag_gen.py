@@ -93,6 +93,8 @@ def _generate(args) -> int:
     plan, result = generate_airflow_dags(
         args.project_type, source, args.output_dir, options, check=args.check, gateway=args.gateway
     )
+    for warning in plan.warnings:
+        say(PROG, f"warning: {warning}")
     dags = {
         d.dag_id: {"file": d.file_name, "schedule": d.schedule, "tasks": len(d.tasks)}
         for d in plan.dags

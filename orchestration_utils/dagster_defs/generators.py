@@ -62,6 +62,8 @@ def build_codegen_defs(settings: Settings) -> dg.Definitions:
         )
         out = artifacts.subdir("airflow_dags", kind)
         plan, result = generate_airflow_dags(kind, source, out, options)
+        for warning in plan.warnings:
+            context.log.warning(warning)
         context.log.info(
             f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.removed)} removed in {out}"
         )

@@ -113,6 +113,7 @@ class AirflowPlan:
     options: GeneratorOptions
     dags: tuple[DagPlan, ...]
     index: dict[str, dict[str, str]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # for the user, beside the files (the CLI's stderr, the run log)
 
 
 def slug(text: str) -> str:
@@ -133,16 +134,18 @@ def bigquery_checks(project: Project, options: GeneratorOptions) -> bool:
 
 
 def plan_airflow(project: Project, options: GeneratorOptions) -> AirflowPlan:
-    """The DAGs, tasks and index to write. Raises ProjectError for a project this plan cannot
-    serve (bigquery mode on a manifest compiled for another warehouse, a node without SQL)."""
+    """The DAGs, tasks and index to write. Raises ProjectError for a node bigquery mode cannot
+    run (no compiled SQL)."""
+    warnings: tuple[str, ...] = ()
     if options.mode == ExecutionMode.BIGQUERY and project.adapter != "bigquery":
-        # Its compiled SQL is that warehouse's dialect (dbt has written the field since 0.19);
-        # BigQuery would fail or misread it.
-        raise ProjectError(
-            project.source,
-            f"metadata.adapter_type is {project.adapter or 'missing'!r}: bigquery mode runs the "
-            "compiled SQL on BigQuery, so it needs a manifest compiled for BigQuery (use mode dbt)",
+        # Its compiled SQL is that warehouse's dialect (dbt has written the field since 0.19).
+        # Written anyway: a project compiled against a stand-in warehouse is a common test setup.
+        adapter = project.adapter or "missing"
+        warning = (
+            f"{project.source}: metadata.adapter_type is {adapter!r}: bigquery mode hands its "
+            "compiled SQL to BigQuery as written; compile against BigQuery for production DAGs"
         )
+        warnings = (warning,)
     default = normalize_schedule(options.default_schedule)
     runnable = project.runnable()
     schedule_of = {n.unique_id: n.schedule or default for n in runnable}
@@ -178,7 +181,7 @@ def plan_airflow(project: Project, options: GeneratorOptions) -> AirflowPlan:
             if task.node_id and task.kind not in ("health", "dbt_test"):
                 index[task.node_id] = {"dag_id": dag.dag_id, "task_id": task.full_id}
     return AirflowPlan(
-        project.name, project.kind, options, tuple(dags), dict(sorted(index.items()))
+        project.name, project.kind, options, tuple(dags), dict(sorted(index.items())), warnings
     )
 
 
