@@ -53,6 +53,11 @@ def printable(text: str) -> str:
     )
 
 
+def clip(text: str, limit: int = 80) -> str:
+    """`text` cut to `limit` characters (`...` last) for a one-line message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class OrchestrationUtilsError(Exception):
     """Base of the errors below; `str()` is the line a user sees, any URL in it redacted (a
     service's own errors quote request URLs, with the credentials some of them carry) and any

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from orchestration_utils.errors import ConfigError, ProjectError, UsageError, printable
+from orchestration_utils.errors import ConfigError, ProjectError, UsageError, clip, printable
 from orchestration_utils.files import StdoutError, check_stdout_open
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -51,9 +51,9 @@ def run(main: Callable[[], int], prog: str, writes_stdout: bool = True) -> int:
         if exc.filename is None:
             raise
         # A path the user gave that the system refuses to look at (a name over 255 bytes, ...).
-        name = str(exc.filename)
-        shown = name if len(name) <= 80 else name[:77] + "..."
-        print(f"{prog}: error: {printable(shown)}: {exc.strerror}", file=sys.stderr)
+        print(
+            f"{prog}: error: {printable(clip(str(exc.filename)))}: {exc.strerror}", file=sys.stderr
+        )
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestration_utils.errors import ProjectError, printable
+from orchestration_utils.errors import ProjectError, clip, printable
 
 _OBJ, _STR, _LIST, _BOOL, _NUM = "an object", "a string", "a list", "true or false", "a number"
 _PY_TYPES = {_OBJ: dict, _STR: str, _LIST: list, _BOOL: bool}
@@ -217,5 +217,4 @@ def _is(value: Any, kind: str) -> bool:
 
 def _show(value: Any) -> str:
     """The value as JSON, as the user wrote it."""
-    text = printable(json.dumps(value, ensure_ascii=False, default=str))
-    return text if len(text) <= 60 else text[:57] + "..."
+    return clip(printable(json.dumps(value, ensure_ascii=False, default=str)), 60)

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import CroniterBadDateError, croniter
 
+from orchestration_utils.errors import clip
+
 # Presets both Airflow and Dagster understand; "@once"/None are Airflow-only and not accepted.
 PRESETS = {
     "hourly": "@hourly",
@@ -99,8 +101,7 @@ def normalize_schedule(value: object, timezone: object = None) -> str:
 
 def _shown(value: object) -> str:
     """`repr(value)`, cut to 80 characters: errors are one line a user reads."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return clip(repr(value))
 
 
 def five_field_cron(value: str) -> str:
