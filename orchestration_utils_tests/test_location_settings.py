@@ -35,6 +35,27 @@ def _load() -> dg.Definitions:
     return defs()
 
 
+def _without_profiles(root: Path, tmp_path: Path) -> Path:
+    """A copy of the project at `root` (its dbt_project.yml and models) without its profiles.yml."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("dbt_project.yml", "models"):
+        subprocess.run(["cp", "-r", str(root / name), str(bare / name)], check=True)
+    return bare
+
+
+def _materialized_by_a_run(defs: dg.Definitions) -> list[str]:
+    """The assets a real run of `orders_total` materializes."""
+    job = dg.define_asset_job("one", selection=["orders_total"])
+    with dg.instance_for_test() as instance:
+        result = (
+            dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+            .resolve_job_def("one")
+            .execute_in_process(instance=instance)
+        )
+    return [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+
+
 @pytest.fixture(scope="module")
 def orders_project(tmp_path_factory) -> tuple[Path, Path]:
     """A dbt project of our own (not the demo) on DuckDB, parsed by real dbt: (dir, manifest)."""
@@ -111,26 +132,14 @@ def test_a_users_project_gets_no_demo_monitors_and_builds_what_it_selects(
         s.name.startswith(("health_", "sla_"))
         for s in [*(defs.schedules or []), *(defs.sensors or [])]
     )
-    job = dg.define_asset_job("one", selection=["orders_total"])
-    with dg.instance_for_test() as instance:
-        result = (
-            dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-            .resolve_job_def("one")
-            .execute_in_process(instance=instance)
-        )
-    assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == [
-        "orders_total"
-    ]
+    assert _materialized_by_a_run(defs) == ["orders_total"]
 
 
 def test_a_relative_profiles_dir_is_the_users_not_the_projects(env, orders_project, tmp_path):
     """`DBT_PROFILES_DIR=profiles` means ./profiles where the user starts the location; dbt runs
     in the project directory, where the same relative path names nothing."""
     root, manifest = orders_project
-    bare = tmp_path / "bare"
-    bare.mkdir()
-    for name in ("dbt_project.yml", "models"):
-        subprocess.run(["cp", "-r", str(root / name), str(bare / name)], check=True)
+    bare = _without_profiles(root, tmp_path)
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "profiles.yml").write_text((root / "profiles.yml").read_text())
     env.setenv("ORCHESTRATION_UTILS_DBT_MANIFEST", str(manifest))
@@ -140,14 +149,7 @@ def test_a_relative_profiles_dir_is_the_users_not_the_projects(env, orders_proje
         _load()
     assert str(err.value).startswith("DBT_PROFILES_DIR=elsewhere: no profiles.yml in ")
     env.setenv("DBT_PROFILES_DIR", "profiles")
-    defs = dg.Definitions.merge(
-        _load(), dg.Definitions(jobs=[dg.define_asset_job("one", selection=["orders_total"])])
-    )
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("one").execute_in_process(instance=instance)
-    assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == [
-        "orders_total"
-    ]
+    assert _materialized_by_a_run(_load()) == ["orders_total"]
 
 
 def test_profiles_in_the_users_dbt_folder_are_found_as_dbt_finds_them(
@@ -155,24 +157,14 @@ def test_profiles_in_the_users_dbt_folder_are_found_as_dbt_finds_them(
 ):
     """No DBT_PROFILES_DIR and none in the project: dbt reads ~/.dbt/profiles.yml, so do we."""
     root, manifest = orders_project
-    bare = tmp_path / "bare"
-    bare.mkdir()
-    for name in ("dbt_project.yml", "models"):
-        subprocess.run(["cp", "-r", str(root / name), str(bare / name)], check=True)
+    bare = _without_profiles(root, tmp_path)
     env.setenv("ORCHESTRATION_UTILS_DBT_MANIFEST", str(manifest))
     env.setenv("ORCHESTRATION_UTILS_DBT_PROJECT_DIR", str(bare))
     with pytest.raises(ProjectError, match=r"no profiles.yml in .*bare or ~/.dbt: add one"):
         _load()
     (tmp_path / "user" / ".dbt").mkdir(parents=True)
     (tmp_path / "user" / ".dbt" / "profiles.yml").write_text((root / "profiles.yml").read_text())
-    defs = dg.Definitions.merge(
-        _load(), dg.Definitions(jobs=[dg.define_asset_job("one", selection=["orders_total"])])
-    )
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("one").execute_in_process(instance=instance)
-    assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == [
-        "orders_total"
-    ]
+    assert _materialized_by_a_run(_load()) == ["orders_total"]
 
 
 def test_a_dbt_run_that_builds_nothing_fails(env, orders_project, tmp_path):
